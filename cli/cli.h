@@ -1,0 +1,75 @@
+/* valley command line: option tables, JSON output, progress bar (internal to the CLI). */
+#ifndef VALLEY_CLI_H
+#define VALLEY_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1  /* a run that could not finish (out of memory, I/O) */
+#define CLI_EXIT_USAGE 2 /* bad input */
+
+typedef enum { OPT_DOUBLE, OPT_U64, OPT_SIZE, OPT_INT, OPT_STRING, OPT_FLAG } cli_opt_kind_t;
+
+/* One option: its flag, what it writes, and its help.  The table is the one place an option is
+ * declared: parser, --help text and the "parameters" echo all read it. */
+typedef struct {
+  const char *flag; /* "--eta" */
+  cli_opt_kind_t kind;
+  void *target;     /* double*, uint64_t*, size_t*, int*, const char**, int* */
+  const char *meta; /* "X" in "--eta X"; NULL for flags */
+  const char *help;
+  int given;        /* set by the parser */
+} cli_opt_t;
+
+/* Parses argv[first..argc-1] into the table.  Returns 0, or 1 when --help was given (help is
+ * printed), or 2 after printing a one-line error "valley CMD: ..." to stderr. */
+int cli_parse(const char *cmd, int argc, char **argv, cli_opt_t *opts, size_t nopts);
+
+/* Prints "usage" and every option with its current (default) value. */
+void cli_help(FILE *f, const char *cmd, const char *summary, const cli_opt_t *opts, size_t nopts);
+
+/* One-line error, "valley CMD: message", to stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A streaming JSON writer: numbers with %.17g, non-finite numbers as null. */
+typedef struct {
+  FILE *f;
+  int depth;
+  int need_comma[64];
+} cli_json_t;
+
+void cli_json_begin(cli_json_t *j, FILE *f);
+void cli_json_end(cli_json_t *j);
+void cli_json_object(cli_json_t *j, const char *key); /* key NULL inside arrays */
+void cli_json_object_end(cli_json_t *j);
+void cli_json_array(cli_json_t *j, const char *key);
+void cli_json_array_end(cli_json_t *j);
+void cli_json_number(cli_json_t *j, const char *key, double v);
+void cli_json_u64(cli_json_t *j, const char *key, uint64_t v);
+void cli_json_string(cli_json_t *j, const char *key, const char *s);
+void cli_json_bool(cli_json_t *j, const char *key, int v);
+void cli_json_null(cli_json_t *j, const char *key);
+
+/* Progress bar on stderr: shown only when stderr is a terminal and the run has lasted 2 s. */
+typedef struct {
+  double t0;
+  int shown;
+  int enabled;
+  const char *label;
+} cli_progress_t;
+
+void cli_progress_init(cli_progress_t *p, const char *label);
+int cli_progress_cb(double fraction, void *arg); /* valley_sgd1d_config_t.progress */
+void cli_progress_done(cli_progress_t *p);
+
+/* Subcommands. */
+int cli_cmd_theorem2(int argc, char **argv);
+
+#endif

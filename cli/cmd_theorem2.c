@@ -1,0 +1,324 @@
+/* valley theorem2: Theorem 2 of He, Huang, Yuan (2019) checked (paper_checks/thm2_check.c). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "valley/outfile.h"
+#include "valley/thm2_check.h"
+
+static const char *const CMD = "theorem2";
+
+typedef struct {
+  valley_sgd1d_config_t cfg;
+  double c;
+  const char *valley, *noise, *trajectory;
+  uint64_t trajectory_steps;
+  int json;
+} args_t;
+
+/* The option table: the only declaration of theorem2's flags. */
+#define THM2_OPTIONS(X, a)                                                                        \
+  X("--eta", OPT_DOUBLE, &a.cfg.eta, "X", "learning rate eta (> 0)")                              \
+  X("--a-plus", OPT_DOUBLE, &a.cfg.valley.a_plus, "X", "largest flat-side gradient a+ (> 0)")     \
+  X("--a-minus", OPT_DOUBLE, &a.cfg.valley.a_minus, "X", "largest sharp-side gradient a- (< 0)")  \
+  X("--c", OPT_DOUBLE, &a.c, "X", "set a- = -c a+ instead of --a-minus (c > 0)")                  \
+  X("--b-plus", OPT_DOUBLE, &a.cfg.valley.b_plus, "X", "smallest flat-side gradient b+ (0 < b+ <= a+; default a+)") \
+  X("--b-minus", OPT_DOUBLE, &a.cfg.valley.b_minus, "X", "smallest sharp-side gradient b- (<= a-; default a-)") \
+  X("--nu", OPT_DOUBLE, &a.cfg.nu, "X", "noise bound nu, |omega| < nu (>= 0)")                     \
+  X("--valley", OPT_STRING, &a.valley, "NAME", "canonical | saturating")                          \
+  X("--scale", OPT_DOUBLE, &a.cfg.valley.scale, "S", "length scale of the saturating valley (> 0)") \
+  X("--noise", OPT_STRING, &a.noise, "NAME", "uniform | two-point | truncated-normal")            \
+  X("--sigma", OPT_DOUBLE, &a.cfg.sigma, "X", "sigma of the truncated normal (> 0; default nu)")  \
+  X("--w-init", OPT_DOUBLE, &a.cfg.w_init, "X", "every chain's starting point w_0")               \
+  X("--chains", OPT_SIZE, &a.cfg.chains, "N", "independent chains (>= 1)")                         \
+  X("--steps", OPT_U64, &a.cfg.steps, "N", "SGD steps per chain, burn-in included (>= 1)")        \
+  X("--burn-in", OPT_U64, &a.cfg.burn_in, "N", "steps before statistics start (< --steps)")       \
+  X("--seed", OPT_U64, &a.cfg.seed, "N", "PCG32 seed; chain i draws from stream i")               \
+  X("--threads", OPT_INT, &a.cfg.threads, "N", "OpenMP threads (0: all; results do not depend on it)") \
+  X("--trajectory", OPT_STRING, &a.trajectory, "FILE.csv", "write chain 0's path and running mean (Figure 5)") \
+  X("--trajectory-steps", OPT_U64, &a.trajectory_steps, "N", "iterates in --trajectory (>= 1)")   \
+  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")
+
+#define THM2_OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
+
+static const char *const SUMMARY =
+    "Theorem 2 of He, Huang, Yuan (2019), 'Asymmetric Valleys', Sec. 5.1 and Appendix D:\n"
+    "averaged SGD  w_{t+1} = w_t - eta (g(w_t) + omega_t)  on a 1-D asymmetric valley is biased\n"
+    "to the flat side, E[w_bar] > c0 > 0.  Prints the proof's constants (as printed, and the\n"
+    "labelled 'azuma' variant of T_max that Theorem 8's Azuma step supports), each precondition,\n"
+    "and a Monte Carlo of every event of the proof beside the probability the paper claims.\n"
+    "Verdicts use 99.9% intervals from per-chain replicates; see docs/theorem2.md.";
+
+static cli_opt_t *opt_by_flag(cli_opt_t *o, size_t n, const char *flag) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(o[i].flag, flag) == 0) return &o[i];
+  return NULL;
+}
+
+static void json_constants(cli_json_t *j, const char *key, const valley_thm2_constants_t *k) {
+  cli_json_object(j, key);
+  cli_json_number(j, "p_min", k->p_min);
+  cli_json_number(j, "p_max", k->p_max);
+  cli_json_number(j, "tau_star", k->tau_star);
+  cli_json_number(j, "T_min", k->T_min);
+  cli_json_number(j, "T_max", k->T_max);
+  cli_json_number(j, "c0", k->c0);
+  cli_json_number(j, "c", k->c);
+  cli_json_number(j, "c_prime", k->c_prime);
+  cli_json_number(j, "L", k->L);
+  cli_json_number(j, "round_bound", k->round_bound);
+  cli_json_bool(j, "tau_found", k->tau_found);
+  cli_json_object_end(j);
+}
+
+static void print_json(const valley_thm2_report_t *r, const cli_opt_t *opts, size_t nopts) {
+  cli_json_t j;
+  cli_json_begin(&j, stdout);
+  cli_json_string(&j, "command", "theorem2");
+  cli_json_string(&j, "version", VALLEY_VERSION);
+  cli_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 2");
+  cli_json_object(&j, "parameters");
+  const valley_sgd1d_config_t *c = &r->cfg;
+  cli_json_number(&j, "eta", c->eta);
+  cli_json_number(&j, "a_plus", c->valley.a_plus);
+  cli_json_number(&j, "a_minus", c->valley.a_minus);
+  cli_json_number(&j, "b_plus", c->valley.b_plus);
+  cli_json_number(&j, "b_minus", c->valley.b_minus);
+  cli_json_number(&j, "nu", c->nu);
+  cli_json_string(&j, "valley", valley_valley1d_kind_name(c->valley.kind));
+  if (c->valley.kind == VALLEY_VALLEY1D_SATURATING) cli_json_number(&j, "scale", c->valley.scale);
+  cli_json_string(&j, "noise", valley_noise_kind_name(c->noise));
+  if (c->noise == VALLEY_NOISE_TRUNC_NORMAL) cli_json_number(&j, "sigma", c->sigma);
+  cli_json_number(&j, "w_init", c->w_init);
+  cli_json_object_end(&j);
+  (void)opts;
+  (void)nopts;
+  json_constants(&j, "constants", &r->k);
+  json_constants(&j, "constants_azuma_variant", &r->k_azuma);
+  cli_json_array(&j, "preconditions");
+  for (int i = 0; i < VALLEY_THM2_NPRECOND; i++) {
+    cli_json_object(&j, NULL);
+    cli_json_string(&j, "name", r->pre[i].name);
+    cli_json_string(&j, "condition", r->pre[i].text);
+    cli_json_bool(&j, "holds", r->pre[i].holds);
+    cli_json_number(&j, "margin", r->pre[i].margin);
+    cli_json_string(&j, "detail", r->pre[i].detail);
+    cli_json_object_end(&j);
+  }
+  cli_json_array_end(&j);
+  cli_json_object(&j, "monte_carlo");
+  cli_json_u64(&j, "chains", c->chains);
+  cli_json_u64(&j, "steps", c->steps);
+  cli_json_u64(&j, "burn_in", c->burn_in);
+  cli_json_u64(&j, "seed", c->seed);
+  cli_json_u64(&j, "rounds", r->rounds);
+  cli_json_number(&j, "E_wbar", r->wbar.estimate);
+  cli_json_array(&j, "E_wbar_ci");
+  cli_json_number(&j, NULL, r->wbar.estimate - VALLEY_Z95 * r->wbar.stderr_);
+  cli_json_number(&j, NULL, r->wbar.estimate + VALLEY_Z95 * r->wbar.stderr_);
+  cli_json_array_end(&j);
+  cli_json_number(&j, "E_wbar_stderr", r->wbar.stderr_);
+  cli_json_number(&j, "trajectory_mean", r->traj.estimate);
+  cli_json_array(&j, "trajectory_mean_ci");
+  cli_json_number(&j, NULL, r->traj.estimate - VALLEY_Z95 * r->traj.stderr_);
+  cli_json_number(&j, NULL, r->traj.estimate + VALLEY_Z95 * r->traj.stderr_);
+  cli_json_array_end(&j);
+  cli_json_object(&j, "round_length");
+  cli_json_number(&j, "mean", r->round_len.estimate);
+  cli_json_u64(&j, "max", r->round_len_max);
+  cli_json_string(&j, "histogram_note", "histogram[k] = rounds of length k; the last bin holds lengths >= 255");
+  int last = VALLEY_SGD1D_HIST - 1;
+  while (last > 0 && r->hist[last] == 0) last--;
+  cli_json_array(&j, "histogram");
+  for (int h = 0; h <= last; h++) cli_json_u64(&j, NULL, r->hist[h]);
+  cli_json_array_end(&j);
+  cli_json_object_end(&j);
+  cli_json_array(&j, "events");
+  for (int i = 0; i < r->nevents; i++) {
+    const valley_thm2_event_t *e = &r->events[i];
+    cli_json_object(&j, NULL);
+    cli_json_string(&j, "name", e->name);
+    cli_json_string(&j, "variant", e->variant);
+    cli_json_string(&j, "claim", e->claim);
+    if (e->is_bound) {
+      cli_json_null(&j, "claimed_probability");
+      cli_json_null(&j, "observed_frequency");
+      cli_json_number(&j, "statistic", e->observed);
+      cli_json_number(&j, "threshold", e->threshold);
+    } else {
+      cli_json_number(&j, "claimed_probability", e->claimed_probability);
+      cli_json_number(&j, "observed_frequency", e->observed);
+      cli_json_u64(&j, "rounds", e->n);
+      cli_json_u64(&j, "held", e->k);
+    }
+    cli_json_array(&j, "ci999");
+    cli_json_number(&j, NULL, e->ci_lo);
+    cli_json_number(&j, NULL, e->ci_hi);
+    cli_json_array_end(&j);
+    cli_json_string(&j, "verdict", valley_verdict_name(e->verdict));
+    cli_json_object_end(&j);
+  }
+  cli_json_array_end(&j);
+  cli_json_object_end(&j);
+  cli_json_end(&j);
+}
+
+static void print_text(const valley_thm2_report_t *r) {
+  const valley_sgd1d_config_t *c = &r->cfg;
+  const valley_thm2_constants_t *k = &r->k, *a = &r->k_azuma;
+  printf("valley theorem2: He, Huang, Yuan (2019), Theorem 2 -- averaged SGD on a 1-D asymmetric "
+         "valley\n\n");
+  printf("parameters  eta=%g a+=%g a-=%g b+=%g b-=%g nu=%g valley=%s noise=%s", c->eta,
+         c->valley.a_plus, c->valley.a_minus, c->valley.b_plus, c->valley.b_minus, c->nu,
+         valley_valley1d_kind_name(c->valley.kind), valley_noise_kind_name(c->noise));
+  if (c->valley.kind == VALLEY_VALLEY1D_SATURATING) printf(" scale=%g", c->valley.scale);
+  if (c->noise == VALLEY_NOISE_TRUNC_NORMAL) printf(" sigma=%g", c->sigma);
+  printf("\n            seed=%" PRIu64 " chains=%zu steps=%" PRIu64 " burn-in=%" PRIu64 "\n\n",
+         c->seed, c->chains, c->steps, c->burn_in);
+  printf("constants              as printed        azuma variant (docs/theorem2.md)\n");
+  printf("  p_min, p_max     %.10g, %.10g\n", k->p_min, k->p_max);
+  printf("  c, c'            %.10g, %.10g\n", k->c, k->c_prime);
+  printf("  tau*             %-17.10g %.10g\n", k->tau_star, a->tau_star);
+  printf("  T_min(tau*)      %-17.10g %.10g\n", k->T_min, a->T_min);
+  printf("  T_max(tau*)      %-17.10g %.10g\n", k->T_max, a->T_max);
+  printf("  c0               %-17.10g %.10g\n\n", k->c0, a->c0);
+  printf("preconditions\n");
+  for (int i = 0; i < VALLEY_THM2_NPRECOND; i++)
+    printf("  %-6s %-28s %s\n", r->pre[i].holds ? "holds" : "FAILS", r->pre[i].text,
+           r->pre[i].detail);
+  printf("\nMonte Carlo (%" PRIu64 " complete rounds after burn-in)\n", r->rounds);
+  printf("  E[w_bar]          %.8g  95%% CI [%.8g, %.8g]\n", r->wbar.estimate,
+         r->wbar.estimate - VALLEY_Z95 * r->wbar.stderr_,
+         r->wbar.estimate + VALLEY_Z95 * r->wbar.stderr_);
+  printf("  trajectory mean   %.8g  95%% CI [%.8g, %.8g]  (what weight averaging returns)\n",
+         r->traj.estimate, r->traj.estimate - VALLEY_Z95 * r->traj.stderr_,
+         r->traj.estimate + VALLEY_Z95 * r->traj.stderr_);
+  printf("  round length      mean %.6g, max %" PRIu64 "\n\n", r->round_len.estimate,
+         r->round_len_max);
+  printf("events of the proof (99.9%% intervals)\n");
+  printf("  %-27s %-8s %-9s %-30s %s\n", "event", "variant", "claimed", "observed", "verdict");
+  int fails = 0;
+  for (int i = 0; i < r->nevents; i++) {
+    const valley_thm2_event_t *e = &r->events[i];
+    char claimed[32], observed[64];
+    if (e->is_bound) {
+      snprintf(claimed, sizeof claimed, "> %.4g", e->threshold);
+      snprintf(observed, sizeof observed, "E[w_bar] in [%.4g, %.4g]", e->ci_lo, e->ci_hi);
+    } else {
+      snprintf(claimed, sizeof claimed, ">= %.4f", e->claimed_probability);
+      snprintf(observed, sizeof observed, "%.6f [%.6f, %.6f]", e->observed, e->ci_lo, e->ci_hi);
+    }
+    printf("  %-27s %-8s %-9s %-30s %s\n", e->name, e->variant, claimed, observed,
+           valley_verdict_name(e->verdict));
+    fails += e->verdict == VALLEY_FAILS && strcmp(e->variant, "printed") == 0;
+  }
+  if (fails > 0) {
+    printf("\nThe paper and valley disagree: %d claim%s of the proof as printed fail%s on these "
+           "parameters:\n", fails, fails > 1 ? "s" : "", fails > 1 ? "" : "s");
+    for (int i = 0; i < r->nevents; i++)
+      if (r->events[i].verdict == VALLEY_FAILS && strcmp(r->events[i].variant, "printed") == 0)
+        printf("  - %s\n", r->events[i].claim);
+    printf("See docs/theorem2.md for why.\n");
+  }
+}
+
+int cli_cmd_theorem2(int argc, char **argv) {
+  args_t a;
+  memset(&a, 0, sizeof a);
+  valley_sgd1d_config_default(&a.cfg);
+  a.valley = "canonical";
+  a.noise = "uniform";
+  a.trajectory_steps = 2000;
+  cli_opt_t opts[] = {THM2_OPTIONS(THM2_OPT_ENTRY, a)};
+  size_t nopts = sizeof opts / sizeof opts[0];
+  int rc = cli_parse(CMD, argc, argv, opts, nopts);
+  if (rc == 1) {
+    cli_help(stdout, CMD, SUMMARY, opts, nopts);
+    return CLI_EXIT_OK;
+  }
+  if (rc != 0) return CLI_EXIT_USAGE;
+
+  if (valley_valley1d_kind_parse(a.valley, &a.cfg.valley.kind) != VALLEY_OK)
+    return cli_usage_error(CMD, "--valley must be canonical or saturating (got '%s')", a.valley);
+  if (valley_noise_kind_parse(a.noise, &a.cfg.noise) != VALLEY_OK)
+    return cli_usage_error(CMD, "--noise must be uniform, two-point or truncated-normal (got '%s')",
+                           a.noise);
+  if (opt_by_flag(opts, nopts, "--c")->given) {
+    if (opt_by_flag(opts, nopts, "--a-minus")->given)
+      return cli_usage_error(CMD, "give --a-minus or --c, not both");
+    if (!(a.c > 0)) return cli_usage_error(CMD, "--c must be > 0 (got %g)", a.c);
+    a.cfg.valley.a_minus = -a.c * a.cfg.valley.a_plus;
+  }
+  if (!(a.cfg.valley.a_plus > 0))
+    return cli_usage_error(CMD, "--a-plus must be > 0 (got %g)", a.cfg.valley.a_plus);
+  if (!opt_by_flag(opts, nopts, "--b-plus")->given) a.cfg.valley.b_plus = a.cfg.valley.a_plus;
+  if (!opt_by_flag(opts, nopts, "--b-minus")->given) a.cfg.valley.b_minus = a.cfg.valley.a_minus;
+  if (!opt_by_flag(opts, nopts, "--sigma")->given) a.cfg.sigma = a.cfg.nu;
+  if (a.cfg.noise == VALLEY_NOISE_TRUNC_NORMAL && !(a.cfg.sigma > 0))
+    return cli_usage_error(CMD, "--sigma must be > 0 for truncated-normal noise (got %g; it "
+                                "defaults to --nu)", a.cfg.sigma);
+  if (a.trajectory_steps == 0 || a.trajectory_steps > 100000000)
+    return cli_usage_error(CMD, "--trajectory-steps must be in [1, 1e8] (got %" PRIu64 ")",
+                           a.trajectory_steps);
+  valley_error_t err;
+  if (valley_sgd1d_config_check(&a.cfg, &err) != VALLEY_OK)
+    return cli_usage_error(CMD, "%s", err.message);
+
+  valley_outfile_t out = {NULL, NULL, NULL};
+  if (a.trajectory != NULL && valley_outfile_open(&out, a.trajectory, &err) != VALLEY_OK)
+    return cli_usage_error(CMD, "--trajectory: %s", err.message);
+
+  cli_progress_t prog;
+  cli_progress_init(&prog, "theorem2");
+  a.cfg.progress = cli_progress_cb;
+  a.cfg.progress_arg = &prog;
+  valley_thm2_report_t *rep = malloc(sizeof *rep);
+  if (rep == NULL) {
+    if (a.trajectory != NULL) valley_outfile_abort(&out);
+    fprintf(stderr, "valley %s: out of memory\n", CMD);
+    return CLI_EXIT_FAIL;
+  }
+  valley_status_t st = valley_thm2_check(&a.cfg, rep, &err);
+  cli_progress_done(&prog);
+  if (st != VALLEY_OK) {
+    free(rep);
+    if (a.trajectory != NULL) valley_outfile_abort(&out);
+    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  }
+  if (a.trajectory != NULL) {
+    double *w = malloc(a.trajectory_steps * sizeof *w);
+    if (w == NULL) {
+      free(rep);
+      valley_outfile_abort(&out);
+      fprintf(stderr, "valley %s: out of memory for --trajectory\n", CMD);
+      return CLI_EXIT_FAIL;
+    }
+    char comment[256];
+    snprintf(comment, sizeof comment,
+             "valley theorem2 --trajectory: chain 0, seed %" PRIu64 ", eta %g, nu %g, valley %s, "
+             "noise %s", a.cfg.seed, a.cfg.eta, a.cfg.nu,
+             valley_valley1d_kind_name(a.cfg.valley.kind), valley_noise_kind_name(a.cfg.noise));
+    st = valley_sgd1d_path(&a.cfg, w, a.trajectory_steps, &err);
+    if (st == VALLEY_OK) {
+      valley_plots_trajectory_write(out.f, comment, w, a.trajectory_steps);
+      st = valley_outfile_commit(&out, &err);
+    } else {
+      valley_outfile_abort(&out);
+    }
+    free(w);
+    if (st != VALLEY_OK) {
+      free(rep);
+      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      return CLI_EXIT_FAIL;
+    }
+  }
+  if (a.json)
+    print_json(rep, opts, nopts);
+  else
+    print_text(rep);
+  free(rep);
+  return CLI_EXIT_OK;
+}

@@ -1,0 +1,50 @@
+/* valley: numerical checks of SGD and loss-landscape theory. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} commands[] = {
+    {"theorem2", cli_cmd_theorem2,
+     "Theorem 2 (He, Huang, Yuan 2019): averaged SGD on a 1-D asymmetric valley is biased to "
+     "the flat side; constants, preconditions, Monte Carlo of every event of the proof"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: valley COMMAND [options]\n       valley COMMAND --help\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "  %-10s %s\n  %-10s %s\n", "help", "this text", "version", "print the version");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    if (argc > 2) {
+      for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[2], commands[i].name) == 0) {
+          char help[] = "--help";
+          char *args[] = {help};
+          return commands[i].run(1, args);
+        }
+    }
+    usage(stdout);
+    return CLI_EXIT_OK;
+  }
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("valley %s\n", VALLEY_VERSION);
+    return CLI_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
+  fprintf(stderr, "valley: unknown command '%s' (see valley help)\n", cmd);
+  return CLI_EXIT_USAGE;
+}

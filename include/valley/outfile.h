@@ -1,0 +1,26 @@
+/* Output files that appear whole or not at all: written to a temporary file beside the target,
+ * then renamed over it. */
+#ifndef VALLEY_OUTFILE_H
+#define VALLEY_OUTFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "valley/error.h"
+
+typedef struct {
+  FILE *f;          /* write here between open and commit */
+  char *tmp, *path; /* owned */
+} valley_outfile_t;
+
+valley_status_t valley_outfile_open(valley_outfile_t *o, const char *path, valley_error_t *err);
+/* Closes and renames into place; on any failure removes the temporary file. */
+valley_status_t valley_outfile_commit(valley_outfile_t *o, valley_error_t *err);
+/* Closes and removes the temporary file. */
+void valley_outfile_abort(valley_outfile_t *o);
+
+/* One SGD sample path as CSV for gnuplot: "t,w,running_mean" after a '#' comment line (the
+ * paper's Figure 5: iterates and their running average). */
+void valley_plots_trajectory_write(FILE *f, const char *comment, const double *w, size_t n);
+
+#endif

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every test: install what is missing, build with gcc (Release) and run ctest; then build with
+# clang under AddressSanitizer and UndefinedBehaviorSanitizer and run ctest again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --tests build
+jobs=$(nproc)
+echo "== gcc, Release =="
+ctest --test-dir build --output-on-failure -j "$jobs"
+echo "== clang, AddressSanitizer + UndefinedBehaviorSanitizer =="
+if [ ! -f build-sanitize/CMakeCache.txt ]; then
+  CC=clang CXX=clang++ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug \
+    -DVALLEY_SANITIZE=address,undefined >/dev/null
+fi
+cmake --build build-sanitize -j "$jobs" >/dev/null
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-sanitize --output-on-failure -j "$jobs"

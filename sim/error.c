@@ -1,0 +1,30 @@
+/* valley error codes (include/valley/error.h). */
+#include "valley/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *valley_strerror(valley_status_t code) {
+  switch (code) {
+#define VALLEY_X_CASE(name, value, text) \
+  case name:                             \
+    return text;
+    VALLEY_ERROR_LIST(VALLEY_X_CASE)
+#undef VALLEY_X_CASE
+  }
+  return "unknown error";
+}
+
+valley_status_t valley_error_set(valley_error_t *err, valley_status_t code, const char *function,
+                                 int line, const char *fmt, ...) {
+  if (err != NULL) {
+    err->code = code;
+    err->function = function;
+    err->line = line;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}

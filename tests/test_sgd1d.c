@@ -1,0 +1,329 @@
+/* Tests of the 1-D SGD simulator (sim/sgd1d.c, sim/sgd1d_fast.c), the valleys
+ * (synthetic/valley1d.c) and the Theorem 2 check (paper_checks/thm2_check.c).
+ *
+ * Monte Carlo checks use fixed seeds; each states its tolerance and the false-failure
+ * probability that tolerance implies (normal approximation, two-sided). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "check.h"
+#include "valley/pcg.h"
+#include "valley/sgd1d.h"
+#include "valley/stats.h"
+#include "valley/thm2_check.h"
+
+static valley_sgd1d_result_t *run(const valley_sgd1d_config_t *cfg,
+                                  const valley_sgd1d_probes_t *pr) {
+  valley_sgd1d_result_t *r = valley_sgd1d_result_alloc(cfg->chains);
+  valley_error_t err;
+  if (r == NULL || valley_sgd1d_run(cfg, pr, r, &err) != VALLEY_OK) {
+    fprintf(stderr, "run failed: %s\n", r == NULL ? "alloc" : err.message);
+    exit(2);
+  }
+  return r;
+}
+
+static int same(const valley_sgd1d_result_t *a, const valley_sgd1d_result_t *b) {
+  return a->chains == b->chains &&
+         memcmp(a->chain, b->chain, a->chains * sizeof *a->chain) == 0 &&
+         memcmp(a->hist, b->hist, sizeof a->hist) == 0;
+}
+
+static uint64_t total_rounds(const valley_sgd1d_result_t *r) {
+  uint64_t n = 0;
+  for (size_t c = 0; c < r->chains; c++) n += r->chain[c].rounds;
+  return n;
+}
+
+/* Probes from Theorem 2's constants for cfg (envelope owned by the caller). */
+static void thm2_probes(const valley_sgd1d_config_t *cfg, valley_sgd1d_probes_t *pr,
+                        double **env) {
+  valley_thm2_params_t p = {cfg->eta,          cfg->valley.a_plus,  cfg->valley.a_minus,
+                            cfg->valley.b_plus, cfg->valley.b_minus, cfg->nu};
+  valley_thm2_constants_t k, ka;
+  valley_thm2_constants(&p, VALLEY_THM2_PRINTED, &k, NULL);
+  valley_thm2_constants(&p, VALLEY_THM2_AZUMA, &ka, NULL);
+  if (valley_thm2_probes(&p, &k, &ka, pr, env, NULL) != VALLEY_OK) exit(2);
+}
+
+static int progress_ok(double f, void *arg) {
+  (void)f;
+  ++*(int *)arg;
+  return 0;
+}
+
+static int progress_cancel(double f, void *arg) {
+  (void)arg;
+  return f > 0.3;
+}
+
+/* The vectorised kernel against the generic one: every per-chain number and the histogram, bit
+ * for bit, with padded lanes (37 chains), a small and a large envelope table. */
+static void test_kernels_agree(check_t *t) {
+  const double etas[] = {0.01, 0.001}, a_minus[] = {-20, -50}, nus[] = {0.5, 1.0};
+  for (int i = 0; i < 2; i++) {
+    valley_sgd1d_config_t cfg;
+    valley_sgd1d_config_default(&cfg);
+    cfg.eta = etas[i];
+    cfg.valley.a_minus = cfg.valley.b_minus = a_minus[i];
+    cfg.nu = nus[i];
+    cfg.chains = 37;
+    cfg.steps = 20000;
+    cfg.burn_in = 333;
+    cfg.seed = 99;
+    valley_sgd1d_probes_t pr;
+    double *env;
+    thm2_probes(&cfg, &pr, &env);
+    valley_sgd1d_result_t *fast = run(&cfg, &pr);
+    cfg.force_generic = 1;
+    valley_sgd1d_result_t *gen = run(&cfg, &pr);
+    check(t, same(fast, gen) && total_rounds(fast) > 1000,
+          "fast and generic kernels agree bit for bit (eta %g, envelope K = %zu, %llu rounds)",
+          cfg.eta, pr.envelope_len, (unsigned long long)total_rounds(fast));
+    valley_sgd1d_result_free(fast);
+    valley_sgd1d_result_free(gen);
+    free(env);
+  }
+}
+
+static void test_invariance(check_t *t) {
+  for (int generic = 0; generic <= 1; generic++) {
+    valley_sgd1d_config_t cfg;
+    valley_sgd1d_config_default(&cfg);
+    cfg.chains = 100;
+    cfg.steps = 30000;
+    cfg.burn_in = 1000;
+    cfg.force_generic = generic;
+    if (generic) cfg.noise = VALLEY_NOISE_TRUNC_NORMAL;
+    cfg.threads = 1;
+    valley_sgd1d_result_t *one = run(&cfg, NULL);
+    cfg.threads = 2;
+    valley_sgd1d_result_t *two = run(&cfg, NULL);
+    check(t, same(one, two), "%s kernel: identical results with 1 and 2 threads",
+          generic ? "generic" : "fast");
+    int calls = 0;
+    cfg.progress = progress_ok;
+    cfg.progress_arg = &calls;
+    valley_sgd1d_result_t *seg = run(&cfg, NULL);
+    check(t, same(one, seg) && calls == 100,
+          "%s kernel: cutting time into %d progress segments changes nothing",
+          generic ? "generic" : "fast", calls);
+    valley_sgd1d_result_free(one);
+    valley_sgd1d_result_free(two);
+    valley_sgd1d_result_free(seg);
+    cfg.progress = progress_cancel;
+    valley_sgd1d_result_t *r = valley_sgd1d_result_alloc(cfg.chains);
+    valley_error_t err;
+    check(t, valley_sgd1d_run(&cfg, NULL, r, &err) == VALLEY_ECANCEL,
+          "a progress callback can cancel the run");
+    valley_sgd1d_result_free(r);
+  }
+}
+
+/* An independent simulation of E[w_bar]: different generator (GSL's MT19937), different code,
+ * the paper's round definition written out directly. */
+static void independent_wbar(const valley_sgd1d_config_t *cfg, double *est, double *se) {
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(r, 20191208);
+  double *y = calloc(cfg->chains, sizeof *y), *x = calloc(cfg->chains, sizeof *x);
+  for (size_t c = 0; c < cfg->chains; c++) {
+    double w = cfg->w_init, rsum = 0;
+    long rlen = 0;
+    int prev_sharp = w < 0, open = 0;
+    for (uint64_t s = 0; s < cfg->steps; s++) {
+      double omega = (2.0 * gsl_rng_uniform_pos(r) - 1.0) * cfg->nu;
+      w -= cfg->eta * ((w >= 0 ? cfg->valley.a_plus : cfg->valley.a_minus) + omega);
+      int sharp = w < 0;
+      if (s >= cfg->burn_in) {
+        if (!sharp && prev_sharp) { /* a round starts here; the open one ends */
+          if (open) {
+            y[c] += rsum / (double)rlen;
+            x[c] += 1;
+          }
+          open = 1;
+          rsum = 0;
+          rlen = 0;
+        }
+        if (open) {
+          rsum += w;
+          rlen++;
+        }
+      }
+      prev_sharp = sharp;
+    }
+  }
+  valley_ratio_t rr = valley_ratio_estimate(y, x, cfg->chains, sizeof(double), 0, 0);
+  *est = rr.estimate;
+  *se = rr.stderr_;
+  free(y);
+  free(x);
+  gsl_rng_free(r);
+}
+
+static void test_wbar_independent(check_t *t) {
+  valley_sgd1d_config_t cfg;
+  valley_sgd1d_config_default(&cfg);
+  cfg.chains = 64;
+  cfg.steps = 200000;
+  cfg.burn_in = 1000;
+  cfg.seed = 7;
+  valley_thm2_report_t *rep = malloc(sizeof *rep);
+  valley_error_t err;
+  if (rep == NULL || valley_thm2_check(&cfg, rep, &err) != VALLEY_OK) exit(2);
+  double ind, ind_se;
+  independent_wbar(&cfg, &ind, &ind_se);
+  double tol = 4.0 * sqrt(rep->wbar.stderr_ * rep->wbar.stderr_ + ind_se * ind_se);
+  /* 4 combined standard errors: false-failure probability 6.3e-5 */
+  check(t, fabs(rep->wbar.estimate - ind) <= tol,
+        "E[w_bar] %.8f agrees with an independent MT19937 simulation %.8f within %.2g (4 sigma)",
+        rep->wbar.estimate, ind, tol);
+  /* Lemma 4 is deterministic for this valley (p_min > 0): no counterexample may appear. */
+  const valley_thm2_event_t *e = &rep->events[0];
+  check(t, strcmp(e->name, "lemma4_w0_in_range") == 0 && e->k == e->n && e->n > 100000,
+        "Lemma 4: all %llu rounds start in [p_min, p_max]", (unsigned long long)e->n);
+  /* Round length: mean of lengths vs the reference: every iterate after the first round start
+   * belongs to exactly one round, so mean length ~ samples / rounds. */
+  double approx = (double)(cfg.chains * (cfg.steps - cfg.burn_in)) / (double)rep->rounds;
+  check(t, fabs(rep->round_len.estimate - approx) < 0.01 * approx,
+        "mean round length %.4f ~ samples/rounds %.4f", rep->round_len.estimate, approx);
+  free(rep);
+}
+
+static void test_noise(check_t *t) {
+  valley_sgd1d_config_t cfg;
+  valley_sgd1d_config_default(&cfg);
+  cfg.nu = 0.7;
+  gsl_rng *r = valley_pcg32_gsl_alloc(5, 11);
+  const int n = 400000;
+  /* uniform: mean 0, variance nu^2/3; 5 sigma bounds, false failure 5.7e-7 each */
+  double m = 0, v = 0;
+  int inside = 1;
+  for (int i = 0; i < n; i++) {
+    double x = valley_sgd1d_noise(&cfg, r);
+    inside &= x > -cfg.nu && x < cfg.nu;
+    m += x;
+    v += x * x;
+  }
+  m /= n;
+  v /= n;
+  double var = cfg.nu * cfg.nu / 3;
+  check(t, inside && fabs(m) < 5 * sqrt(var / n) &&
+               fabs(v - var) < 5 * sqrt((cfg.nu * cfg.nu * cfg.nu * cfg.nu / 5 - var * var) / n),
+        "uniform noise in (-nu, nu), mean %.2g, variance %.6f vs %.6f", m, v, var);
+  /* two-point: exactly +-nu(1 - 1e-12), P(+) = 1/2 within 5 sigma */
+  cfg.noise = VALLEY_NOISE_TWO_POINT;
+  int plus = 0, exact = 1;
+  for (int i = 0; i < n; i++) {
+    double x = valley_sgd1d_noise(&cfg, r);
+    exact &= x == cfg.nu * (1.0 - 1e-12) || x == -cfg.nu * (1.0 - 1e-12);
+    plus += x > 0;
+  }
+  check(t, exact && fabs(plus - n / 2.0) < 5 * sqrt(n / 4.0),
+        "two-point noise takes only +-nu(1 - 1e-12); %d of %d positive", plus, n);
+  /* truncated normal: variance s^2 (1 - 2 a phi(a) / (2 Phi(a) - 1)), a = nu/s (closed form) */
+  cfg.noise = VALLEY_NOISE_TRUNC_NORMAL;
+  cfg.sigma = 0.5;
+  m = v = 0;
+  double m4 = 0;
+  inside = 1;
+  for (int i = 0; i < n; i++) {
+    double x = valley_sgd1d_noise(&cfg, r);
+    inside &= x > -cfg.nu && x < cfg.nu;
+    m += x;
+    v += x * x;
+    m4 += x * x * x * x;
+  }
+  m /= n;
+  v /= n;
+  m4 /= n;
+  double a = cfg.nu / cfg.sigma;
+  double tv = cfg.sigma * cfg.sigma *
+              (1 - 2 * a * gsl_ran_ugaussian_pdf(a) / (2 * gsl_cdf_ugaussian_P(a) - 1));
+  check(t, inside && fabs(m) < 5 * sqrt(tv / n) && fabs(v - tv) < 5 * sqrt((m4 - v * v) / n),
+        "truncated normal in (-nu, nu), mean %.2g, variance %.6f vs closed form %.6f", m, v, tv);
+  gsl_rng_free(r);
+}
+
+static void test_valleys(check_t *t) {
+  valley_valley1d_t v = {VALLEY_VALLEY1D_SATURATING, 2.0, -30.0, 0.5, -45.0, 0.05};
+  int in_bounds = 1, deriv = 1;
+  for (int i = -400; i <= 400; i++) {
+    double w = i * 0.001;
+    double g = valley_valley1d_grad(w, &v);
+    if (w >= 0)
+      in_bounds &= g >= v.b_plus && g <= v.a_plus;
+    else
+      in_bounds &= g >= v.b_minus && g <= v.a_minus;
+    if (i != 0) {
+      double h = 1e-6;
+      double fd = (valley_valley1d_loss(w + h, &v) - valley_valley1d_loss(w - h, &v)) / (2 * h);
+      deriv &= fabs(fd - g) < 1e-6 * (1 + fabs(g));
+    }
+  }
+  check(t, in_bounds, "saturating valley: gradient in [b+, a+] for w >= 0 and [b-, a-] for w < 0");
+  check(t, deriv, "saturating valley: the loss's central difference matches the gradient");
+  check(t, valley_valley1d_loss(0, &v) == 0 && valley_valley1d_loss(-0.1, &v) > 0 &&
+               valley_valley1d_loss(0.1, &v) > 0,
+        "saturating valley: minimum 0 at w* = 0");
+  valley_valley1d_t c = {VALLEY_VALLEY1D_CANONICAL, 1.0, -20.0, 1.0, -20.0, 1.0};
+  check(t, valley_valley1d_loss(0.5, &c) == 0.5 && valley_valley1d_loss(-0.5, &c) == 10.0 &&
+               valley_valley1d_grad(0.0, &c) == 1.0 && valley_valley1d_grad(-1e-300, &c) == -20.0,
+        "canonical valley: loss and gradient");
+  /* The saturating valley through the full check: Lemma 4 holds deterministically there too. */
+  valley_sgd1d_config_t cfg;
+  valley_sgd1d_config_default(&cfg);
+  cfg.valley = v;
+  cfg.eta = 0.005;
+  cfg.nu = 0.8;
+  cfg.chains = 16;
+  cfg.steps = 50000;
+  cfg.burn_in = 500;
+  valley_thm2_report_t *rep = malloc(sizeof *rep);
+  valley_error_t err;
+  if (rep == NULL || valley_thm2_check(&cfg, rep, &err) != VALLEY_OK) exit(2);
+  check(t, rep->events[0].k == rep->events[0].n && rep->events[0].n > 1000 &&
+               rep->events[1].k == rep->events[1].n,
+        "saturating valley: Lemma 4's range and one sharp iterate in all %llu rounds",
+        (unsigned long long)rep->events[0].n);
+  free(rep);
+}
+
+static void test_config_errors(check_t *t) {
+  valley_sgd1d_config_t base;
+  valley_sgd1d_config_default(&base);
+  struct {
+    const char *flag;
+    valley_sgd1d_config_t cfg;
+  } bad[8];
+  for (int i = 0; i < 8; i++) bad[i].cfg = base;
+  bad[0].flag = "--eta", bad[0].cfg.eta = 0;
+  bad[1].flag = "--nu", bad[1].cfg.nu = -0.1;
+  bad[2].flag = "--a-minus", bad[2].cfg.valley.a_minus = 0;
+  bad[3].flag = "--chains", bad[3].cfg.chains = 0;
+  bad[4].flag = "--burn-in", bad[4].cfg.burn_in = bad[4].cfg.steps;
+  bad[5].flag = "--b-plus", bad[5].cfg.valley.b_plus = 2;
+  bad[6].flag = "--eta", bad[6].cfg.eta = NAN;
+  bad[7].flag = "--b-minus", bad[7].cfg.valley.b_minus = -1;
+  for (int i = 0; i < 8; i++) {
+    valley_error_t err;
+    valley_status_t st = valley_sgd1d_config_check(&bad[i].cfg, &err);
+    check(t, st == VALLEY_EINVAL && strstr(err.message, bad[i].flag) != NULL,
+          "bad %s rejected: %s", bad[i].flag, st == VALLEY_EINVAL ? err.message : "accepted");
+  }
+}
+
+int main(void) {
+  check_t t = {0, 0};
+  test_kernels_agree(&t);
+  test_invariance(&t);
+  test_wbar_independent(&t);
+  test_noise(&t);
+  test_valleys(&t);
+  test_config_errors(&t);
+  return check_done(&t);
+}
