@@ -186,10 +186,12 @@ static void test_wbar_independent(check_t *t) {
   const valley_thm2_event_t *e = &rep->events[0];
   check(t, strcmp(e->name, "lemma4_w0_in_range") == 0 && e->k == e->n && e->n > 100000,
         "Lemma 4: all %llu rounds start in [p_min, p_max]", (unsigned long long)e->n);
-  /* Round length: mean of lengths vs the reference: every iterate after the first round start
-   * belongs to exactly one round, so mean length ~ samples / rounds. */
+  /* Round length: every post-burn-in iterate belongs to a complete round except those before the
+   * first round start and after the last round end (under two rounds' worth per chain, out of
+   * about 9,500 rounds per chain), so mean length = samples / rounds to within 2.5e-4 relative;
+   * not a statistical tolerance (deterministic bookkeeping), checked at 1e-3. */
   double approx = (double)(cfg.chains * (cfg.steps - cfg.burn_in)) / (double)rep->rounds;
-  check(t, fabs(rep->round_len.estimate - approx) < 0.01 * approx,
+  check(t, fabs(rep->round_len.estimate - approx) < 1e-3 * approx,
         "mean round length %.4f ~ samples/rounds %.4f", rep->round_len.estimate, approx);
   free(rep);
 }
