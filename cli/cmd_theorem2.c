@@ -73,7 +73,7 @@ static void json_constants(cli_json_t *j, const char *key, const valley_thm2_con
   cli_json_object_end(j);
 }
 
-static void print_json(const valley_thm2_report_t *r, const cli_opt_t *opts, size_t nopts) {
+static void print_json(const valley_thm2_report_t *r) {
   cli_json_t j;
   cli_json_begin(&j, stdout);
   cli_json_string(&j, "command", "theorem2");
@@ -93,8 +93,6 @@ static void print_json(const valley_thm2_report_t *r, const cli_opt_t *opts, siz
   if (c->noise == VALLEY_NOISE_TRUNC_NORMAL) cli_json_number(&j, "sigma", c->sigma);
   cli_json_number(&j, "w_init", c->w_init);
   cli_json_object_end(&j);
-  (void)opts;
-  (void)nopts;
   json_constants(&j, "constants", &r->k);
   json_constants(&j, "constants_azuma_variant", &r->k_azuma);
   cli_json_array(&j, "preconditions");
@@ -316,7 +314,7 @@ int cli_cmd_theorem2(int argc, char **argv) {
     }
   }
   if (a.json)
-    print_json(rep, opts, nopts);
+    print_json(rep);
   else
     print_text(rep);
   free(rep);
