@@ -64,12 +64,15 @@ typedef struct {
   int n;
 } hist_buf_t;
 
+/* Adds n buffered round lengths to the block's histogram; returns the new count, 0. */
+static int hist_flush_n(const uint64_t *hbuf, int n, valley_sgd1d_block_t *b) {
+  for (int i = 0; i < n; i++)
+    b->hist[hbuf[i] < VALLEY_SGD1D_HIST - 1 ? hbuf[i] : VALLEY_SGD1D_HIST - 1]++;
+  return 0;
+}
+
 static inline void hist_flush(hist_buf_t *h, valley_sgd1d_block_t *b) {
-  for (int i = 0; i < h->n; i++) {
-    uint64_t len = h->len[i];
-    b->hist[len < VALLEY_SGD1D_HIST - 1 ? len : VALLEY_SGD1D_HIST - 1]++;
-  }
-  h->n = 0;
+  h->n = hist_flush_n(h->len, h->n, b);
 }
 
 static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, vu len) {
@@ -191,12 +194,6 @@ static inline __attribute__((always_inline)) int close512(acc512_t *a, const k51
   return hn + __builtin_popcount(he);
 }
 #undef ADD_IF
-
-static int hist_flush_n(uint64_t *hbuf, int n, valley_sgd1d_block_t *b) {
-  for (int i = 0; i < n; i++)
-    b->hist[hbuf[i] < VALLEY_SGD1D_HIST - 1 ? hbuf[i] : VALLEY_SGD1D_HIST - 1]++;
-  return 0;
-}
 
 static void stats_avx512(valley_sgd1d_block_t *restrict b, int v, uint64_t t, uint64_t until,
                          const valley_sgd1d_config_t *cfg, const valley_sgd1d_kprobes_t *pr,
