@@ -70,6 +70,7 @@ int cli_progress_cb(double fraction, void *arg); /* valley_sgd1d_config_t.progre
 void cli_progress_done(cli_progress_t *p);
 
 /* Subcommands. */
+int cli_cmd_theorem1(int argc, char **argv);
 int cli_cmd_theorem2(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "valley/error.h"
+#include "valley/thm1_check.h"
 
 typedef struct {
   FILE *f;          /* write here between open and commit */
@@ -22,5 +23,11 @@ void valley_outfile_abort(valley_outfile_t *o);
 /* One SGD sample path as CSV for gnuplot: "t,w,running_mean" after a '#' comment line (the
  * paper's Figure 5: iterates and their running average). */
 void valley_plots_trajectory_write(FILE *f, const char *comment, const double *w, size_t n);
+
+/* Theorem 1's gain and bounds against l as CSV for gnuplot (plots/theorem1_sweep.gp):
+ * "t,l1,gain,bound,bound_proof,ratio,statement_applies,proof_applies,verdict" after a '#'
+ * comment line. */
+void valley_plots_thm1_sweep_write(FILE *f, const char *comment, const valley_thm1_sweep_row_t *rows,
+                                   size_t n);
 
 #endif

@@ -1,0 +1,639 @@
+/* valley theorem1: Theorem 1 of He, Huang, Yuan (2019) checked (paper_checks/thm1_check.c). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "valley/outfile.h"
+#include "valley/thm1_check.h"
+
+static const char *const CMD = "theorem1";
+
+typedef struct {
+  size_t d, k;
+  const char *p, *c, *dbar, *l, *profile, *q, *frame, *method, *directions, *sweep, *space;
+  double r, rbar, xi, omega, gamma;
+  uint64_t rotation_seed, samples, seed, a2_samples, search_n;
+  size_t kmax, dmax;
+  int threads, sweep_points, search, json;
+} args_t;
+
+#define THM1_OPTIONS(X, a)                                                                        \
+  X("--d", OPT_SIZE, &a.d, "N", "dimension d (>= k)")                                              \
+  X("--k", OPT_SIZE, &a.k, "N", "number of asymmetric directions k (1 <= k <= d)")                 \
+  X("--p", OPT_STRING, &a.p, "LIST", "flat-side slopes p_i > 0 (one value, or k comma-separated)") \
+  X("--c", OPT_STRING, &a.c, "LIST", "sharp/flat slope ratios c_i > 1 (one value, or k)")          \
+  X("--dbar", OPT_STRING, &a.dbar, "LIST",                                                         \
+    "shift sizes dbar in [r, rbar] (one value, k values -- the other d-k are r -- or d values)")  \
+  X("--l", OPT_STRING, &a.l, "LIST", "bias l_i along u_i (one value, or k)")                       \
+  X("--r", OPT_DOUBLE, &a.r, "X", "inner radius r of Definition 1 (> 0)")                          \
+  X("--rbar", OPT_DOUBLE, &a.rbar, "X", "outer radius rbar of Definition 1 (> r)")                 \
+  X("--xi", OPT_DOUBLE, &a.xi, "X", "amplitude of the perturbation q in L = Lhat(w - delta) + xi q(w) (>= 0)") \
+  X("--q", OPT_STRING, &a.q, "NAME", "perturbation: zero | sin | bump (adversarial)")              \
+  X("--q-freq", OPT_DOUBLE, &a.omega, "X", "frequency omega of q = sin(omega <a, w>) (> 0)")       \
+  X("--profile", OPT_STRING, &a.profile, "NAME", "linear (tight) | smooth | coupled")              \
+  X("--coupling", OPT_DOUBLE, &a.gamma, "X", "coupling gamma of the coupled profile (>= 0)")       \
+  X("--rotation-seed", OPT_U64, &a.rotation_seed, "N",                                             \
+    "Haar rotation from PCG32 seed N (0: the identity); also draws a for q = sin")                 \
+  X("--directions", OPT_STRING, &a.directions, "FILE",                                             \
+    "user directions: k lines of d numbers, orthonormal (replaces the rotation)")                  \
+  X("--shift-frame", OPT_STRING, &a.frame, "NAME",                                                 \
+    "u: delta = sum s_m dbar_m q_m (the proof's frame) | axes: delta = sum s_m dbar_m e_m")        \
+  X("--method", OPT_STRING, &a.method, "NAME", "enumerate | monte-carlo | auto (enumerate up to d = 24)") \
+  X("--samples", OPT_U64, &a.samples, "N", "Monte Carlo sign patterns (>= 2)")                    \
+  X("--seed", OPT_U64, &a.seed, "N", "PCG32 seed of the Monte Carlo and of the sampled checks")   \
+  X("--a2-samples", OPT_U64, &a.a2_samples, "N", "Assumption 2: offsets sampled per direction (0: skip)") \
+  X("--threads", OPT_INT, &a.threads, "N", "OpenMP threads (0: all; results do not depend on it)") \
+  X("--sweep-l", OPT_STRING, &a.sweep, "FILE.csv",                                                 \
+    "write gain(l) and bound(l) for l_i = t max{rbar - dbar_i, dbar_i - r}, t in (0, 1]")         \
+  X("--sweep-points", OPT_INT, &a.sweep_points, "N", "rows in --sweep-l (>= 2)")                  \
+  X("--search", OPT_FLAG, &a.search, NULL, "search for instances where the gain falls below the bound") \
+  X("--search-n", OPT_U64, &a.search_n, "N", "instances drawn by --search")                       \
+  X("--search-space", OPT_STRING, &a.space, "NAME",                                                \
+    "statement (what Theorem 1 states) | proof (what Appendix B uses)")                           \
+  X("--search-kmax", OPT_SIZE, &a.kmax, "N", "largest k drawn by --search")                       \
+  X("--search-dmax", OPT_SIZE, &a.dmax, "N", "largest d drawn by --search (<= 10)")               \
+  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")
+
+#define THM1_OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
+
+static const char *const SUMMARY =
+    "Theorem 1 of He, Huang, Yuan (2019), 'Asymmetric Valleys', Sec. 4.1 and Appendix B: at a\n"
+    "minimiser w* with k asymmetric directions u_i, under a random shift delta_i = +-dbar_i,\n"
+    "  E L(w*) - E L(w* + sum l_i u_i) >= sum (c_i - 1) l_i p_i / 2 - 2 k xi.\n"
+    "valley builds landscapes that satisfy the assumptions by construction, computes the gain\n"
+    "exactly over all 2^d sign patterns (or by Monte Carlo), and reports every condition of the\n"
+    "statement and of the proof.  --search looks for counterexamples.  See docs/theorem1.md.";
+
+/* "1,2,3" -> values; a single value is repeated to `want`; `alt` (when nonzero) is a second
+ * accepted length. */
+static int parse_list(const char *flag, const char *s, size_t want, size_t alt, double *out,
+                      size_t *got) {
+  size_t n = 0;
+  const char *q = s;
+  while (1) {
+    char *end;
+    errno = 0;
+    double v = strtod(q, &end);
+    if (end == q || !isfinite(v) || (*end != ',' && *end != '\0'))
+      return cli_usage_error(CMD, "%s: '%s' is not a comma-separated list of numbers", flag, s);
+    size_t cap = want > alt ? want : alt;
+    if (n >= cap)
+      return cli_usage_error(CMD, "%s has more than %zu values (one value, or %zu%s)", flag, cap,
+                             want, alt ? " or d" : "");
+    out[n++] = v;
+    if (*end == '\0') break;
+    q = end + 1;
+  }
+  if (n == 1) {
+    for (size_t i = 1; i < want; i++) out[i] = out[0];
+    *got = want;
+    return 0;
+  }
+  if (n != want && (alt == 0 || n != alt)) {
+    if (alt)
+      return cli_usage_error(CMD, "%s has %zu values; it needs 1, k = %zu or d = %zu", flag, n,
+                             want, alt);
+    return cli_usage_error(CMD, "%s has %zu values; it needs 1 or k = %zu", flag, n, want);
+  }
+  *got = n;
+  return 0;
+}
+
+/* k lines of d numbers ('#' starts a comment) */
+static int read_directions(const char *path, size_t d, size_t k, double *U) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return cli_usage_error(CMD, "--directions: cannot open '%s': %s", path, strerror(errno));
+  char line[65536];
+  size_t row = 0, lineno = 0;
+  int rc = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    lineno++;
+    char *h = strchr(line, '#');
+    if (h) *h = '\0';
+    char *q = line;
+    size_t n = 0;
+    while (1) {
+      while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == ',') q++;
+      if (*q == '\0') break;
+      char *end;
+      double v = strtod(q, &end);
+      if (end == q || !isfinite(v)) {
+        rc = cli_usage_error(CMD, "--directions: line %zu: '%.20s' is not a number", lineno, q);
+        break;
+      }
+      if (row < k && n < d) U[row * d + n] = v;
+      n++;
+      q = end;
+    }
+    if (rc) break;
+    if (n == 0) continue;
+    if (n != d) {
+      rc = cli_usage_error(CMD, "--directions: line %zu has %zu numbers, expected d = %zu", lineno,
+                           n, d);
+      break;
+    }
+    row++;
+  }
+  fclose(f);
+  if (rc == 0 && row != k)
+    rc = cli_usage_error(CMD, "--directions: %zu directions in '%s', expected k = %zu", row, path, k);
+  return rc;
+}
+
+static void json_list(cli_json_t *j, const char *key, const double *v, size_t n) {
+  cli_json_array(j, key);
+  for (size_t i = 0; i < n; i++) cli_json_number(j, NULL, v[i]);
+  cli_json_array_end(j);
+}
+
+static void json_params(cli_json_t *j, const valley_land_t *L, uint64_t rotation_seed,
+                        const char *directions) {
+  cli_json_object(j, "parameters");
+  cli_json_u64(j, "d", L->d);
+  cli_json_u64(j, "k", L->k);
+  cli_json_string(j, "profile", valley_profile_name(L->profile));
+  if (L->profile == VALLEY_PROFILE_COUPLED) cli_json_number(j, "coupling", L->gamma);
+  cli_json_number(j, "r", L->r);
+  cli_json_number(j, "rbar", L->rbar);
+  json_list(j, "p", L->p, L->k);
+  json_list(j, "c", L->c, L->k);
+  json_list(j, "l", L->l, L->k);
+  json_list(j, "dbar", L->dbar, L->d);
+  cli_json_string(j, "q", valley_qkind_name(L->q));
+  cli_json_number(j, "xi", L->xi);
+  if (L->q == VALLEY_Q_SIN) cli_json_number(j, "q_freq", L->omega);
+  if (L->q == VALLEY_Q_BUMP) cli_json_number(j, "bump_radius", L->rho);
+  cli_json_string(j, "shift_frame", valley_frame_name(L->frame));
+  if (directions != NULL)
+    cli_json_string(j, "directions", directions);
+  else
+    cli_json_u64(j, "rotation_seed", rotation_seed);
+  cli_json_object_end(j);
+}
+
+static void print_json(const args_t *a, const valley_land_t *L, const valley_thm1_report_t *r) {
+  cli_json_t j;
+  cli_json_begin(&j, stdout);
+  cli_json_string(&j, "command", "theorem1");
+  cli_json_string(&j, "version", VALLEY_VERSION);
+  cli_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 1");
+  json_params(&j, L, a->rotation_seed, a->directions);
+  cli_json_string(&j, "method", valley_thm1_method_name(r->method));
+  cli_json_u64(&j, "patterns", r->g.patterns);
+  cli_json_number(&j, "gain", r->gain);
+  if (r->g.exact) {
+    cli_json_null(&j, "gain_ci");
+  } else {
+    cli_json_array(&j, "gain_ci");
+    cli_json_number(&j, NULL, r->gain_ci[0]);
+    cli_json_number(&j, NULL, r->gain_ci[1]);
+    cli_json_array_end(&j);
+    cli_json_number(&j, "gain_ci_level", 0.999);
+    cli_json_number(&j, "gain_stderr", r->g.stderr_);
+  }
+  cli_json_number(&j, "gain_hat", r->g.gain_hat);
+  cli_json_number(&j, "q_part", r->q_part);
+  cli_json_number(&j, "bound", r->bound);
+  cli_json_number(&j, "ratio", r->ratio);
+  cli_json_string(&j, "verdict", valley_verdict_name(r->verdict));
+  cli_json_object(&j, "xi_assumption1");
+  cli_json_number(&j, "R", r->R);
+  cli_json_number(&j, "value", r->xi_A.value);
+  cli_json_bool(&j, "exact", r->xi_A.exact);
+  cli_json_object_end(&j);
+  cli_json_object(&j, "proof_reading");
+  cli_json_number(&j, "R_prime", r->Rp);
+  cli_json_number(&j, "xi", r->xi_A_proof.value);
+  cli_json_bool(&j, "xi_exact", r->xi_A_proof.exact);
+  cli_json_number(&j, "bound", r->bound_proof);
+  cli_json_number(&j, "ratio", r->ratio_proof);
+  cli_json_string(&j, "verdict", valley_verdict_name(r->verdict_proof));
+  cli_json_object_end(&j);
+  cli_json_array(&j, "assumption2");
+  for (size_t i = 0; i < L->k; i++) {
+    cli_json_object(&j, NULL);
+    cli_json_u64(&j, "i", i + 1);
+    cli_json_number(&j, "p_prime", r->pp[i]);
+    cli_json_number(&j, "c_prime", r->cc[i]);
+    cli_json_number(&j, "p_sampled", r->p_hat[i]);
+    cli_json_number(&j, "c_sampled", r->c_hat[i]);
+    cli_json_object_end(&j);
+  }
+  cli_json_array_end(&j);
+  cli_json_array(&j, "conditions");
+  for (int i = 0; i < VALLEY_THM1_NCOND; i++) {
+    cli_json_object(&j, NULL);
+    cli_json_string(&j, "name", r->cond[i].name);
+    cli_json_string(&j, "source", r->cond[i].source);
+    cli_json_string(&j, "condition", r->cond[i].text);
+    cli_json_bool(&j, "holds", r->cond[i].holds);
+    cli_json_string(&j, "detail", r->cond[i].detail);
+    cli_json_object_end(&j);
+  }
+  cli_json_array_end(&j);
+  if (a->sweep != NULL) {
+    cli_json_object(&j, "sweep");
+    cli_json_string(&j, "file", a->sweep);
+    cli_json_u64(&j, "points", (uint64_t)a->sweep_points);
+    cli_json_object_end(&j);
+  }
+  cli_json_end(&j);
+}
+
+static void print_list(const char *name, const double *v, size_t n) {
+  printf(" %s=", name);
+  for (size_t i = 0; i < n; i++) printf("%s%g", i ? "," : "", v[i]);
+}
+
+static void print_disagreement(const valley_thm1_report_t *r) {
+  printf("\nThe paper and valley disagree: the gain falls below Theorem 1's bound although every "
+         "condition of the statement holds.\nConditions the proof uses that fail here:\n");
+  int any = 0;
+  for (int i = 0; i < VALLEY_THM1_NCOND; i++)
+    if (strcmp(r->cond[i].source, "proof") == 0 && !r->cond[i].holds) {
+      printf("  - %s\n", r->cond[i].text);
+      any = 1;
+    }
+  if (!any) printf("  (none -- this would contradict the proof itself; please report it)\n");
+  printf("See docs/theorem1.md.\n");
+}
+
+static void print_text(const args_t *a, const valley_land_t *L, const valley_thm1_report_t *r) {
+  printf("valley theorem1: He, Huang, Yuan (2019), Theorem 1 -- a flat-side bias generalises "
+         "better under a random shift\n\n");
+  printf("landscape   d=%zu k=%zu profile=%s", L->d, L->k, valley_profile_name(L->profile));
+  if (L->profile == VALLEY_PROFILE_COUPLED) printf(" coupling=%g", L->gamma);
+  printf(" q=%s xi=%g", valley_qkind_name(L->q), L->xi);
+  if (L->q == VALLEY_Q_SIN) printf(" q-freq=%g", L->omega);
+  printf(" shift-frame=%s", valley_frame_name(L->frame));
+  if (a->directions)
+    printf(" directions=%s\n", a->directions);
+  else
+    printf(" rotation-seed=%" PRIu64 "\n", a->rotation_seed);
+  printf("           r=%g rbar=%g", L->r, L->rbar);
+  print_list("p", L->p, L->k);
+  print_list("c", L->c, L->k);
+  print_list("l", L->l, L->k);
+  print_list("dbar", L->dbar, L->d);
+  printf("\n\n");
+  if (r->g.exact)
+    printf("gain        %.15g  (exact: all %" PRIu64 " sign patterns)\n", r->gain, r->g.patterns);
+  else
+    printf("gain        %.10g  99.9%% CI [%.10g, %.10g]  (Monte Carlo: %" PRIu64 " patterns)\n",
+           r->gain, r->gain_ci[0], r->gain_ci[1], r->g.patterns);
+  printf("            = %.15g (Lhat part) + %.15g (xi q part)\n", r->g.gain_hat, r->q_part);
+  printf("bound       %.15g  = sum (c'_i - 1) l_i p'_i / 2 - 2 k xi, xi = %.10g (%s, R = ||l|| "
+         "= %.6g)\n", r->bound, r->xi_A.value, r->xi_A.exact ? "exact" : "upper bound", r->R);
+  printf("gain/bound  %.15g\n", r->ratio);
+  printf("verdict     %s%s\n\n", valley_verdict_name(r->verdict),
+         r->verdict == VALLEY_NOT_APPLICABLE ? " (a condition of the statement fails)" : "");
+  printf("conditions of the statement\n");
+  for (int i = 0; i < VALLEY_THM1_NCOND; i++)
+    if (strcmp(r->cond[i].source, "statement") == 0)
+      printf("  %-6s %s\n         %s\n", r->cond[i].holds ? "holds" : "FAILS", r->cond[i].text,
+             r->cond[i].detail);
+  printf("\nconditions the proof (Appendix B) uses\n");
+  for (int i = 0; i < VALLEY_THM1_NCOND; i++)
+    if (strcmp(r->cond[i].source, "proof") == 0)
+      printf("  %-6s %s\n         %s\n", r->cond[i].holds ? "holds" : "FAILS", r->cond[i].text,
+             r->cond[i].detail);
+  printf("\nproof reading (xi at R' = %.6g: %.10g): bound %.15g, gain/bound %.15g, verdict %s\n",
+         r->Rp, r->xi_A_proof.value, r->bound_proof, r->ratio_proof,
+         valley_verdict_name(r->verdict_proof));
+  if (r->verdict == VALLEY_FAILS) print_disagreement(r);
+  if (a->sweep) printf("\nwrote %s (%d rows)\n", a->sweep, a->sweep_points);
+}
+
+static void json_range(cli_json_t *j, const char *key, const double r[2]) {
+  cli_json_array(j, key);
+  cli_json_number(j, NULL, r[0]);
+  cli_json_number(j, NULL, r[1]);
+  cli_json_array_end(j);
+}
+
+static void json_counts(cli_json_t *j, const char *key, const uint64_t *v, const char *const *names,
+                        int n) {
+  cli_json_object(j, key);
+  for (int i = 0; i < n; i++) cli_json_u64(j, names[i], v[i]);
+  cli_json_object_end(j);
+}
+
+static const char *const PROFILES[] = {"linear", "smooth", "coupled"};
+static const char *const QS[] = {"zero", "sin", "bump"};
+static const char *const FRAMES[] = {"u", "axes"};
+
+static void json_worst(cli_json_t *j, const char *key, const valley_thm1_worst_t *wr) {
+  if (!wr->has) {
+    cli_json_null(j, key);
+    return;
+  }
+  const valley_thm1_instance_t *w = &wr->inst;
+  cli_json_object(j, key);
+  cli_json_number(j, "ratio", wr->ratio);
+  cli_json_number(j, "gain", wr->gain);
+  cli_json_number(j, "bound", wr->bound);
+  cli_json_u64(j, "index", wr->index);
+  cli_json_object(j, "params");
+  cli_json_u64(j, "d", w->d);
+  cli_json_u64(j, "k", w->k);
+  cli_json_string(j, "profile", valley_profile_name(w->profile));
+  cli_json_number(j, "coupling", w->gamma);
+  cli_json_number(j, "r", w->r);
+  cli_json_number(j, "rbar", w->rbar);
+  json_list(j, "p", w->p, w->k);
+  json_list(j, "c", w->c, w->k);
+  json_list(j, "l", w->l, w->k);
+  json_list(j, "dbar", w->dbar, w->d);
+  cli_json_string(j, "q", valley_qkind_name(w->q));
+  cli_json_number(j, "xi", w->xi);
+  cli_json_number(j, "q_freq", w->omega);
+  cli_json_string(j, "shift_frame", valley_frame_name(w->frame));
+  cli_json_u64(j, "rotation_seed", w->rotation_seed);
+  cli_json_object_end(j);
+  cli_json_string(j, "command", wr->command);
+  cli_json_object_end(j);
+}
+
+static void print_search_json(const valley_thm1_search_opts_t *o, const valley_thm1_search_t *s) {
+  cli_json_t j;
+  cli_json_begin(&j, stdout);
+  cli_json_string(&j, "command", "theorem1");
+  cli_json_string(&j, "version", VALLEY_VERSION);
+  cli_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 1");
+  cli_json_object(&j, "search");
+  cli_json_string(&j, "space", valley_thm1_space_name(o->space));
+  cli_json_u64(&j, "seed", o->seed);
+  cli_json_u64(&j, "drawn", o->n);
+  cli_json_u64(&j, "evaluated", s->evaluated);
+  cli_json_u64(&j, "skipped", s->skipped);
+  cli_json_u64(&j, "violations", s->violations);
+  cli_json_object(&j, "violations_breaking");
+  cli_json_u64(&j, "l_upper_proof", s->viol_l_upper_proof);
+  cli_json_u64(&j, "assumption1_radius_proof", s->viol_radius);
+  cli_json_u64(&j, "shift_frame_proof", s->viol_frame);
+  cli_json_u64(&j, "no_proof_condition", s->viol_none);
+  cli_json_object_end(&j);
+  cli_json_number(&j, "min_ratio_holding", s->min_ratio_nonviolating);
+  json_worst(&j, "worst", &s->worst);
+  cli_json_object(&j, "worst_breaking_only");
+  json_worst(&j, "l_upper_proof", &s->worst_only[VALLEY_THM1_ONLY_L_UPPER]);
+  json_worst(&j, "assumption1_radius_proof", &s->worst_only[VALLEY_THM1_ONLY_RADIUS]);
+  json_worst(&j, "shift_frame_proof", &s->worst_only[VALLEY_THM1_ONLY_FRAME]);
+  cli_json_object_end(&j);
+  cli_json_object(&j, "coverage");
+  cli_json_u64(&j, "kmax", o->kmax);
+  cli_json_u64(&j, "dmax", o->dmax);
+  json_counts(&j, "profile", s->by_profile, PROFILES, 3);
+  json_counts(&j, "q", s->by_q, QS, 3);
+  json_counts(&j, "shift_frame", s->by_frame, FRAMES, 2);
+  json_counts(&j, "violations_by_profile", s->viol_by_profile, PROFILES, 3);
+  json_counts(&j, "violations_by_q", s->viol_by_q, QS, 3);
+  json_counts(&j, "violations_by_shift_frame", s->viol_by_frame, FRAMES, 2);
+  json_range(&j, "c", s->range_c);
+  json_range(&j, "p", s->range_p);
+  json_range(&j, "r", s->range_r);
+  json_range(&j, "rbar_over_r", s->range_rbar_over_r);
+  json_range(&j, "l_over_statement_max", s->range_l_frac);
+  cli_json_object_end(&j);
+  cli_json_object_end(&j);
+  cli_json_end(&j);
+}
+
+static void print_search_text(const valley_thm1_search_opts_t *o, const valley_thm1_search_t *s) {
+  printf("valley theorem1 --search: counterexamples to He, Huang, Yuan (2019), Theorem 1\n\n");
+  printf("space       %s (%s)\n", valley_thm1_space_name(o->space),
+         o->space == VALLEY_THM1_SPACE_PROOF
+             ? "l_i <= min{rbar - dbar_i, dbar_i - r}, xi at R' = ||l|| + ||dbar||, shift in the "
+               "u frame: what Appendix B uses"
+             : "l_i <= max{rbar - dbar_i, dbar_i - r}, xi at R = ||l||, shift in either frame: "
+               "what Theorem 1 states");
+  printf("drawn       %" PRIu64 " instances (seed %" PRIu64 "), %" PRIu64 " evaluated exactly, %"
+         PRIu64 " could not be built\n", o->n, o->seed, s->evaluated, s->skipped);
+  printf("coverage    k = 1..%zu, d = k..%zu; profiles linear/smooth/coupled %" PRIu64 "/%" PRIu64
+         "/%" PRIu64 "; q zero/sin/bump %" PRIu64 "/%" PRIu64 "/%" PRIu64 "; frames u/axes %"
+         PRIu64 "/%" PRIu64 "\n", o->kmax, o->dmax, s->by_profile[0], s->by_profile[1],
+         s->by_profile[2], s->by_q[0], s->by_q[1], s->by_q[2], s->by_frame[0], s->by_frame[1]);
+  printf("            c in [%.3g, %.3g], p in [%.3g, %.3g], r in [%.3g, %.3g], rbar/r in [%.3g, "
+         "%.3g], l_i/max{..} in [%.3g, %.3g]\n", s->range_c[0], s->range_c[1], s->range_p[0],
+         s->range_p[1], s->range_r[0], s->range_r[1], s->range_rbar_over_r[0],
+         s->range_rbar_over_r[1], s->range_l_frac[0], s->range_l_frac[1]);
+  printf("violations  %" PRIu64 " (gain < bound)\n", s->violations);
+  if (s->violations > 0) {
+    printf("            breaking the proof's l_i <= min{...}: %" PRIu64 "; its radius R' = ||l|| + "
+           "||dbar||: %" PRIu64 "; its shift frame: %" PRIu64 "; none of these: %" PRIu64 "\n",
+           s->viol_l_upper_proof, s->viol_radius, s->viol_frame, s->viol_none);
+  }
+  if (s->worst.has) {
+    printf("worst       gain/bound = %.15g (gain %.10g, bound %.10g; instance %" PRIu64 ")\n",
+           s->worst.ratio, s->worst.gain, s->worst.bound, s->worst.index);
+    printf("reproduce   %s\n", s->worst.command);
+  }
+  static const char *const why[3] = {"only l_i <= min{...}", "only the radius R'",
+                                     "only the shift frame"};
+  for (int c = 0; c < 3; c++)
+    if (s->worst_only[c].has)
+      printf("worst breaking %s: gain/bound = %.10g\n  %s\n", why[c], s->worst_only[c].ratio,
+             s->worst_only[c].command);
+  if (s->violations > 0 && o->space == VALLEY_THM1_SPACE_STATEMENT)
+    printf("\nThe paper and valley disagree: Theorem 1 as stated has counterexamples.  Each one "
+           "breaks a condition\nthat the proof in Appendix B uses but the statement does not "
+           "impose; see docs/theorem1.md.\n");
+  else if (s->violations == 0)
+    printf("\nNo counterexample in this space; the closest approach was gain/bound = %.15g.\n",
+           s->min_ratio_nonviolating);
+}
+
+int cli_cmd_theorem1(int argc, char **argv) {
+  args_t a;
+  memset(&a, 0, sizeof a);
+  a.d = 4;
+  a.k = 2;
+  a.p = "0.5";
+  a.c = "3";
+  a.dbar = "1";
+  a.l = "0.5";
+  a.r = 0.5;
+  a.rbar = 2.0;
+  a.q = "zero";
+  a.omega = 1.0;
+  a.profile = "linear";
+  a.gamma = 0.1;
+  a.rotation_seed = 1;
+  a.frame = "u";
+  a.method = "auto";
+  a.samples = 1000000;
+  a.seed = 1;
+  a.a2_samples = 64;
+  a.sweep_points = 101;
+  a.search_n = 20000;
+  a.space = "statement";
+  a.kmax = 4;
+  a.dmax = 8;
+  cli_opt_t opts[] = {THM1_OPTIONS(THM1_OPT_ENTRY, a)};
+  size_t nopts = sizeof opts / sizeof opts[0];
+  int rc = cli_parse(CMD, argc, argv, opts, nopts);
+  if (rc == 1) {
+    cli_help(stdout, CMD, SUMMARY, opts, nopts);
+    return CLI_EXIT_OK;
+  }
+  if (rc != 0) return CLI_EXIT_USAGE;
+  valley_error_t err;
+
+  if (a.search) {
+    valley_thm1_search_opts_t so = {a.search_n, a.seed, VALLEY_THM1_SPACE_STATEMENT, a.kmax,
+                                    a.dmax, a.threads, NULL, NULL};
+    if (valley_thm1_space_parse(a.space, &so.space) != VALLEY_OK)
+      return cli_usage_error(CMD, "--search-space must be statement or proof (got '%s')", a.space);
+    if (a.search_n < 1 || a.search_n > 100000000)
+      return cli_usage_error(CMD, "--search-n must be in [1, 1e8] (got %" PRIu64 ")", a.search_n);
+    if (a.kmax < 1 || a.dmax > VALLEY_THM1_SEARCH_MAX_D || a.kmax > a.dmax)
+      return cli_usage_error(CMD, "--search-kmax and --search-dmax need 1 <= kmax <= dmax <= %d "
+                                  "(got %zu, %zu)", VALLEY_THM1_SEARCH_MAX_D, a.kmax, a.dmax);
+    cli_progress_t prog;
+    cli_progress_init(&prog, "theorem1 --search");
+    so.progress = cli_progress_cb;
+    so.progress_arg = &prog;
+    valley_thm1_search_t *s = malloc(sizeof *s);
+    if (s == NULL) {
+      fprintf(stderr, "valley %s: out of memory\n", CMD);
+      return CLI_EXIT_FAIL;
+    }
+    valley_status_t st = valley_thm1_search(&so, s, &err);
+    cli_progress_done(&prog);
+    if (st != VALLEY_OK) {
+      free(s);
+      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    if (a.json)
+      print_search_json(&so, s);
+    else
+      print_search_text(&so, s);
+    free(s);
+    return CLI_EXIT_OK;
+  }
+
+  valley_land_spec_t spec;
+  memset(&spec, 0, sizeof spec);
+  if (valley_profile_parse(a.profile, &spec.profile) != VALLEY_OK)
+    return cli_usage_error(CMD, "--profile must be linear, smooth or coupled (got '%s')", a.profile);
+  if (valley_qkind_parse(a.q, &spec.q) != VALLEY_OK)
+    return cli_usage_error(CMD, "--q must be zero, sin or bump (got '%s')", a.q);
+  if (valley_frame_parse(a.frame, &spec.frame) != VALLEY_OK)
+    return cli_usage_error(CMD, "--shift-frame must be u or axes (got '%s')", a.frame);
+  valley_thm1_options_t o;
+  valley_thm1_options_default(&o);
+  if (valley_thm1_method_parse(a.method, &o.method) != VALLEY_OK)
+    return cli_usage_error(CMD, "--method must be enumerate, monte-carlo or auto (got '%s')",
+                           a.method);
+  if (a.k < 1) return cli_usage_error(CMD, "--k must be >= 1 (got %zu)", a.k);
+  if (a.d < 1 || a.d > VALLEY_LAND_MAX_D)
+    return cli_usage_error(CMD, "--d must be in [1, %d] (got %zu)", VALLEY_LAND_MAX_D, a.d);
+  if (a.k > a.d) return cli_usage_error(CMD, "--k: k = %zu is larger than --d = %zu", a.k, a.d);
+  if (o.method == VALLEY_THM1_ENUMERATE && a.d > VALLEY_THM1_ENUM_MAX_D)
+    return cli_usage_error(CMD, "--method enumerate needs --d <= %d (got %zu); use monte-carlo",
+                           VALLEY_THM1_ENUM_MAX_D, a.d);
+  if (a.sweep_points < 2) return cli_usage_error(CMD, "--sweep-points must be >= 2");
+  if (a.sweep != NULL && a.d > VALLEY_THM1_AUTO_MAX_D)
+    return cli_usage_error(CMD, "--sweep-l enumerates; it needs --d <= %d (got %zu)",
+                           VALLEY_THM1_AUTO_MAX_D, a.d);
+  if (a.samples < 2) return cli_usage_error(CMD, "--samples must be >= 2");
+  o.samples = a.samples;
+  o.seed = a.seed;
+  o.threads = a.threads;
+  o.a2_samples = a.a2_samples;
+
+  double *buf = calloc(3 * a.k + 2 * a.d + a.k * a.d, sizeof *buf);
+  if (buf == NULL) {
+    fprintf(stderr, "valley %s: out of memory\n", CMD);
+    return CLI_EXIT_FAIL;
+  }
+  double *p = buf, *c = p + a.k, *l = c + a.k, *dbar = l + a.k, *U = dbar + a.d + a.d;
+  size_t n;
+  if (parse_list("--p", a.p, a.k, 0, p, &n) || parse_list("--c", a.c, a.k, 0, c, &n) ||
+      parse_list("--l", a.l, a.k, 0, l, &n) ||
+      parse_list("--dbar", a.dbar, a.k, a.d != a.k ? a.d : 0, dbar, &n)) {
+    free(buf);
+    return CLI_EXIT_USAGE;
+  }
+  if (n == a.k)
+    for (size_t m = a.k; m < a.d; m++) dbar[m] = a.r;
+  if (a.directions != NULL && read_directions(a.directions, a.d, a.k, U) != 0) {
+    free(buf);
+    return CLI_EXIT_USAGE;
+  }
+  spec.d = a.d;
+  spec.k = a.k;
+  spec.gamma = a.gamma;
+  spec.r = a.r;
+  spec.rbar = a.rbar;
+  spec.p = p;
+  spec.c = c;
+  spec.l = l;
+  spec.dbar = dbar;
+  spec.xi = a.xi;
+  spec.omega = a.omega;
+  spec.directions = a.directions != NULL ? U : NULL;
+  spec.rotation_seed = a.rotation_seed;
+  valley_land_t L;
+  valley_status_t st = valley_land_build(&spec, &L, &err);
+  if (st != VALLEY_OK) {
+    free(buf);
+    if (st == VALLEY_EINVAL) return cli_usage_error(CMD, "%s", err.message);
+    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+    return CLI_EXIT_FAIL;
+  }
+
+  valley_outfile_t out = {NULL, NULL, NULL};
+  if (a.sweep != NULL && valley_outfile_open(&out, a.sweep, &err) != VALLEY_OK) {
+    valley_land_free(&L);
+    free(buf);
+    return cli_usage_error(CMD, "--sweep-l: %s", err.message);
+  }
+  cli_progress_t prog;
+  cli_progress_init(&prog, "theorem1");
+  o.progress = cli_progress_cb;
+  o.progress_arg = &prog;
+  valley_thm1_report_t rep;
+  st = valley_thm1_check(&L, &o, &rep, &err);
+  cli_progress_done(&prog);
+  if (st == VALLEY_OK && a.sweep != NULL) {
+    valley_thm1_sweep_row_t *rows = malloc((size_t)a.sweep_points * sizeof *rows);
+    if (rows == NULL) {
+      st = VALLEY_ERROR(&err, VALLEY_ENOMEM, "out of memory for --sweep-l");
+    } else {
+      st = valley_thm1_sweep(&spec, &o, a.sweep_points, rows, &err);
+      if (st == VALLEY_OK) {
+        char comment[512];
+        snprintf(comment, sizeof comment,
+                 "valley theorem1 --sweep-l: d=%zu k=%zu profile=%s q=%s xi=%g frame=%s; l_i = t "
+                 "max{rbar-dbar_i, dbar_i-r}; bound uses xi at R=||l||, bound_proof at "
+                 "R'=||l||+||dbar||", a.d, a.k, a.profile, a.q, a.xi, a.frame);
+        valley_plots_thm1_sweep_write(out.f, comment, rows, (size_t)a.sweep_points);
+        st = valley_outfile_commit(&out, &err);
+      }
+      free(rows);
+    }
+    if (st != VALLEY_OK && out.f != NULL) valley_outfile_abort(&out);
+    if (st != VALLEY_OK) valley_thm1_report_free(&rep);
+  } else if (st != VALLEY_OK && a.sweep != NULL) {
+    valley_outfile_abort(&out);
+  }
+  if (st != VALLEY_OK) {
+    valley_land_free(&L);
+    free(buf);
+    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  }
+  if (a.json)
+    print_json(&a, &L, &rep);
+  else
+    print_text(&a, &L, &rep);
+  valley_thm1_report_free(&rep);
+  valley_land_free(&L);
+  free(buf);
+  return CLI_EXIT_OK;
+}
