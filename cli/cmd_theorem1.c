@@ -15,7 +15,7 @@ typedef struct {
   size_t d, k;
   const char *p, *c, *dbar, *l, *profile, *q, *frame, *method, *directions, *sweep, *space;
   double r, rbar, xi, omega, gamma;
-  uint64_t rotation_seed, samples, seed, a2_samples, search_n;
+  uint64_t rotation_seed, samples, seed, a2_samples, gap_patterns, search_n;
   size_t kmax, dmax;
   int threads, sweep_points, search, json;
 } args_t;
@@ -45,6 +45,8 @@ typedef struct {
   X("--samples", OPT_U64, &a.samples, "N", "Monte Carlo sign patterns (>= 2)")                    \
   X("--seed", OPT_U64, &a.seed, "N", "PCG32 seed of the Monte Carlo and of the sampled checks")   \
   X("--a2-samples", OPT_U64, &a.a2_samples, "N", "Assumption 2: offsets sampled per direction (0: skip)") \
+  X("--gap-patterns", OPT_U64, &a.gap_patterns, "N",                                              \
+    "Definition 3: patterns whose gap is also maximised numerically (d <= 64; 0: skip)")           \
   X("--threads", OPT_INT, &a.threads, "N", "OpenMP threads (0: all; results do not depend on it)") \
   X("--sweep-l", OPT_STRING, &a.sweep, "FILE.csv",                                                 \
     "write gain(l) and bound(l) for l_i = t max{rbar - dbar_i, dbar_i - r}, t in (0, 1]")         \
@@ -203,6 +205,8 @@ static void print_json(const args_t *a, const valley_land_t *L, const valley_thm
   cli_json_number(&j, "R", r->R);
   cli_json_number(&j, "value", r->xi_A.value);
   cli_json_bool(&j, "exact", r->xi_A.exact);
+  cli_json_u64(&j, "numeric_patterns", r->gap_checked);
+  cli_json_number(&j, "numeric_max_gap", r->gap_numeric_max);
   cli_json_object_end(&j);
   cli_json_object(&j, "proof_reading");
   cli_json_number(&j, "R_prime", r->Rp);
@@ -467,6 +471,7 @@ int cli_cmd_theorem1(int argc, char **argv) {
   a.samples = 1000000;
   a.seed = 1;
   a.a2_samples = 64;
+  a.gap_patterns = 4;
   a.sweep_points = 101;
   a.search_n = 20000;
   a.space = "statement";
@@ -545,6 +550,7 @@ int cli_cmd_theorem1(int argc, char **argv) {
   o.seed = a.seed;
   o.threads = a.threads;
   o.a2_samples = a.a2_samples;
+  o.gap_patterns = a.gap_patterns;
 
   double *buf = calloc(3 * a.k + 2 * a.d + a.k * a.d, sizeof *buf);
   if (buf == NULL) {

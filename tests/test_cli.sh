@@ -51,19 +51,21 @@ fi
 ls "$tmp" | grep -q '\.tmp\.' && bad "temporary file left behind" || ok "no temporary file left"
 
 # Bad input: one line on stderr naming the flag, exit 2, no output file, nothing on stdout.
-check_bad() {
-  local flag=$1; shift
+# check_bad_in SUBCOMMAND OUTPUT_FLAG FLAG ARGS...: ARGS must fail naming FLAG.
+check_bad_in() {
+  local sub=$1 outflag=$2 flag=$3; shift 3
   rm -f "$tmp/bad.csv"
-  "$valley" theorem2 "$@" --trajectory "$tmp/bad.csv" > "$tmp/so" 2> "$tmp/se"
+  "$valley" "$sub" "$@" "$outflag" "$tmp/bad.csv" > "$tmp/so" 2> "$tmp/se"
   local rc=$?
   local lines; lines=$(wc -l < "$tmp/se")
   if [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "$flag" "$tmp/se" && [ ! -s "$tmp/so" ] \
      && [ ! -e "$tmp/bad.csv" ] && ! ls "$tmp" | grep -q 'bad\.csv\.tmp'; then
-    ok "bad $* -> $(cat "$tmp/se")"
+    ok "bad $sub $* -> $(cat "$tmp/se")"
   else
-    bad "bad $*: rc=$rc lines=$lines stderr='$(cat "$tmp/se")'"
+    bad "bad $sub $*: rc=$rc lines=$lines stderr='$(cat "$tmp/se")'"
   fi
 }
+check_bad() { check_bad_in theorem2 --trajectory "$@"; }
 check_bad --eta --eta abc
 check_bad --eta --eta nan
 check_bad --eta --eta inf
@@ -102,6 +104,90 @@ assert p['p_min_positive'] is False
 assert d['monte_carlo']['rounds'] > 0
 assert all(e['verdict']=='not applicable' for e in d['monte_carlo']['events'])
 " && [ $rc -eq 0 ] && ok "violated precondition reported; simulation runs; verdicts not applicable" || bad "violated precondition run"
+
+# ---- theorem1 -------------------------------------------------------------------------------
+"$valley" help | grep -q theorem1 && ok "valley help lists theorem1" || bad "valley help theorem1"
+"$valley" theorem1 --help | grep -q -- "--sweep-l" && ok "theorem1 --help lists flags" || bad "theorem1 --help"
+"$valley" theorem1 --json > "$tmp/t1.json" 2> "$tmp/err"
+[ $? -eq 0 ] && ok "theorem1 --json runs" || bad "theorem1 --json: $(cat "$tmp/err")"
+"$valley" theorem1 --d 30 --k 2 --method monte-carlo --samples 20000 --json > "$tmp/t1mc.json" 2> "$tmp/err"
+[ $? -eq 0 ] && ok "theorem1 Monte Carlo runs" || bad "theorem1 monte-carlo: $(cat "$tmp/err")"
+"$py" - "$tmp/t1.json" "$tmp/t1mc.json" <<'PY' && ok "theorem1 JSON has the issue's keys" || bad "theorem1 JSON keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ["gain", "gain_ci", "bound", "ratio", "method", "conditions"]:
+    assert k in d, k
+assert d["gain_ci"] is None and d["method"] == "enumerate"
+assert all({"name", "holds", "detail"} <= set(c) for c in d["conditions"])
+assert abs(d["gain"] - d["bound"]) <= 1e-12 * d["bound"] and d["verdict"] == "holds"
+m = json.load(open(sys.argv[2]))
+assert m["method"] == "monte-carlo" and len(m["gain_ci"]) == 2
+assert m["gain_ci"][0] <= m["gain"] <= m["gain_ci"][1]
+PY
+"$valley" theorem1 --d 12 --k 3 --l 1.2,0.3,0.3 --shift-frame axes --json --threads 1 > "$tmp/a1.json"
+"$valley" theorem1 --d 12 --k 3 --l 1.2,0.3,0.3 --shift-frame axes --json --threads 2 > "$tmp/a2.json"
+cmp -s "$tmp/a1.json" "$tmp/a2.json" && ok "theorem1: --threads 1 and 2 print identical JSON" || bad "theorem1 thread dependence"
+
+"$valley" theorem1 --sweep-l "$tmp/sweep.csv" --sweep-points 50 > "$tmp/so" 2> "$tmp/se"
+if [ $? -eq 0 ] && [ "$(grep -vc '^#' "$tmp/sweep.csv")" -eq 51 ] && grep -q '^t,l1,gain,bound,' "$tmp/sweep.csv"; then
+  ok "--sweep-l writes header + 50 rows"
+else
+  bad "--sweep-l: $(cat "$tmp/se")"
+fi
+ls "$tmp" | grep -q '\.tmp\.' && bad "temporary file left behind" || ok "no temporary file left"
+
+# the search pins the finding; its worst command reproduces its ratio exactly
+"$valley" theorem1 --search --search-n 3000 --json > "$tmp/search.json"
+"$py" - "$tmp/search.json" "$valley" <<'PY' && ok "theorem1 --search: violations found, commands reproduce" || bad "theorem1 --search"
+import json, shlex, subprocess, sys
+s = json.load(open(sys.argv[1]))["search"]
+assert s["evaluated"] > 0 and s["violations"] > 0, s
+assert s["violations_breaking"]["no_proof_condition"] == 0
+w = s["worst"]
+assert {"ratio", "params", "command"} <= set(w) and w["ratio"] < 1
+for cls, ww in [("worst", w)] + list(s["worst_breaking_only"].items()):
+    assert ww is not None, cls
+    cmd = shlex.split(ww["command"])
+    cmd[0] = sys.argv[2]
+    out = json.loads(subprocess.run(cmd + ["--json"], capture_output=True, text=True, check=True).stdout)
+    assert out["ratio"] == ww["ratio"] and out["verdict"] == "fails", (cls, out["ratio"], ww["ratio"])
+PY
+"$valley" theorem1 --search --search-n 3000 --search-space proof --json > "$tmp/proof.json"
+"$py" -c "
+import json; s=json.load(open('$tmp/proof.json'))['search']
+assert s['violations'] == 0 and s['evaluated'] == 3000
+" && ok "theorem1 --search-space proof: no violation" || bad "theorem1 proof-space search"
+
+check_bad1() { check_bad_in theorem1 --sweep-l "$@"; }
+printf '1 0 0\n0.6 0.8 0\n' > "$tmp/dirs_bad"
+printf '1 0 0\n0 1\n' > "$tmp/dirs_short"
+check_bad1 --k --k 5 --d 3
+check_bad1 --directions --d 3 --k 2 --directions "$tmp/dirs_bad"
+check_bad1 --directions --d 3 --k 2 --directions "$tmp/dirs_short"
+check_bad1 --directions --d 3 --k 2 --directions "$tmp/nonexistent"
+check_bad1 --p --p -0.5
+check_bad1 --p --p 0
+check_bad1 --c --c 1
+check_bad1 --c --c 3,0.5
+check_bad1 --dbar --dbar 5
+check_bad1 --dbar --dbar 0.1
+check_bad1 --p --p 1,2,3
+check_bad1 --l --l 1,2,3
+check_bad1 --dbar --dbar 1,1,1
+check_bad1 --c --c 2,abc
+check_bad1 --r --r 0
+check_bad1 --rbar --rbar 0.4
+check_bad1 --xi --xi -1
+check_bad1 --q --q cosine
+check_bad1 --profile --profile cubic
+check_bad1 --shift-frame --shift-frame diagonal
+check_bad1 --method --method guess
+check_bad1 --q-freq --q sin --q-freq 0
+check_bad1 --coupling --profile coupled --coupling -1
+check_bad1 --d --d 0
+check_bad1 --method --d 40 --method enumerate
+check_bad1 "--q bump" --q bump --l 0 --xi 1
+check_bad1 --search-space --search --search-space nowhere
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

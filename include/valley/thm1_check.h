@@ -24,6 +24,8 @@ typedef struct {
   uint64_t samples, seed; /* Monte Carlo */
   int threads;            /* 0: all */
   uint64_t a2_samples;    /* Assumption 2: sampled offsets per direction (0: construction only) */
+  uint64_t gap_patterns;  /* Definition 3: patterns whose gap is also maximised numerically
+                             (0: none; only for d <= 64) */
   valley_progress_fn progress;
   void *progress_arg;
 } valley_thm1_options_t;
@@ -64,6 +66,8 @@ typedef struct {
   valley_thm1_cond_t cond[VALLEY_THM1_NCOND];
   double *pp, *cc;             /* k: Assumption 2's p'_i, c'_i (owned) */
   double *p_hat, *c_hat;       /* k: sampled worst p, c (owned; NaN when not sampled) */
+  uint64_t gap_checked;        /* patterns checked numerically */
+  double gap_numeric_max;      /* the largest numerical gap found at R (a lower estimate) */
 } valley_thm1_report_t;
 
 /* Runs the check.  The report owns arrays: free with valley_thm1_report_free. */
