@@ -22,10 +22,14 @@ static double direct(const valley_land_t *L) {
   size_t d = L->d, k = L->k;
   uint64_t n = (uint64_t)1 << d;
   double total = 0;
+#ifdef _OPENMP
 #pragma omp parallel reduction(+ : total)
+#endif
   {
     double *zeta = malloc(3 * k * sizeof *zeta), *z0 = zeta + k, *zl = zeta + 2 * k;
+#ifdef _OPENMP
 #pragma omp for schedule(static)
+#endif
     for (int64_t b = 0; b < (int64_t)n; b++) {
       for (size_t i = 0; i < k; i++) zeta[i] = 0;
       for (size_t m = 0; m < d; m++) {

@@ -489,9 +489,8 @@ valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_th
   opt.threads = 1;
   opt.a2_samples = 0;
   opt.gap_patterns = 0;
-  int nt = 1;
 #ifdef VALLEY_HAVE_OPENMP
-  nt = o->threads > 0 ? o->threads : omp_get_max_threads();
+  int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
 #endif
   uint64_t slice = (o->n + 63) / 64;
   int failed = 0, cancelled = 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: install what is missing, build with gcc (Release) and run ctest; then build with
-# clang under AddressSanitizer and UndefinedBehaviorSanitizer and run ctest again.
+# clang under AddressSanitizer and UndefinedBehaviorSanitizer and run ctest again; then once more
+# with gcc and OpenMP off (the serial build must stay warning-free).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests build
@@ -15,3 +16,9 @@ fi
 cmake --build build-sanitize -j "$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+echo "== gcc, without OpenMP (VALLEY_OPENMP=OFF) =="
+if [ ! -f build-noomp/CMakeCache.txt ]; then
+  cmake -S . -B build-noomp -DCMAKE_BUILD_TYPE=Release -DVALLEY_OPENMP=OFF >/dev/null
+fi
+cmake --build build-noomp -j "$jobs" >/dev/null
+ctest --test-dir build-noomp --output-on-failure -j "$jobs"

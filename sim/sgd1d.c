@@ -267,7 +267,9 @@ valley_status_t valley_sgd1d_run(const valley_sgd1d_config_t *cfg,
    * block's state carries over, so the segmentation does not change any number. */
   uint64_t nseg = cfg->progress != NULL ? 100 : 1;
   if (nseg > cfg->steps) nseg = cfg->steps;
+#ifdef VALLEY_HAVE_OPENMP
   int nthreads = cfg->threads;
+#endif
   int failed = 0;
   for (uint64_t seg = 1; seg <= nseg && !failed; seg++) {
     uint64_t until = seg == nseg ? cfg->steps : cfg->steps / nseg * seg;

@@ -67,14 +67,51 @@ static double pattern_diff(const valley_land_t *L, const double *zeta, double *z
   return a - b;
 }
 
+/* Runs block(ctx, b, work) for b = 0 .. nblocks-1 on nt threads (work: per-thread scratch of
+ * wsize doubles), in PROGRESS_SLICES slices with a progress report after each.  Returns 1 when
+ * the progress callback cancels. */
+typedef void (*block_fn)(void *ctx, uint64_t b, double *work);
+static int run_blocks(uint64_t nblocks, int nt, block_fn block, void *ctx, double *work,
+                      size_t wsize, valley_progress_fn progress, void *progress_arg) {
+  uint64_t slice = (nblocks + PROGRESS_SLICES - 1) / PROGRESS_SLICES;
+  for (uint64_t b0 = 0; b0 < nblocks; b0 += slice) {
+    uint64_t b1 = b0 + slice < nblocks ? b0 + slice : nblocks;
+    int64_t lo = (int64_t)b0, hi = (int64_t)b1;
+#ifdef VALLEY_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+#endif
+    for (int64_t b = lo; b < hi; b++) {
+      int tid = 0;
+#ifdef VALLEY_HAVE_OPENMP
+      tid = omp_get_thread_num();
+#endif
+      block(ctx, (uint64_t)b, work + (size_t)tid * wsize);
+    }
+    if (progress != NULL && progress((double)b1 / (double)nblocks, progress_arg) != 0) return 1;
+  }
+  (void)nt;
+  return 0;
+}
+
 /* ---- exact enumeration --------------------------------------------------------------------- */
 
 typedef struct {
   double sum, comp, abs, hi[2];
 } block_t;
 
-static void enum_block(const valley_land_t *L, uint64_t block, unsigned gbits, const double *ab,
-                       const double radii[2], double *work, block_t *out) {
+typedef struct {
+  const valley_land_t *L;
+  unsigned gbits;
+  const double *ab, *radii;
+  block_t *blocks;
+} enum_ctx_t;
+
+static void enum_block(void *arg, uint64_t block, double *work) {
+  const enum_ctx_t *cx = arg;
+  const valley_land_t *L = cx->L;
+  unsigned gbits = cx->gbits;
+  const double *ab = cx->ab, *radii = cx->radii;
+  block_t *out = &cx->blocks[block];
   size_t d = L->d, k = L->k;
   double *zeta = work, *z0 = work + k, *zl = work + 2 * k;
   uint64_t bits = block << gbits; /* low gbits: all s_m = -1 to start */
@@ -143,24 +180,8 @@ valley_status_t valley_thm1_enumerate(const valley_land_t *L, const double radii
     double ab_m = L->frame == VALLEY_FRAME_AXES ? L->a[m] : dot(L->a, L->Q + m * d, d);
     ab[m] = L->q == VALLEY_Q_SIN ? L->omega * L->dbar[m] * ab_m : 0.0;
   }
-  uint64_t slice = (nblocks + PROGRESS_SLICES - 1) / PROGRESS_SLICES;
-  int cancelled = 0;
-  for (uint64_t b0 = 0; b0 < nblocks && !cancelled; b0 += slice) {
-    uint64_t b1 = b0 + slice < nblocks ? b0 + slice : nblocks;
-    int64_t lo = (int64_t)b0, hi = (int64_t)b1;
-#ifdef VALLEY_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-#endif
-    for (int64_t b = lo; b < hi; b++) {
-      int tid = 0;
-#ifdef VALLEY_HAVE_OPENMP
-      tid = omp_get_thread_num();
-#endif
-      enum_block(L, (uint64_t)b, gbits, ab, radii, work + (size_t)tid * 3 * k, &blocks[b]);
-    }
-    if (progress != NULL && progress((double)b1 / (double)nblocks, progress_arg) != 0)
-      cancelled = 1;
-  }
+  enum_ctx_t cx = {L, gbits, ab, radii, blocks};
+  int cancelled = run_blocks(nblocks, nt, enum_block, &cx, work, 3 * k, progress, progress_arg);
   if (cancelled) {
     free(blocks);
     free(ab);
@@ -195,11 +216,46 @@ typedef struct {
   double n, mean, m2, abs;
 } welford_t;
 
+typedef struct {
+  const valley_land_t *L;
+  uint64_t samples, seed;
+  welford_t *blocks;
+} mc_ctx_t;
+
+/* Samples b*MC_BLOCK ... of PCG32 (seed, stream b): one pattern per d bits of output. */
+static void mc_block(void *arg, uint64_t b, double *work) {
+  const mc_ctx_t *cx = arg;
+  const valley_land_t *L = cx->L;
+  size_t d = L->d, k = L->k;
+  double *zeta = work, *z0 = work + k, *zl = work + 2 * k;
+  valley_pcg32_t rng;
+  valley_pcg32_seed(&rng, cx->seed, b);
+  uint64_t first = b * MC_BLOCK;
+  uint64_t n = cx->samples - first < MC_BLOCK ? cx->samples - first : MC_BLOCK;
+  welford_t w = {0, 0, 0, 0};
+  for (uint64_t j = 0; j < n; j++) {
+    for (size_t i = 0; i < k; i++) zeta[i] = 0;
+    uint32_t word = 0;
+    for (size_t m = 0; m < d; m++) {
+      if (m % 32 == 0) word = valley_pcg32_next(&rng);
+      double s = ((word >> (m % 32)) & 1u) ? L->dbar[m] : -L->dbar[m];
+      const double *Pm = L->P + m * k;
+      for (size_t i = 0; i < k; i++) zeta[i] += s * Pm[i];
+    }
+    double x = pattern_diff(L, zeta, z0, zl, &w.abs);
+    w.n += 1;
+    double dlt = x - w.mean;
+    w.mean += dlt / w.n;
+    w.m2 += dlt * (x - w.mean);
+  }
+  cx->blocks[b] = w;
+}
+
 valley_status_t valley_thm1_monte_carlo(const valley_land_t *L, uint64_t samples, uint64_t seed,
                                         int threads, valley_progress_fn progress,
                                         void *progress_arg, valley_thm1_gain_t *g,
                                         valley_error_t *err) {
-  size_t d = L->d, k = L->k;
+  size_t k = L->k;
   if (samples < 2)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "--samples must be >= 2 (got %llu)",
                         (unsigned long long)samples);
@@ -213,45 +269,8 @@ valley_status_t valley_thm1_monte_carlo(const valley_land_t *L, uint64_t samples
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for %llu Monte Carlo samples",
                         (unsigned long long)samples);
   }
-  uint64_t slice = (nblocks + PROGRESS_SLICES - 1) / PROGRESS_SLICES;
-  int cancelled = 0;
-  for (uint64_t b0 = 0; b0 < nblocks && !cancelled; b0 += slice) {
-    uint64_t b1 = b0 + slice < nblocks ? b0 + slice : nblocks;
-    int64_t lo = (int64_t)b0, hi = (int64_t)b1;
-#ifdef VALLEY_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-#endif
-    for (int64_t b = lo; b < hi; b++) {
-      int tid = 0;
-#ifdef VALLEY_HAVE_OPENMP
-      tid = omp_get_thread_num();
-#endif
-      double *zeta = work + (size_t)tid * 3 * k, *z0 = zeta + k, *zl = zeta + 2 * k;
-      valley_pcg32_t rng;
-      valley_pcg32_seed(&rng, seed, (uint64_t)b);
-      uint64_t first = (uint64_t)b * MC_BLOCK;
-      uint64_t n = samples - first < MC_BLOCK ? samples - first : MC_BLOCK;
-      welford_t w = {0, 0, 0, 0};
-      for (uint64_t j = 0; j < n; j++) {
-        for (size_t i = 0; i < k; i++) zeta[i] = 0;
-        uint32_t word = 0;
-        for (size_t m = 0; m < d; m++) {
-          if (m % 32 == 0) word = valley_pcg32_next(&rng);
-          double s = ((word >> (m % 32)) & 1u) ? L->dbar[m] : -L->dbar[m];
-          const double *Pm = L->P + m * k;
-          for (size_t i = 0; i < k; i++) zeta[i] += s * Pm[i];
-        }
-        double x = pattern_diff(L, zeta, z0, zl, &w.abs);
-        w.n += 1;
-        double dlt = x - w.mean;
-        w.mean += dlt / w.n;
-        w.m2 += dlt * (x - w.mean);
-      }
-      blocks[b] = w;
-    }
-    if (progress != NULL && progress((double)b1 / (double)nblocks, progress_arg) != 0)
-      cancelled = 1;
-  }
+  mc_ctx_t cx = {L, samples, seed, blocks};
+  int cancelled = run_blocks(nblocks, nt, mc_block, &cx, work, 3 * k, progress, progress_arg);
   free(work);
   if (cancelled) {
     free(blocks);
