@@ -452,25 +452,111 @@ void valley_thm1_instance_command(const valley_thm1_instance_t *in, char *buf, s
              (unsigned long long)in->rotation_seed, valley_frame_name(in->frame));
 }
 
+#define SEARCH_SLICE 65536 /* instances evaluated between reductions: bounded memory */
+
 typedef struct {
   double ratio, gain, bound;
+  double range[8]; /* c min/max, p min/max, r, rbar/r, l/max{..} min/max */
   unsigned char built, violates, why; /* why: bit 0 l_upper_proof, 1 radius, 2 frame */
+  unsigned char profile, q, frame;
 } search_row_t;
 
 static void worst_update(valley_thm1_worst_t *w, const search_row_t *row, uint64_t i,
-                         const valley_thm1_instance_t *in) {
+                         const valley_thm1_search_opts_t *o) {
   if (w->has && !(row->ratio < w->ratio)) return;
+  valley_land_t L;
+  if (!draw_instance(o, i, &w->inst, &L)) return; /* built before, so this does not happen */
+  valley_land_free(&L);
   w->has = 1;
   w->ratio = row->ratio;
   w->gain = row->gain;
   w->bound = row->bound;
   w->index = i;
-  w->inst = *in;
 }
 
 static void range_add(double r[2], double v) {
   if (v < r[0]) r[0] = v;
   if (v > r[1]) r[1] = v;
+}
+
+/* Draws and evaluates instance i into row (row->built = 0 when it cannot be built); returns
+ * nonzero on a failure other than that. */
+static int search_one(const valley_thm1_search_opts_t *o, const valley_thm1_options_t *opt,
+                      uint64_t i, search_row_t *row) {
+  valley_thm1_instance_t in;
+  valley_land_t L;
+  memset(row, 0, sizeof *row);
+  if (!draw_instance(o, i, &in, &L)) return 0;
+  valley_thm1_report_t r;
+  if (valley_thm1_check(&L, opt, &r, NULL) != VALLEY_OK) {
+    valley_land_free(&L);
+    return 1;
+  }
+  int proof = o->space == VALLEY_THM1_SPACE_PROOF;
+  row->built = 1;
+  row->ratio = proof ? r.ratio_proof : r.ratio;
+  row->gain = r.gain;
+  row->bound = proof ? r.bound_proof : r.bound;
+  row->violates = (proof ? r.verdict_proof : r.verdict) == VALLEY_FAILS;
+  row->why = (unsigned char)((!r.cond[VALLEY_THM1_C_P_L_UPPER].holds) |
+                             (!r.cond[VALLEY_THM1_C_P_RADIUS].holds) << 1 |
+                             (!r.cond[VALLEY_THM1_C_P_FRAME].holds) << 2);
+  row->profile = (unsigned char)in.profile;
+  row->q = (unsigned char)in.q;
+  row->frame = (unsigned char)in.frame;
+  double *g = row->range;
+  g[0] = g[2] = g[6] = INFINITY;
+  g[1] = g[3] = g[7] = -INFINITY;
+  g[4] = in.r;
+  g[5] = in.rbar / in.r;
+  for (size_t m = 0; m < in.k; m++) {
+    range_add(g + 0, in.c[m]);
+    range_add(g + 2, in.p[m]);
+    double a = in.rbar - in.dbar[m], b = in.dbar[m] - in.r;
+    range_add(g + 6, in.l[m] / (a > b ? a : b));
+  }
+  valley_thm1_report_free(&r);
+  valley_land_free(&L);
+  return 0;
+}
+
+/* Adds row i to the tallies (in index order: the result does not depend on threads). */
+static void search_reduce(const valley_thm1_search_opts_t *o, valley_thm1_search_t *res,
+                          const search_row_t *row, uint64_t i) {
+  if (!row->built) {
+    res->skipped++;
+    return;
+  }
+  res->evaluated++;
+  res->by_profile[row->profile]++;
+  res->by_q[row->q]++;
+  res->by_frame[row->frame]++;
+  const double *g = row->range;
+  range_add(res->range_c, g[0]);
+  range_add(res->range_c, g[1]);
+  range_add(res->range_p, g[2]);
+  range_add(res->range_p, g[3]);
+  range_add(res->range_r, g[4]);
+  range_add(res->range_rbar_over_r, g[5]);
+  range_add(res->range_l_frac, g[6]);
+  range_add(res->range_l_frac, g[7]);
+  if (row->violates) {
+    res->violations++;
+    res->viol_by_profile[row->profile]++;
+    res->viol_by_q[row->q]++;
+    res->viol_by_frame[row->frame]++;
+    if (row->why & 1) res->viol_l_upper_proof++;
+    if (row->why & 2) res->viol_radius++;
+    if (row->why & 4) res->viol_frame++;
+    if (row->why == 0) res->viol_none++;
+  } else if (row->ratio < res->min_ratio_nonviolating) {
+    res->min_ratio_nonviolating = row->ratio;
+  }
+  worst_update(&res->worst, row, i, o);
+  static const unsigned char single[3] = {1, 2, 4};
+  if (row->violates)
+    for (int c = 0; c < 3; c++)
+      if (row->why == single[c]) worst_update(&res->worst_only[c], row, i, o);
 }
 
 valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_thm1_search_t *res,
@@ -481,7 +567,9 @@ valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_th
     return VALLEY_ERROR(err, VALLEY_EINVAL,
                         "--search-kmax and --search-dmax need 1 <= kmax <= dmax <= %d (got %zu, "
                         "%zu)", VALLEY_THM1_SEARCH_MAX_D, o->kmax, o->dmax);
-  search_row_t *rows = calloc(o->n, sizeof *rows);
+  uint64_t slice = (o->n + 63) / 64;
+  if (slice > SEARCH_SLICE) slice = SEARCH_SLICE;
+  search_row_t *rows = malloc(slice * sizeof *rows);
   if (rows == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the search");
   valley_thm1_options_t opt;
   valley_thm1_options_default(&opt);
@@ -492,46 +580,6 @@ valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_th
 #ifdef VALLEY_HAVE_OPENMP
   int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
 #endif
-  uint64_t slice = (o->n + 63) / 64;
-  int failed = 0, cancelled = 0;
-  for (uint64_t b0 = 0; b0 < o->n && !failed && !cancelled; b0 += slice) {
-    int64_t lo = (int64_t)b0, hi = (int64_t)(b0 + slice < o->n ? b0 + slice : o->n);
-#ifdef VALLEY_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) reduction(| : failed)
-#endif
-    for (int64_t i = lo; i < hi; i++) {
-      valley_thm1_instance_t in;
-      valley_land_t L;
-      search_row_t *row = &rows[i];
-      if (!draw_instance(o, (uint64_t)i, &in, &L)) continue;
-      valley_thm1_report_t r;
-      if (valley_thm1_check(&L, &opt, &r, NULL) != VALLEY_OK) {
-        failed = 1;
-        valley_land_free(&L);
-        continue;
-      }
-      row->built = 1;
-      int proof = o->space == VALLEY_THM1_SPACE_PROOF;
-      row->ratio = proof ? r.ratio_proof : r.ratio;
-      row->gain = r.gain;
-      row->bound = proof ? r.bound_proof : r.bound;
-      row->violates = (proof ? r.verdict_proof : r.verdict) == VALLEY_FAILS;
-      row->why = (unsigned char)((!r.cond[VALLEY_THM1_C_P_L_UPPER].holds) |
-                                 (!r.cond[VALLEY_THM1_C_P_RADIUS].holds) << 1 |
-                                 (!r.cond[VALLEY_THM1_C_P_FRAME].holds) << 2);
-      valley_thm1_report_free(&r);
-      valley_land_free(&L);
-    }
-    uint64_t done = (uint64_t)hi;
-    if (o->progress != NULL && o->progress((double)done / (double)o->n, o->progress_arg) != 0)
-      cancelled = 1;
-  }
-  if (failed || cancelled) {
-    free(rows);
-    return failed ? VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory in the search")
-                  : VALLEY_ERROR(err, VALLEY_ECANCEL, "search cancelled");
-  }
-  /* serial reduction in index order: the same result for any thread count */
   res->min_ratio_nonviolating = INFINITY;
   double *rg[] = {res->range_c, res->range_p, res->range_r, res->range_rbar_over_r,
                   res->range_l_frac};
@@ -539,47 +587,22 @@ valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_th
     rg[j][0] = INFINITY;
     rg[j][1] = -INFINITY;
   }
-  for (uint64_t i = 0; i < o->n; i++) {
-    search_row_t *row = &rows[i];
-    if (!row->built) {
-      res->skipped++;
-      continue;
-    }
-    valley_thm1_instance_t in;
-    valley_land_t L;
-    draw_instance(o, i, &in, &L); /* cheap: re-draw for the coverage tallies */
-    valley_land_free(&L);
-    res->evaluated++;
-    res->by_profile[in.profile]++;
-    res->by_q[in.q]++;
-    res->by_frame[in.frame]++;
-    range_add(res->range_r, in.r);
-    range_add(res->range_rbar_over_r, in.rbar / in.r);
-    for (size_t m = 0; m < in.k; m++) {
-      range_add(res->range_c, in.c[m]);
-      range_add(res->range_p, in.p[m]);
-      double a = in.rbar - in.dbar[m], b = in.dbar[m] - in.r;
-      range_add(res->range_l_frac, in.l[m] / (a > b ? a : b));
-    }
-    if (row->violates) {
-      res->violations++;
-      res->viol_by_profile[in.profile]++;
-      res->viol_by_q[in.q]++;
-      res->viol_by_frame[in.frame]++;
-      if (row->why & 1) res->viol_l_upper_proof++;
-      if (row->why & 2) res->viol_radius++;
-      if (row->why & 4) res->viol_frame++;
-      if (row->why == 0) res->viol_none++;
-    } else if (row->ratio < res->min_ratio_nonviolating) {
-      res->min_ratio_nonviolating = row->ratio;
-    }
-    worst_update(&res->worst, row, i, &in);
-    static const unsigned char single[3] = {1, 2, 4};
-    if (row->violates)
-      for (int c = 0; c < 3; c++)
-        if (row->why == single[c]) worst_update(&res->worst_only[c], row, i, &in);
+  int failed = 0, cancelled = 0;
+  for (uint64_t b0 = 0; b0 < o->n && !failed && !cancelled; b0 += slice) {
+    uint64_t b1 = b0 + slice < o->n ? b0 + slice : o->n;
+    int64_t lo = (int64_t)b0, hi = (int64_t)b1;
+#ifdef VALLEY_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) reduction(| : failed)
+#endif
+    for (int64_t i = lo; i < hi; i++) failed |= search_one(o, &opt, (uint64_t)i, &rows[i - lo]);
+    if (failed) break;
+    for (uint64_t i = b0; i < b1; i++) search_reduce(o, res, &rows[i - b0], i);
+    if (o->progress != NULL && o->progress((double)b1 / (double)o->n, o->progress_arg) != 0)
+      cancelled = 1;
   }
   free(rows);
+  if (failed) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory in the search");
+  if (cancelled) return VALLEY_ERROR(err, VALLEY_ECANCEL, "search cancelled");
   valley_thm1_worst_t *all[4] = {&res->worst, &res->worst_only[0], &res->worst_only[1],
                                  &res->worst_only[2]};
   for (int c = 0; c < 4; c++)
