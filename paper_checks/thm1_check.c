@@ -20,28 +20,10 @@
 static const char *const method_names[] = {"auto", "enumerate", "monte-carlo"};
 static const char *const space_names[] = {"statement", "proof"};
 
-valley_status_t valley_thm1_method_parse(const char *name, valley_thm1_method_t *out) {
-  for (int i = 0; i < 3; i++)
-    if (strcmp(name, method_names[i]) == 0) {
-      *out = (valley_thm1_method_t)i;
-      return VALLEY_OK;
-    }
-  return VALLEY_EINVAL;
-}
-const char *valley_thm1_method_name(valley_thm1_method_t m) {
-  return (unsigned)m < 3 ? method_names[m] : "unknown";
-}
-valley_status_t valley_thm1_space_parse(const char *name, valley_thm1_space_t *out) {
-  for (int i = 0; i < 2; i++)
-    if (strcmp(name, space_names[i]) == 0) {
-      *out = (valley_thm1_space_t)i;
-      return VALLEY_OK;
-    }
-  return VALLEY_EINVAL;
-}
-const char *valley_thm1_space_name(valley_thm1_space_t s) {
-  return (unsigned)s < 2 ? space_names[s] : "unknown";
-}
+VALLEY_NAME_FUNCS(valley_thm1_method_parse, valley_thm1_method_name, valley_thm1_method_t,
+                  method_names)
+VALLEY_NAME_FUNCS(valley_thm1_space_parse, valley_thm1_space_name, valley_thm1_space_t,
+                  space_names)
 
 void valley_thm1_options_default(valley_thm1_options_t *o) {
   memset(o, 0, sizeof *o);

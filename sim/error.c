@@ -1,6 +1,8 @@
 /* valley error codes (include/valley/error.h). */
 #include "valley/error.h"
 
+#include <string.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -27,4 +29,17 @@ valley_status_t valley_error_set(valley_error_t *err, valley_status_t code, cons
     va_end(ap);
   }
   return code;
+}
+
+valley_status_t valley_name_index(const char *name, const char *const *names, size_t n, int *out) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(name, names[i]) == 0) {
+      *out = (int)i;
+      return VALLEY_OK;
+    }
+  return VALLEY_EINVAL;
+}
+
+const char *valley_name_of(int v, const char *const *names, size_t n) {
+  return v >= 0 && (size_t)v < n ? names[v] : "unknown";
 }

@@ -18,20 +18,8 @@
 
 static const char *const noise_names[] = {"uniform", "two-point", "truncated-normal"};
 
-valley_status_t valley_noise_kind_parse(const char *name, valley_noise_kind_t *kind) {
-  for (size_t i = 0; i < sizeof noise_names / sizeof noise_names[0]; i++) {
-    if (strcmp(name, noise_names[i]) == 0) {
-      *kind = (valley_noise_kind_t)i;
-      return VALLEY_OK;
-    }
-  }
-  return VALLEY_EINVAL;
-}
-
-const char *valley_noise_kind_name(valley_noise_kind_t kind) {
-  return (unsigned)kind < sizeof noise_names / sizeof noise_names[0] ? noise_names[kind]
-                                                                     : "unknown";
-}
+VALLEY_NAME_FUNCS(valley_noise_kind_parse, valley_noise_kind_name, valley_noise_kind_t,
+                  noise_names)
 
 void valley_sgd1d_config_default(valley_sgd1d_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);

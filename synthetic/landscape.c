@@ -16,40 +16,9 @@ static const char *const profile_names[] = {"linear", "smooth", "coupled"};
 static const char *const qkind_names[] = {"zero", "sin", "bump"};
 static const char *const frame_names[] = {"u", "axes"};
 
-static valley_status_t parse_name(const char *name, const char *const *names, size_t n, int *out) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(name, names[i]) == 0) {
-      *out = (int)i;
-      return VALLEY_OK;
-    }
-  return VALLEY_EINVAL;
-}
-
-#define NAMES(table, v) ((unsigned)(v) < sizeof table / sizeof table[0] ? table[v] : "unknown")
-
-valley_status_t valley_profile_parse(const char *name, valley_profile_t *out) {
-  int v;
-  valley_status_t st = parse_name(name, profile_names, 3, &v);
-  if (st == VALLEY_OK) *out = (valley_profile_t)v;
-  return st;
-}
-const char *valley_profile_name(valley_profile_t v) { return NAMES(profile_names, v); }
-
-valley_status_t valley_qkind_parse(const char *name, valley_qkind_t *out) {
-  int v;
-  valley_status_t st = parse_name(name, qkind_names, 3, &v);
-  if (st == VALLEY_OK) *out = (valley_qkind_t)v;
-  return st;
-}
-const char *valley_qkind_name(valley_qkind_t v) { return NAMES(qkind_names, v); }
-
-valley_status_t valley_frame_parse(const char *name, valley_frame_t *out) {
-  int v;
-  valley_status_t st = parse_name(name, frame_names, 2, &v);
-  if (st == VALLEY_OK) *out = (valley_frame_t)v;
-  return st;
-}
-const char *valley_frame_name(valley_frame_t v) { return NAMES(frame_names, v); }
+VALLEY_NAME_FUNCS(valley_profile_parse, valley_profile_name, valley_profile_t, profile_names)
+VALLEY_NAME_FUNCS(valley_qkind_parse, valley_qkind_name, valley_qkind_t, qkind_names)
+VALLEY_NAME_FUNCS(valley_frame_parse, valley_frame_name, valley_frame_t, frame_names)
 
 static double dot(const double *x, const double *y, size_t n) {
   double s = 0;

@@ -8,19 +8,8 @@
 
 static const char *const kind_names[] = {"canonical", "saturating"};
 
-valley_status_t valley_valley1d_kind_parse(const char *name, valley_valley1d_kind_t *kind) {
-  for (size_t i = 0; i < sizeof kind_names / sizeof kind_names[0]; i++) {
-    if (strcmp(name, kind_names[i]) == 0) {
-      *kind = (valley_valley1d_kind_t)i;
-      return VALLEY_OK;
-    }
-  }
-  return VALLEY_EINVAL;
-}
-
-const char *valley_valley1d_kind_name(valley_valley1d_kind_t kind) {
-  return (unsigned)kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[kind] : "unknown";
-}
+VALLEY_NAME_FUNCS(valley_valley1d_kind_parse, valley_valley1d_kind_name,
+                  valley_valley1d_kind_t, kind_names)
 
 valley_status_t valley_valley1d_check(const valley_valley1d_t *v, valley_error_t *err) {
   if (!isfinite(v->a_plus) || !isfinite(v->a_minus) || !isfinite(v->b_plus) ||

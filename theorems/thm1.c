@@ -500,20 +500,16 @@ valley_status_t valley_thm1_shift_gap_numeric(const valley_land_t *L, uint64_t b
   size_t d = L->d;
   if (d > 64) return VALLEY_ERROR(err, VALLEY_EINVAL, "numerical shift gap needs d <= 64");
   if (restarts < 1) restarts = 1;
+  size_t npre = 64 * (size_t)restarts, nbest = (size_t)restarts;
   double *delta = malloc(d * sizeof *delta), *x = malloc(d * sizeof *x);
-  double *z = malloc(L->k * sizeof *z);
+  double *z = malloc(L->k * sizeof *z), *pre = malloc(npre * (d + 1) * sizeof *pre);
   gsl_vector *x0 = gsl_vector_alloc(d), *step = gsl_vector_alloc(d);
   gsl_multimin_fminimizer *s = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, d);
   gsl_rng *rng = valley_pcg32_gsl_alloc(seed, bits);
-  if (!delta || !x || !z || !x0 || !step || !s || !rng) {
-    free(delta);
-    free(x);
-    free(z);
-    if (x0) gsl_vector_free(x0);
-    if (step) gsl_vector_free(step);
-    if (s) gsl_multimin_fminimizer_free(s);
-    if (rng) gsl_rng_free(rng);
-    return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+  valley_status_t st = VALLEY_OK;
+  if (!delta || !x || !z || !pre || !x0 || !step || !s || !rng) {
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+    goto done;
   }
   valley_land_shift(L, bits, delta);
   gap_ctx_t ctx = {L, delta, R, 0, x, z};
@@ -531,20 +527,9 @@ valley_status_t valley_thm1_shift_gap_numeric(const valley_land_t *L, uint64_t b
   }
   ctx.m = m;
   /* max over the ball: score 64 random points per restart, half on the sphere, half in the ball
-   * (the perturbation may be local, as the bump is), then Nelder-Mead from the centre and from the best `restarts` points */
+   * (the perturbation may be local, as the bump is), then Nelder-Mead from the centre and from
+   * the best `restarts` of them */
   gsl_multimin_function fg = {neg_gap, d, &ctx};
-  size_t npre = 64 * (size_t)restarts, nbest = (size_t)restarts;
-  double *pre = malloc(npre * (d + 1) * sizeof *pre);
-  if (pre == NULL) {
-    free(delta);
-    free(x);
-    free(z);
-    gsl_vector_free(x0);
-    gsl_vector_free(step);
-    gsl_multimin_fminimizer_free(s);
-    gsl_rng_free(rng);
-    return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
-  }
   for (size_t n = 0; n < npre; n++) {
     double *y = pre + n * (d + 1) + 1, n2 = 0;
     for (size_t j = 0; j < d; j++) {
@@ -574,15 +559,16 @@ valley_status_t valley_thm1_shift_gap_numeric(const valley_land_t *L, uint64_t b
     double v = -nm_minimise(s, &fg, x0, step);
     if (v > best) best = v;
   }
-  free(pre);
   *gap = best;
   *m_s = m;
+done:
   free(delta);
   free(x);
   free(z);
-  gsl_vector_free(x0);
-  gsl_vector_free(step);
-  gsl_multimin_fminimizer_free(s);
-  gsl_rng_free(rng);
-  return VALLEY_OK;
+  free(pre);
+  if (x0) gsl_vector_free(x0);
+  if (step) gsl_vector_free(step);
+  if (s) gsl_multimin_fminimizer_free(s);
+  if (rng) gsl_rng_free(rng);
+  return st;
 }

@@ -40,6 +40,22 @@ valley_status_t valley_error_set(valley_error_t *err, valley_status_t code, cons
 #endif
     ;
 
+/* Name tables for enums: the index of `name` in names[0..n-1] (EINVAL when absent), and the
+ * name of index v ("unknown" when out of range). */
+valley_status_t valley_name_index(const char *name, const char *const *names, size_t n, int *out);
+const char *valley_name_of(int v, const char *const *names, size_t n);
+#define VALLEY_NAMES_N(table) (sizeof(table) / sizeof((table)[0]))
+
+/* valley_X_parse / valley_X_name over a name table (valley_name_index). */
+#define VALLEY_NAME_FUNCS(parse, name, type, table)                                          \
+  valley_status_t parse(const char *s, type *out) {                                          \
+    int v;                                                                                   \
+    valley_status_t st = valley_name_index(s, table, VALLEY_NAMES_N(table), &v);             \
+    if (st == VALLEY_OK) *out = (type)v;                                                     \
+    return st;                                                                               \
+  }                                                                                          \
+  const char *name(type v) { return valley_name_of((int)v, table, VALLEY_NAMES_N(table)); }
+
 #define VALLEY_ERROR(err, code, ...) valley_error_set((err), (code), __func__, __LINE__, __VA_ARGS__)
 
 #endif
