@@ -1,0 +1,6 @@
+/* placeholder */
+#include <stdio.h>
+int main(void) {
+  printf("0 passed, 0 failed\n");
+  return 0;
+}
