@@ -85,6 +85,8 @@ valley_status_t valley_basin1d_read_spec(const char *path, valley_basin1d_t *out
 /* U_tr and its derivatives up to the third; U_test. */
 void valley_basin1d_utr(const valley_basin1d_t *b, double theta, double out[4]);
 double valley_basin1d_utest(const valley_basin1d_t *b, double theta);
+/* U_test and its first two derivatives, shaped as steady.h's valley_utest_fn (params: b). */
+void valley_basin1d_utest3(double theta, const void *params, double out[3]);
 
 /* The Fokker-Planck problem of the landscape (params points at b, which must outlive it). */
 void valley_basin1d_problem(const valley_basin1d_t *b, valley_fp1d_t *out);
