@@ -131,3 +131,19 @@ void cli_help(FILE *f, const char *cmd, const char *summary, const cli_opt_t *op
   }
   fprintf(f, "  %-22s %s\n", "--help", "print this help and exit");
 }
+
+int cli_parse_numbers(const char *s, double *out, size_t max) {
+  size_t n = 0;
+  const char *q = s;
+  while (1) {
+    char *end;
+    errno = 0;
+    double v = strtod(q, &end);
+    if (end == q || errno == ERANGE || !isfinite(v) || (*end != ',' && *end != '\0')) return -1;
+    if (n >= max) return (int)max + 1;
+    out[n++] = v;
+    if (*end == '\0') break;
+    q = end + 1;
+  }
+  return (int)n;
+}

@@ -28,6 +28,10 @@ typedef struct {
  * printed), or 2 after printing a one-line error "valley CMD: ..." to stderr. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opt_t *opts, size_t nopts);
 
+/* "1,2,3" -> out[0..]: the count, -1 when a token is not a finite number, max + 1 when there
+ * are more than max. */
+int cli_parse_numbers(const char *s, double *out, size_t max);
+
 /* Prints "usage" and every option with its current (default) value. */
 void cli_help(FILE *f, const char *cmd, const char *summary, const cli_opt_t *opts, size_t nopts);
 
@@ -56,6 +60,7 @@ void cli_json_u64(cli_json_t *j, const char *key, uint64_t v);
 void cli_json_string(cli_json_t *j, const char *key, const char *s);
 void cli_json_bool(cli_json_t *j, const char *key, int v);
 void cli_json_null(cli_json_t *j, const char *key);
+void cli_json_numbers(cli_json_t *j, const char *key, const double *v, size_t n);
 
 /* Progress bar on stderr: shown only when stderr is a terminal and the run has lasted 2 s. */
 typedef struct {
@@ -72,5 +77,7 @@ void cli_progress_done(cli_progress_t *p);
 /* Subcommands. */
 int cli_cmd_theorem1(int argc, char **argv);
 int cli_cmd_theorem2(int argc, char **argv);
+int cli_cmd_basins(int argc, char **argv);
+int cli_cmd_steady_state(int argc, char **argv);
 
 #endif

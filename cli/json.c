@@ -89,3 +89,9 @@ void cli_json_null(cli_json_t *j, const char *k) {
   key(j, k);
   fputs("null", j->f);
 }
+
+void cli_json_numbers(cli_json_t *j, const char *key, const double *v, size_t n) {
+  cli_json_array(j, key);
+  for (size_t i = 0; i < n; i++) cli_json_number(j, NULL, v[i]);
+  cli_json_array_end(j);
+}

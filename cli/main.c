@@ -15,13 +15,18 @@ static const struct {
     {"theorem2", cli_cmd_theorem2,
      "Theorem 2 (He, Huang, Yuan 2019): averaged SGD on a 1-D asymmetric valley is biased to "
      "the flat side; constants, preconditions, Monte Carlo of every event of the proof"},
+    {"basins", cli_cmd_basins,
+     "SGD steady state (shift-curvature paper, eqs. (4)-(8)): basin weights exact and Laplace, "
+     "expected train/test loss, optimal temperature"},
+    {"steady-state", cli_cmd_steady_state,
+     "the steady state rho ∝ exp(-2 v / T) on a 1-D landscape: v, Z, rho on a grid"},
 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: valley COMMAND [options]\n       valley COMMAND --help\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "  %-10s %s\n  %-10s %s\n", "help", "this text", "version", "print the version");
+    fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "  %-13s %s\n  %-13s %s\n", "help", "this text", "version", "print the version");
 }
 
 int main(int argc, char **argv) {

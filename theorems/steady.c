@@ -426,7 +426,7 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
   if (st != VALLEY_OK) return st;
   out->log_Z = logsumexp(lw, nb);
   double lzl = nl ? logsumexp(lwl, nb) : NAN;
-  out->E_train = out->E_test = out->shift_curvature = 0.0;
+  out->E_train = out->E_test = out->shift_curvature = out->unmatched_weight = 0.0;
   out->E_test_eq4 = out->E_test_eq7 = out->E_train_laplace = nl ? 0.0 : NAN;
   out->laplace_max_rel = nl ? 0.0 : NAN;
   for (size_t k = 0; k < nb; k++) {
@@ -435,15 +435,21 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
     B->weight = exp(B->log_weight);
     out->E_train += B->weight * B->E_train;
     out->E_test += B->weight * B->E_test;
-    if (B->weight > 0) out->shift_curvature += B->weight * B->shift_curvature;
+    int matched = !isnan(B->theta_tr);
+    if (!matched) out->unmatched_weight += B->weight;
+    if (B->weight > 0 && !isnan(B->shift_curvature))
+      out->shift_curvature += B->weight * B->shift_curvature;
     if (B->v2 > 0) {
       B->log_weight_laplace = lwl[k] - lzl;
       B->weight_laplace = exp(B->log_weight_laplace);
       double wl = B->weight_laplace;
-      if (wl > 0) {
+      if (wl > 0 && matched && (ctx->utest == NULL || !isnan(B->theta_test))) {
         double d = B->theta_test - B->mu;
-        out->E_test_eq4 += wl * (B->U_test + 0.5 * B->Sigma * B->C_test + 0.5 * d * d * B->C_test);
-        out->E_test_eq7 += wl * (B->U_test + B->shift_curvature);
+        if (ctx->utest) {
+          out->E_test_eq4 +=
+              wl * (B->U_test + 0.5 * B->Sigma * B->C_test + 0.5 * d * d * B->C_test);
+          out->E_test_eq7 += wl * (B->U_test + B->shift_curvature);
+        }
         out->E_train_laplace +=
             wl * (B->U_tr + 0.5 * B->Sigma * B->C_tr + 0.5 * B->bias * B->bias * B->C_tr);
       }

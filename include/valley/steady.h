@@ -74,6 +74,9 @@ typedef struct {
   double E_test_eq8;        /* eq. (8): U_tr minima, P_k ∝ exp(-2U_k/T) C_k^-1/2 */
   double E_train_laplace;   /* sum w_k (U_k^tr + 1/2 Sigma_k C_k^tr): the train analogue of (4) */
   double shift_curvature;   /* sum_k w_k (exact) 1/2 s_k^2 C_k^test */
+  /* Basins of v that hold no minimum of U_tr (minima the noise creates, boundary basins): the
+   * paper's sums (4), (7) run over training minima, so they skip these; their exact weight: */
+  double unmatched_weight;
   double laplace_max_rel;   /* max_k |w_laplace - w_exact| / w_exact over basins with both */
 } valley_steady_t;
 

@@ -1,0 +1,518 @@
+/* valley basins and valley steady-state: the SGD steady state of the shift-curvature paper on
+ * 1-D landscapes (theorems/steady.c), its basins, weights, expected losses and their
+ * approximations (eqs. (4)-(8)). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "valley/basin1d.h"
+#include "valley/outfile.h"
+#include "valley/steady.h"
+
+typedef struct {
+  const char *cmd;
+  const char *preset, *spec, *minima, *weights, *sigmas, *noise, *test_shift;
+  double c, lscale, wscale, shift, lo, hi;
+  int gh_nodes;
+  size_t grid;
+  double epsrel;
+  int quadrature;
+  double T;
+  const char *sweep, *csv, *out;
+  size_t points;
+  int threads, json;
+} args_t;
+
+/* Landscape flags, shared by both commands. */
+#define LAND_OPTIONS(X, a)                                                                        \
+  X("--preset", OPT_STRING, &a.preset, "NAME", "fig4-left | fig4-right | fig6-one | fig6-three | their -loss1/-loss5/-grad1/-exp1 variants | valley") \
+  X("--spec", OPT_STRING, &a.spec, "FILE", "landscape spec file (docs/steady_state.md), instead of --preset") \
+  X("--minima", OPT_STRING, &a.minima, "LIST", "override: mixture centres, comma-separated") \
+  X("--weights", OPT_STRING, &a.weights, "LIST", "override: mixture weights (> 0), one per minimum") \
+  X("--sigmas", OPT_STRING, &a.sigmas, "LIST", "override: mixture widths (> 0), one per minimum") \
+  X("--c", OPT_DOUBLE, &a.c, "X", "override: the constant c inside the log (> 0)")                \
+  X("--lscale", OPT_DOUBLE, &a.lscale, "X", "override: loss scale (> 0)")                         \
+  X("--wscale", OPT_DOUBLE, &a.wscale, "X", "override: noise scale (>= 0; 0 = constant D)")       \
+  X("--noise", OPT_STRING, &a.noise, "NAME", "override: loss (D = 1 + w (U - min U)) | grad (D = 1 + w U'^2) | exp (D = e^(w theta))") \
+  X("--shift", OPT_DOUBLE, &a.shift, "S", "override: stddev_shift s, U_test(theta) = U_tr(theta + s)") \
+  X("--test-shift", OPT_STRING, &a.test_shift, "NAME", "override: fixed | average (over s ~ N(0, s^2), Gauss-Hermite)") \
+  X("--gh-nodes", OPT_INT, &a.gh_nodes, "N", "override: Gauss-Hermite nodes for --test-shift average (2..64)") \
+  X("--lo", OPT_DOUBLE, &a.lo, "X", "override: domain start")                                     \
+  X("--hi", OPT_DOUBLE, &a.hi, "X", "override: domain end")                                       \
+  X("--grid", OPT_SIZE, &a.grid, "N", "grid intervals for v and the critical-point scan (>= 16)") \
+  X("--epsrel", OPT_DOUBLE, &a.epsrel, "X", "relative tolerance of the adaptive quadratures")   \
+  X("--quadrature", OPT_FLAG, &a.quadrature, NULL, "integrate U'/D by quadrature even where a closed form exists") \
+  X("--threads", OPT_INT, &a.threads, "N", "OpenMP threads (0: all; results do not depend on it)") \
+  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")
+
+#define BASINS_OPTIONS(X, a)                                                                      \
+  LAND_OPTIONS(X, a)                                                                              \
+  X("--T", OPT_DOUBLE, &a.T, "X", "temperature T = learning rate / batch size (> 0)")             \
+  X("--sweep", OPT_STRING, &a.sweep, "TMIN:TMAX:N", "N log-spaced temperatures instead of --T")   \
+  X("--csv", OPT_STRING, &a.csv, "FILE.csv", "with --sweep: write the sweep as CSV (atomic)")
+
+#define STEADY_OPTIONS(X, a)                                                                      \
+  LAND_OPTIONS(X, a)                                                                              \
+  X("--T", OPT_DOUBLE, &a.T, "X", "temperature T = learning rate / batch size (> 0)")             \
+  X("--out", OPT_STRING, &a.out, "FILE.csv", "write theta, U_tr, U_test, D, v, rho, log rho on a grid (atomic)") \
+  X("--points", OPT_SIZE, &a.points, "N", "grid points in --out (>= 2)")
+
+#define OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
+
+static const char *const BASINS_SUMMARY =
+    "Basins of the SGD steady state rho ∝ exp(-2 v(theta, T) / T) (shift-curvature paper, eqs.\n"
+    "(5)-(8), Sec. 3.1, Appendix B and G.2) on a 1-D landscape: the minima of the effective\n"
+    "potential v, each basin's weight exactly (integral between the adjacent maxima of v) and by\n"
+    "the Laplace formula (6), the O(T) bias of v's minima, E[U_train] and E[U_test] exactly and\n"
+    "by eqs. (4), (7), (8), and the shift-curvature term.  --sweep adds the temperature that\n"
+    "minimises E[U_test].  See docs/steady_state.md.";
+
+static const char *const STEADY_SUMMARY =
+    "The SGD steady state rho(theta) = exp(-2 v(theta, T) / T) / Z, v(theta, T) =\n"
+    "int (U' + (T/2) D') / D (shift-curvature paper, eq. (5), Appendix B.1), by adaptive\n"
+    "quadrature on a 1-D landscape: Z, the critical points of v, and rho, v, U on a grid\n"
+    "(--out).  See docs/steady_state.md.";
+
+static cli_opt_t *opt_by_flag(cli_opt_t *o, size_t n, const char *flag) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(o[i].flag, flag) == 0) return &o[i];
+  return NULL;
+}
+
+static int given(cli_opt_t *o, size_t n, const char *flag) {
+  cli_opt_t *p = opt_by_flag(o, n, flag);
+  return p != NULL && p->given;
+}
+
+static void args_default(args_t *a, const char *cmd) {
+  memset(a, 0, sizeof *a);
+  a->cmd = cmd;
+  a->preset = "fig4-left";
+  a->T = 0.1;
+  a->grid = 6000;
+  a->epsrel = 1e-12;
+  a->points = 1201;
+}
+
+/* The landscape from --preset / --spec and the overrides. */
+static int build_landscape(args_t *a, cli_opt_t *o, size_t n, valley_basin1d_t *b) {
+  valley_error_t err;
+  if (given(o, n, "--spec") && given(o, n, "--preset"))
+    return cli_usage_error(a->cmd, "give --preset or --spec, not both");
+  if (a->spec) {
+    if (valley_basin1d_read_spec(a->spec, b, &err) != VALLEY_OK)
+      return cli_usage_error(a->cmd, "--spec: %s", err.message);
+  } else if (valley_basin1d_preset(a->preset, b, &err) != VALLEY_OK) {
+    return cli_usage_error(a->cmd, "--preset: %s", err.message);
+  }
+  const char *lf[3] = {"--minima", "--weights", "--sigmas"};
+  const char *ls[3] = {a->minima, a->weights, a->sigmas};
+  double *ld[3] = {b->minima, b->weights, b->sigmas};
+  int cnt[3] = {-1, -1, -1};
+  for (int i = 0; i < 3; i++) {
+    if (ls[i] == NULL) continue;
+    double v[VALLEY_BASIN1D_MAXK];
+    cnt[i] = cli_parse_numbers(ls[i], v, VALLEY_BASIN1D_MAXK);
+    if (cnt[i] < 0)
+      return cli_usage_error(a->cmd, "%s: '%s' is not a comma-separated list of numbers", lf[i],
+                             ls[i]);
+    if (cnt[i] > VALLEY_BASIN1D_MAXK)
+      return cli_usage_error(a->cmd, "%s: at most %d values", lf[i], VALLEY_BASIN1D_MAXK);
+    memcpy(ld[i], v, (size_t)cnt[i] * sizeof v[0]);
+  }
+  if (cnt[0] >= 0 || cnt[1] >= 0 || cnt[2] >= 0) {
+    if (b->kind != VALLEY_BLAND_MIXTURE)
+      return cli_usage_error(a->cmd, "--minima/--weights/--sigmas need a mixture landscape");
+    size_t k = cnt[0] >= 0 ? (size_t)cnt[0] : b->n;
+    for (int i = 1; i < 3; i++)
+      if ((cnt[i] >= 0 ? (size_t)cnt[i] : b->n) != k)
+        return cli_usage_error(a->cmd, "%s has %zu values but there are %zu minima", lf[i],
+                               cnt[i] >= 0 ? (size_t)cnt[i] : b->n, k);
+    b->n = k;
+  }
+  if (given(o, n, "--c")) b->c = a->c;
+  if (given(o, n, "--lscale")) b->lscale = a->lscale;
+  if (given(o, n, "--wscale")) b->wscale = a->wscale;
+  if (given(o, n, "--shift")) b->shift = a->shift;
+  if (given(o, n, "--lo")) b->lo = a->lo;
+  if (given(o, n, "--hi")) b->hi = a->hi;
+  if (given(o, n, "--gh-nodes")) b->gh_nodes = a->gh_nodes;
+  if (a->noise && valley_dnoise_parse(a->noise, &b->noise) != VALLEY_OK)
+    return cli_usage_error(a->cmd, "--noise must be loss, grad or exp (got '%s')", a->noise);
+  if (a->test_shift && valley_tshift_parse(a->test_shift, &b->test_shift) != VALLEY_OK)
+    return cli_usage_error(a->cmd, "--test-shift must be fixed or average (got '%s')",
+                           a->test_shift);
+  if (valley_basin1d_init(b, &err) != VALLEY_OK) return cli_usage_error(a->cmd, "%s", err.message);
+  if (a->grid < 16 || a->grid > 100000000)
+    return cli_usage_error(a->cmd, "--grid must be in [16, 1e8] (got %zu)", a->grid);
+  if (!(a->epsrel >= 1e-15 && a->epsrel <= 1e-3))
+    return cli_usage_error(a->cmd, "--epsrel must be in [1e-15, 1e-3] (got %g)", a->epsrel);
+  if (a->threads < 0) return cli_usage_error(a->cmd, "--threads must be >= 0 (got %d)", a->threads);
+  return 0;
+}
+
+static int prepare(args_t *a, const valley_basin1d_t *b, valley_fp1d_t *p,
+                   valley_steady_ctx_t *ctx) {
+  valley_basin1d_problem(b, p);
+  valley_steady_config_t cfg = {a->grid, a->epsrel};
+  valley_error_t err;
+  valley_status_t st =
+      valley_steady_prepare(ctx, p, valley_basin1d_utest3, b, &cfg, !a->quadrature, &err);
+  if (st != VALLEY_OK) {
+    fprintf(stderr, "valley %s: %s\n", a->cmd, err.message);
+    return st == VALLEY_EINVAL || st == VALLEY_EDOM ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  }
+  return 0;
+}
+
+static void json_landscape(cli_json_t *j, const valley_basin1d_t *b, const args_t *a,
+                           const valley_steady_ctx_t *ctx) {
+  cli_json_object(j, "landscape");
+  cli_json_string(j, "source", a->spec ? "spec" : "preset");
+  cli_json_string(j, "name", a->spec ? a->spec : a->preset);
+  cli_json_string(j, "kind", b->kind == VALLEY_BLAND_MIXTURE ? "mixture" : "valley");
+  if (b->kind == VALLEY_BLAND_MIXTURE) {
+    cli_json_numbers(j, "mixture_minima", b->minima, b->n);
+    cli_json_numbers(j, "mixture_weights", b->weights, b->n);
+    cli_json_numbers(j, "mixture_sigmas", b->sigmas, b->n);
+    cli_json_number(j, "c", b->c);
+  } else {
+    cli_json_number(j, "a_plus", b->valley.a_plus);
+    cli_json_number(j, "a_minus", b->valley.a_minus);
+  }
+  cli_json_number(j, "lscale", b->lscale);
+  cli_json_number(j, "wscale", b->wscale);
+  cli_json_string(j, "noise", valley_dnoise_name(b->noise));
+  cli_json_number(j, "stddev_shift", b->shift);
+  cli_json_string(j, "test_shift", valley_tshift_name(b->test_shift));
+  cli_json_number(j, "lo", b->lo);
+  cli_json_number(j, "hi", b->hi);
+  cli_json_number(j, "min_U_train", b->umin);
+  cli_json_numbers(j, "train_minima", ctx->theta_tr, ctx->ntr);
+  cli_json_string(j, "v_method", ctx->closed_form ? "closed form" : "adaptive quadrature");
+  cli_json_object_end(j);
+}
+
+/* Per-basin arrays of one field. */
+#define BASIN_ARRAY(j, key, s, field)                                                            \
+  do {                                                                                           \
+    cli_json_array(j, key);                                                                      \
+    for (size_t k_ = 0; k_ < (s)->nbasins; k_++) cli_json_number(j, NULL, (s)->basin[k_].field); \
+    cli_json_array_end(j);                                                                       \
+  } while (0)
+
+static void json_solution(cli_json_t *j, const valley_steady_t *s) {
+  cli_json_number(j, "T", s->T);
+  BASIN_ARRAY(j, "minima", s, mu);
+  cli_json_numbers(j, "maxima", s->maxima, s->nmax);
+  BASIN_ARRAY(j, "basin_lo", s, a);
+  BASIN_ARRAY(j, "basin_hi", s, b);
+  cli_json_array(j, "boundary");
+  for (size_t k = 0; k < s->nbasins; k++) cli_json_bool(j, NULL, s->basin[k].boundary);
+  cli_json_array_end(j);
+  BASIN_ARRAY(j, "weights_exact", s, weight);
+  BASIN_ARRAY(j, "log_weights_exact", s, log_weight);
+  BASIN_ARRAY(j, "weights_laplace", s, weight_laplace);
+  BASIN_ARRAY(j, "log_weights_laplace", s, log_weight_laplace);
+  BASIN_ARRAY(j, "v_at_minima", s, v_mu);
+  BASIN_ARRAY(j, "v_curvature", s, v2);
+  BASIN_ARRAY(j, "train_minimum", s, theta_tr);
+  BASIN_ARRAY(j, "train_curvature", s, C_tr);
+  BASIN_ARRAY(j, "bias", s, bias);
+  BASIN_ARRAY(j, "bias_predicted", s, bias_pred);
+  BASIN_ARRAY(j, "test_minimum", s, theta_test);
+  BASIN_ARRAY(j, "test_curvature", s, C_test);
+  BASIN_ARRAY(j, "shift", s, shift);
+  BASIN_ARRAY(j, "basin_shift_curvature", s, shift_curvature);
+  BASIN_ARRAY(j, "basin_E_train", s, E_train);
+  BASIN_ARRAY(j, "basin_E_test", s, E_test);
+  cli_json_number(j, "log_Z", s->log_Z);
+  cli_json_number(j, "E_train", s->E_train);
+  cli_json_number(j, "E_test", s->E_test);
+  cli_json_number(j, "E_train_laplace", s->E_train_laplace);
+  cli_json_number(j, "E_test_eq4", s->E_test_eq4);
+  cli_json_number(j, "E_test_eq7", s->E_test_eq7);
+  cli_json_number(j, "E_test_eq8", s->E_test_eq8);
+  cli_json_number(j, "shift_curvature", s->shift_curvature);
+  cli_json_number(j, "laplace_max_rel_error", s->laplace_max_rel);
+  cli_json_number(j, "weight_without_training_minimum", s->unmatched_weight);
+}
+
+static void print_solution(const valley_steady_t *s) {
+  printf("T = %.6g   log Z = %.12g\n", s->T, s->log_Z);
+  printf("  %-3s %-22s %-13s %-13s %-13s %-11s %-11s %-11s\n", "k", "basin", "minimum of v",
+         "weight", "Laplace (6)", "v''", "bias", "O(T) pred.");
+  for (size_t k = 0; k < s->nbasins; k++) {
+    const valley_steady_basin_t *B = &s->basin[k];
+    char basin[64];
+    snprintf(basin, sizeof basin, "[%.4g, %.4g]%s", B->a, B->b, B->boundary ? "*" : "");
+    printf("  %-3zu %-22s %-13.8g %-13.6e %-13.6e %-11.5g %-11.3e %-11.3e\n", k, basin, B->mu,
+           B->weight, B->weight_laplace, B->v2, B->bias, B->bias_pred);
+  }
+  printf("  E[U_train] = %.10g (train analogue of eq. (4): %.10g)\n", s->E_train,
+         s->E_train_laplace);
+  printf("  E[U_test]  = %.10g   eq. (4) %.10g   eq. (7) %.10g   eq. (8) %.10g\n", s->E_test,
+         s->E_test_eq4, s->E_test_eq7, s->E_test_eq8);
+  printf("  shift-curvature sum_k w_k s_k^2 C_k / 2 = %.8g\n", s->shift_curvature);
+  if (s->unmatched_weight > 0)
+    printf("  basins of v that hold no training minimum carry weight %.6g: eqs. (4), (7) and the\n"
+           "  shift-curvature sum skip them (the paper indexes basins by training minima)\n",
+           s->unmatched_weight);
+  for (size_t k = 0; k < s->nbasins; k++)
+    if (s->basin[k].boundary)
+      printf("  (* basin %zu has no interior minimum of v: its lowest point is a domain end)\n", k);
+}
+
+/* Where the paper's approximations and the exact value part, say so. */
+static void print_disagreement(const valley_steady_t *s, size_t n) {
+  double worst7 = 0, worst8 = 0, worstL = 0, T7 = 0, T8 = 0, TL = 0;
+  for (size_t i = 0; i < n; i++) {
+    double r7 = fabs(s[i].E_test_eq7 - s[i].E_test) / fabs(s[i].E_test);
+    double r8 = fabs(s[i].E_test_eq8 - s[i].E_test) / fabs(s[i].E_test);
+    if (r7 > worst7) worst7 = r7, T7 = s[i].T;
+    if (r8 > worst8) worst8 = r8, T8 = s[i].T;
+    if (s[i].laplace_max_rel > worstL) worstL = s[i].laplace_max_rel, TL = s[i].T;
+  }
+  printf("\napproximations against the exact steady state:\n");
+  printf("  eq. (7) vs exact E[U_test]: worst relative difference %.3g (T = %.4g)\n", worst7, T7);
+  printf("  eq. (8) vs exact E[U_test]: worst relative difference %.3g (T = %.4g)\n", worst8, T8);
+  printf("  Laplace weights (6) vs exact: worst relative difference %.3g (T = %.4g)\n", worstL, TL);
+  if (worst7 > 0.01 || worst8 > 0.01)
+    printf("  The paper's approximations (7)/(8) are off by more than 1%% here: they keep only\n"
+           "  the leading order in T and a quadratic test loss at each minimum.\n");
+}
+
+static int parse_sweep(const args_t *a, double *Tmin, double *Tmax, size_t *n) {
+  char *end;
+  const char *s = a->sweep;
+  *Tmin = strtod(s, &end);
+  if (end == s || *end != ':') goto bad;
+  s = end + 1;
+  *Tmax = strtod(s, &end);
+  if (end == s || *end != ':') goto bad;
+  s = end + 1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || *end != '\0' || s[0] == '-') goto bad;
+  *n = (size_t)v;
+  if (!(*Tmin > 0) || !isfinite(*Tmin) || !(*Tmax >= *Tmin) || !isfinite(*Tmax))
+    return cli_usage_error(a->cmd, "--sweep: need 0 < TMIN <= TMAX (got '%s')", a->sweep);
+  if (*n < 1 || *n > 1000000)
+    return cli_usage_error(a->cmd, "--sweep: N must be in [1, 1e6] (got '%s')", a->sweep);
+  return 0;
+bad:
+  return cli_usage_error(a->cmd, "--sweep: expected TMIN:TMAX:N (got '%s')", a->sweep);
+}
+
+/* The exact weight of the basin holding U_tr's k-th minimum (NaN when none holds it). */
+static double weight_of_train_min(const valley_steady_t *s, double theta) {
+  for (size_t k = 0; k < s->nbasins; k++)
+    if (theta >= s->basin[k].a && theta <= s->basin[k].b) return s->basin[k].weight;
+  return NAN;
+}
+
+static void write_sweep_csv(FILE *f, const args_t *a, const valley_steady_ctx_t *ctx,
+                            const valley_steady_t *s, size_t n) {
+  fprintf(f, "# valley basins --sweep %s (%s %s): weights are those of the basins holding the "
+             "training minima\n", a->sweep, a->spec ? "spec" : "preset",
+          a->spec ? a->spec : a->preset);
+  fprintf(f, "T,E_train,E_test,E_test_eq4,E_test_eq7,E_test_eq8,shift_curvature");
+  for (size_t k = 0; k < ctx->ntr; k++) fprintf(f, ",w_theta%zu", k);
+  fputc('\n', f);
+  for (size_t i = 0; i < n; i++) {
+    fprintf(f, "%.10g,%.12g,%.12g,%.12g,%.12g,%.12g,%.12g", s[i].T, s[i].E_train, s[i].E_test,
+            s[i].E_test_eq4, s[i].E_test_eq7, s[i].E_test_eq8, s[i].shift_curvature);
+    for (size_t k = 0; k < ctx->ntr; k++)
+      fprintf(f, ",%.12g", weight_of_train_min(&s[i], ctx->theta_tr[k]));
+    fputc('\n', f);
+  }
+}
+
+int cli_cmd_basins(int argc, char **argv) {
+  args_t a;
+  args_default(&a, "basins");
+  cli_opt_t opts[] = {BASINS_OPTIONS(OPT_ENTRY, a)};
+  size_t nopts = sizeof opts / sizeof opts[0];
+  int rc = cli_parse(a.cmd, argc, argv, opts, nopts);
+  if (rc == 1) {
+    cli_help(stdout, a.cmd, BASINS_SUMMARY, opts, nopts);
+    return CLI_EXIT_OK;
+  }
+  if (rc != 0) return CLI_EXIT_USAGE;
+  valley_basin1d_t b;
+  if (build_landscape(&a, opts, nopts, &b)) return CLI_EXIT_USAGE;
+  if (given(opts, nopts, "--T") && a.sweep)
+    return cli_usage_error(a.cmd, "give --T or --sweep, not both");
+  if (!(a.T > 0) || !isfinite(a.T))
+    return cli_usage_error(a.cmd, "--T must be > 0 (got %g)", a.T);
+  double Tmin = a.T, Tmax = a.T;
+  size_t nT = 1;
+  if (a.sweep && parse_sweep(&a, &Tmin, &Tmax, &nT)) return CLI_EXIT_USAGE;
+  if (a.csv && !a.sweep) return cli_usage_error(a.cmd, "--csv needs --sweep");
+
+  valley_fp1d_t p;
+  valley_steady_ctx_t ctx;
+  if ((rc = prepare(&a, &b, &p, &ctx)) != 0) return rc;
+  double *T = malloc(nT * sizeof *T);
+  valley_steady_t *s = malloc(nT * sizeof *s);
+  valley_outfile_t out = {NULL, NULL, NULL};
+  valley_error_t err;
+  rc = CLI_EXIT_OK;
+  if (T == NULL || s == NULL) {
+    fprintf(stderr, "valley %s: out of memory for %zu temperatures\n", a.cmd, nT);
+    rc = CLI_EXIT_FAIL;
+    goto done;
+  }
+  if (a.csv && valley_outfile_open(&out, a.csv, &err) != VALLEY_OK) {
+    rc = cli_usage_error(a.cmd, "--csv: %s", err.message);
+    goto done;
+  }
+  valley_steady_logspace(Tmin, Tmax, nT, T);
+  cli_progress_t prog;
+  cli_progress_init(&prog, "basins");
+  valley_status_t st = valley_steady_sweep(&ctx, T, nT, a.threads, s, cli_progress_cb, &prog, &err);
+  cli_progress_done(&prog);
+  double Topt = NAN, Eopt = NAN;
+  int interior = 0;
+  if (st == VALLEY_OK && a.sweep)
+    st = valley_steady_optimal_T(&ctx, T, s, nT, &Topt, &Eopt, &interior, &err);
+  if (st != VALLEY_OK) {
+    if (a.csv) valley_outfile_abort(&out);
+    fprintf(stderr, "valley %s: %s\n", a.cmd, err.message);
+    rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    goto done;
+  }
+  if (a.csv) {
+    write_sweep_csv(out.f, &a, &ctx, s, nT);
+    if (valley_outfile_commit(&out, &err) != VALLEY_OK) {
+      fprintf(stderr, "valley %s: --csv: %s\n", a.cmd, err.message);
+      rc = CLI_EXIT_FAIL;
+      goto done;
+    }
+  }
+  if (a.json) {
+    cli_json_t j;
+    cli_json_begin(&j, stdout);
+    cli_json_string(&j, "command", a.cmd);
+    cli_json_string(&j, "version", VALLEY_VERSION);
+    json_landscape(&j, &b, &a, &ctx);
+    if (!a.sweep) {
+      json_solution(&j, &s[0]);
+    } else {
+      cli_json_array(&j, "sweep");
+      for (size_t i = 0; i < nT; i++) {
+        cli_json_object(&j, NULL);
+        json_solution(&j, &s[i]);
+        cli_json_object_end(&j);
+      }
+      cli_json_array_end(&j);
+      cli_json_object(&j, "optimal_T");
+      cli_json_number(&j, "T", Topt);
+      cli_json_number(&j, "E_test", Eopt);
+      cli_json_bool(&j, "interior", interior);
+      cli_json_object_end(&j);
+    }
+    cli_json_end(&j);
+  } else {
+    printf("valley basins: %s %s, noise %s (wscale %g), stddev_shift %g (%s), domain [%g, %g]\n",
+           a.spec ? "spec" : "preset", a.spec ? a.spec : a.preset, valley_dnoise_name(b.noise),
+           b.wscale, b.shift, valley_tshift_name(b.test_shift), b.lo, b.hi);
+    printf("v by %s; training minima:", ctx.closed_form ? "closed form" : "adaptive quadrature");
+    for (size_t k = 0; k < ctx.ntr; k++) printf(" %.8g", ctx.theta_tr[k]);
+    printf("\n\n");
+    if (!a.sweep) {
+      print_solution(&s[0]);
+    } else {
+      printf("%-11s %-13s %-13s %-13s %-13s %-11s\n", "T", "E[U_train]", "E[U_test]",
+             "eq. (7)", "eq. (8)", "shift-curv.");
+      for (size_t i = 0; i < nT; i++)
+        printf("%-11.5g %-13.9g %-13.9g %-13.9g %-13.9g %-11.5g\n", s[i].T, s[i].E_train,
+               s[i].E_test, s[i].E_test_eq7, s[i].E_test_eq8, s[i].shift_curvature);
+      printf("\noptimal temperature: T* = %.10g, E[U_test] = %.10g (%s)\n", Topt, Eopt,
+             interior ? "interior minimum" : "at an end of the sweep: no interior optimum");
+    }
+    print_disagreement(s, nT);
+  }
+done:
+  free(T);
+  free(s);
+  valley_steady_ctx_free(&ctx);
+  return rc;
+}
+
+int cli_cmd_steady_state(int argc, char **argv) {
+  args_t a;
+  args_default(&a, "steady-state");
+  cli_opt_t opts[] = {STEADY_OPTIONS(OPT_ENTRY, a)};
+  size_t nopts = sizeof opts / sizeof opts[0];
+  int rc = cli_parse(a.cmd, argc, argv, opts, nopts);
+  if (rc == 1) {
+    cli_help(stdout, a.cmd, STEADY_SUMMARY, opts, nopts);
+    return CLI_EXIT_OK;
+  }
+  if (rc != 0) return CLI_EXIT_USAGE;
+  valley_basin1d_t b;
+  if (build_landscape(&a, opts, nopts, &b)) return CLI_EXIT_USAGE;
+  if (!(a.T > 0) || !isfinite(a.T)) return cli_usage_error(a.cmd, "--T must be > 0 (got %g)", a.T);
+  if (a.points < 2 || a.points > 100000000)
+    return cli_usage_error(a.cmd, "--points must be in [2, 1e8] (got %zu)", a.points);
+  valley_outfile_t out = {NULL, NULL, NULL};
+  valley_error_t err;
+  if (a.out && valley_outfile_open(&out, a.out, &err) != VALLEY_OK)
+    return cli_usage_error(a.cmd, "--out: %s", err.message);
+  valley_fp1d_t p;
+  valley_steady_ctx_t ctx;
+  if ((rc = prepare(&a, &b, &p, &ctx)) != 0) {
+    if (a.out) valley_outfile_abort(&out);
+    return rc;
+  }
+  valley_steady_t s;
+  valley_status_t st = valley_steady_solve(&ctx, a.T, &s, &err);
+  if (st != VALLEY_OK) {
+    if (a.out) valley_outfile_abort(&out);
+    valley_steady_ctx_free(&ctx);
+    fprintf(stderr, "valley %s: %s\n", a.cmd, err.message);
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  }
+  if (a.out) {
+    fprintf(out.f, "# valley steady-state --T %.17g (%s %s): rho = exp(-2 v / T) / Z, log Z = "
+                   "%.17g, v(lo) = 0\n",
+            a.T, a.spec ? "spec" : "preset", a.spec ? a.spec : a.preset, s.log_Z);
+    fprintf(out.f, "theta,U_train,U_test,D,v,rho,log_rho\n");
+    for (size_t i = 0; i < a.points; i++) {
+      double x = i + 1 == a.points ? b.hi : b.lo + (b.hi - b.lo) * (double)i / (double)(a.points - 1);
+      valley_fp1d_eval_t e;
+      p.eval(x, p.params, &e);
+      double lr = valley_steady_log_density(&ctx, &s, x);
+      fprintf(out.f, "%.12g,%.12g,%.12g,%.12g,%.12g,%.12g,%.12g\n", x, e.U,
+              valley_basin1d_utest(&b, x), e.D, valley_steady_v(&ctx, x, a.T), exp(lr), lr);
+    }
+    if (valley_outfile_commit(&out, &err) != VALLEY_OK) {
+      valley_steady_ctx_free(&ctx);
+      fprintf(stderr, "valley %s: --out: %s\n", a.cmd, err.message);
+      return CLI_EXIT_FAIL;
+    }
+  }
+  if (a.json) {
+    cli_json_t j;
+    cli_json_begin(&j, stdout);
+    cli_json_string(&j, "command", a.cmd);
+    cli_json_string(&j, "version", VALLEY_VERSION);
+    json_landscape(&j, &b, &a, &ctx);
+    json_solution(&j, &s);
+    cli_json_number(&j, "v_star", s.v_star);
+    cli_json_end(&j);
+  } else {
+    printf("valley steady-state: %s %s, noise %s (wscale %g), domain [%g, %g]; v by %s\n\n",
+           a.spec ? "spec" : "preset", a.spec ? a.spec : a.preset, valley_dnoise_name(b.noise),
+           b.wscale, b.lo, b.hi, ctx.closed_form ? "closed form" : "adaptive quadrature");
+    print_solution(&s);
+    printf("  maxima of v:");
+    for (size_t k = 0; k < s.nmax; k++) printf(" %.8g", s.maxima[k]);
+    printf("%s\n", s.nmax ? "" : " none");
+    if (a.out) printf("  wrote %s (%zu points)\n", a.out, a.points);
+  }
+  valley_steady_ctx_free(&ctx);
+  return CLI_EXIT_OK;
+}
