@@ -35,7 +35,7 @@ void valley_basin1d_defaults(valley_basin1d_t *b) {
   b->wscale = 0.0;
   b->noise = VALLEY_DNOISE_LOSS;
   b->test_shift = VALLEY_TSHIFT_FIXED;
-  b->gh_nodes = 20;
+  b->gh_nodes = 64;
   b->lo = -3.0;
   b->hi = 3.0;
   b->valley.kind = VALLEY_VALLEY1D_CANONICAL;

@@ -67,7 +67,7 @@ extern const char *const valley_basin1d_preset_names[];
 /* A preset by name, initialised (EINVAL naming the name when unknown). */
 valley_status_t valley_basin1d_preset(const char *name, valley_basin1d_t *out, valley_error_t *err);
 
-/* Defaults (c = 0.001, lscale = 1, wscale = 0, noise loss, shift 0, fixed, 20 nodes, [-3, 3]),
+/* Defaults (c = 0.001, lscale = 1, wscale = 0, noise loss, shift 0, fixed, 64 nodes, [-3, 3]),
  * kind mixture with n = 0: the caller fills the components, then calls init. */
 void valley_basin1d_defaults(valley_basin1d_t *b);
 
