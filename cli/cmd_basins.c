@@ -132,6 +132,12 @@ static int build_landscape(args_t *a, cli_opt_t *o, size_t n, valley_basin1d_t *
                                cnt[i] >= 0 ? (size_t)cnt[i] : b->n, k);
     b->n = k;
   }
+  if (given(o, n, "--c") && !(a->c > 0))
+    return cli_usage_error(a->cmd, "--c must be > 0 (got %g)", a->c);
+  if (given(o, n, "--lscale") && !(a->lscale > 0))
+    return cli_usage_error(a->cmd, "--lscale must be > 0 (got %g)", a->lscale);
+  if (given(o, n, "--wscale") && !(a->wscale >= 0))
+    return cli_usage_error(a->cmd, "--wscale must be >= 0 (got %g)", a->wscale);
   if (given(o, n, "--c")) b->c = a->c;
   if (given(o, n, "--lscale")) b->lscale = a->lscale;
   if (given(o, n, "--wscale")) b->wscale = a->wscale;

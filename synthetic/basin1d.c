@@ -388,6 +388,9 @@ valley_status_t valley_basin1d_read_spec(const char *path, valley_basin1d_t *out
       if (n < 0) SPEC_ERR(VALLEY_EINVAL, "'%s': not a list of finite numbers", key);
       if (n == 0 || n > VALLEY_BASIN1D_MAXK)
         SPEC_ERR(VALLEY_EINVAL, "'%s': need 1..%d numbers", key, VALLEY_BASIN1D_MAXK);
+      if (key[0] != 'm')
+        for (int i = 0; i < n; i++)
+          if (!(v[i] > 0)) SPEC_ERR(VALLEY_EINVAL, "'%s': value %d must be > 0 (got %g)", key, i, v[i]);
       double *dst = key[0] == 'm' ? out->minima : key[0] == 'w' ? out->weights : out->sigmas;
       memcpy(dst, v, (size_t)n * sizeof v[0]);
       if (key[0] == 'm') {
@@ -435,6 +438,8 @@ valley_status_t valley_basin1d_read_spec(const char *path, valley_basin1d_t *out
                            &out->shift,          &out->shift,         NULL,
                            &out->valley.a_plus,  &out->valley.a_minus, &out->valley.b_plus,
                            &out->valley.b_minus, &out->valley.scale};
+      if ((i <= 1 && !(v[0] > 0)) || (i == 2 && !(v[0] >= 0)))
+        SPEC_ERR(VALLEY_EINVAL, "'%s' must be %s 0 (got %g)", key, i == 2 ? ">=" : ">", v[0]);
       if (targets[i]) {
         *targets[i] = v[0];
       } else {

@@ -189,5 +189,73 @@ check_bad1 --method --d 40 --method enumerate
 check_bad1 "--q bump" --q bump --l 0 --xi 1
 check_bad1 --search-space --search --search-space nowhere
 
+# ---- basins and steady-state (issue 4) ----
+"$valley" basins --preset fig4-left --T 0.1 --json > "$tmp/b.json" 2> "$tmp/err"
+rc=$?
+[ $rc -eq 0 ] && ok "basins --json runs" || bad "basins --json exit $rc: $(cat "$tmp/err")"
+"$py" - "$tmp/b.json" <<'PY' && ok "basins JSON has the issue's keys" || bad "basins JSON keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ["minima", "weights_exact", "weights_laplace", "E_train", "E_test", "E_test_eq8"]:
+    assert k in d, k
+assert len(d["minima"]) == 2 and abs(sum(d["weights_exact"]) - 1) < 1e-12
+PY
+"$valley" basins --preset fig4-left --sweep 0.01:1:12 --json --csv "$tmp/sweep.csv" > "$tmp/s.json" 2> "$tmp/err"
+rc=$?
+[ $rc -eq 0 ] && ok "basins --sweep runs" || bad "basins --sweep exit $rc: $(cat "$tmp/err")"
+"$py" - "$tmp/s.json" "$tmp/sweep.csv" <<'PY' && ok "sweep JSON has optimal_T; CSV has 12 rows" || bad "sweep output"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["sweep"]) == 12 and d["optimal_T"]["interior"] is True
+assert 0.1 < d["optimal_T"]["T"] < 0.3
+rows = [l for l in open(sys.argv[2]) if not l.startswith("#")]
+assert rows[0].startswith("T,E_train,E_test") and len(rows) == 13
+PY
+"$valley" basins --preset fig6-three-grad1 --sweep 0.01:1:8 --threads 1 --json > "$tmp/g1.json"
+"$valley" basins --preset fig6-three-grad1 --sweep 0.01:1:8 --threads 2 --json > "$tmp/g2.json"
+cmp -s "$tmp/g1.json" "$tmp/g2.json" && ok "basins sweep identical with 1 and 2 threads" || bad "basins thread dependence"
+"$valley" steady-state --preset fig6-three --T 0.2 --out "$tmp/rho.csv" --points 101 > "$tmp/ss.txt" 2> "$tmp/err"
+if [ $? -eq 0 ] && [ "$(grep -vc '^#' "$tmp/rho.csv")" -eq 102 ] && grep -q '^theta,U_train,U_test,D,v,rho,log_rho$' "$tmp/rho.csv"; then
+  ok "steady-state --out writes header + 101 rows"
+else
+  bad "steady-state --out: $(cat "$tmp/err")"
+fi
+printf 'minima = -1 1\nweights = 0.021 0.1\nsigmas = 0.1 0.5\nstddev_shift = 0.1\n' > "$tmp/good.spec"
+"$valley" basins --spec "$tmp/good.spec" --T 0.1 --json > "$tmp/spec.json"
+"$py" - "$tmp/spec.json" "$tmp/b.json" <<'PY' && ok "a spec file equal to fig4-left gives its numbers" || bad "spec file"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a["weights_exact"] == b["weights_exact"] and a["E_test"] == b["E_test"]
+PY
+printf 'minima = -1 1\nweights = 0.1 0.1\nsigmas = 0.1 0.5\n\nc = -2\n' > "$tmp/neg_c.spec"
+printf 'minima = -1 1\nweights = 0.1 0.1\nsigmas = 0.1, oops\n' > "$tmp/bad_list.spec"
+printf '# a comment\nminima = -1 1\nweights = 0.1 0.1 0.2\nsigmas = 0.1 0.5\n' > "$tmp/len.spec"
+check_bb() { check_bad_in basins --csv "$@" --sweep 0.1:1:3; }
+check_ss() { check_bad_in steady-state --out "$@"; }
+check_bb --sigmas --sigmas 0.1,0,
+check_bb sigmas --sigmas 0.1,-0.5
+check_bb weights --weights 0,0.1
+check_bb --weights --weights 0.1,0.1,0.1
+check_bb "3 minima" --minima -1,0,1
+check_bb --minima --minima -1,abc
+check_bb excludes --hi 0.5
+check_bb --preset --preset fig9
+check_bb "--preset or --spec" --preset fig4-left --spec "$tmp/good.spec"
+check_bb "neg_c.spec:5" --spec "$tmp/neg_c.spec"
+check_bb "bad_list.spec:3" --spec "$tmp/bad_list.spec"
+check_bb "len.spec:3" --spec "$tmp/len.spec"
+check_bb --spec --spec "$tmp/nonexistent.spec"
+check_bb --noise --noise loud
+check_bb --wscale --wscale -1
+check_bb --sweep --sweep 0:1:3
+check_bb --sweep --sweep 1:0.1:3
+check_bb --sweep --sweep 0.1:1
+check_ss --T --T 0
+check_ss --T --T -0.1
+check_ss --T --T nan
+check_ss --points --points 1
+check_ss --grid --grid 3
+check_ss --test-shift --test-shift sometimes
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -516,7 +516,7 @@ static void test_misc(check_t *t) {
       {"minima = -1 1\nweights = 0.1\nsigmas = 0.1 0.5\n", ":2:"},
       {"minima = -1 1\nweights = 0.1 0.1\nsigmas = 0.1 0.5\nc = abc\n", ":4:"},
       {"minima = -1 1\nweights = 0.1 0.1\nfoo = 1\n", ":3:"},
-      {"minima = -1 1\nweights = 0.1 0.1\nsigmas = 0.1 -0.5\n", "sigmas[1]"},
+      {"minima = -1 1\nweights = 0.1 0.1\nsigmas = 0.1 -0.5\n", ":3:"},
       {"minima = -1 1\nweights 0.1 0.1\n", ":2:"},
       {"minima = 1\nweights = 0.1\nsigmas = 0.1\ndomain = 2 3\n", "excludes"},
   };
