@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-cmake --build "$build" --target bench_sgd1d bench_thm1 >/dev/null
+cmake --build "$build" --target bench_sgd1d bench_thm1 bench_steady bench_langevin >/dev/null
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -37,3 +37,16 @@ for line in sys.stdin:
     print("theorem1 enumerate d=%d k=%d %s/%s: %.4f s, %.3g patterns/s; Gray code %.2fx the direct sum%s"
           % (b["d"], b["k"], b["profile"], b["frame"], b["seconds"], b["patterns_per_second"],
              b["speedup_vs_direct"], bar))'
+
+# Steady state: a 200-temperature sweep per preset (bar of issue 4: under 0.5 s), 1 thread and
+# all threads, measured side by side.
+echo
+for p in fig4-left fig6-three fig6-three-grad1; do
+  for t in 1 0; do "$build/bench/bench_steady" "$p" 200 "$t"; done
+done | "$py" -c '
+import json, sys
+for line in sys.stdin:
+    b = json.loads(line)
+    bar = "  (bar < 0.5 s: %s)" % ("met" if b["seconds"] < 0.5 else "NOT met") if not b["preset"].endswith("grad1") else "  (quadrature path, not a paper preset)"
+    print("steady-state sweep %-17s %d temperatures, %s: %.3f s%s"
+          % (b["preset"], b["temperatures"], "1 thread" if b["threads"] == 1 else "all threads", b["seconds"], bar))'
