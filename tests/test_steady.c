@@ -476,6 +476,22 @@ static void test_misc(check_t *t) {
     valley_steady_ctx_free(&L.ctx);
   }
 
+  /* bin probabilities (each bin its own QAGP) sum to 1: the basins' integrals, independently */
+  if (land_open(&L, "fig6-three", 1) == 0) {
+    double T[] = {1e-3, 0.1, 1};
+    for (int i = 0; i < 3; i++) {
+      valley_steady_t s;
+      valley_error_t err;
+      double p[300], sum = 0;
+      int ok = valley_steady_solve(&L.ctx, T[i], &s, &err) == VALLEY_OK &&
+               valley_steady_bin_probs(&L.ctx, &s, 300, p, &err) == VALLEY_OK;
+      for (int j = 0; j < 300; j++) sum += p[j];
+      check(t, ok && fabs(sum - 1) < 1e-10, "fig6-three T = %g: 300 bin probabilities sum to 1 "
+                                            "(%.15f)", T[i], sum);
+    }
+    valley_steady_ctx_free(&L.ctx);
+  }
+
   valley_basin1d_t b;
   valley_error_t err;
   valley_basin1d_preset("fig4-left", &b, &err);

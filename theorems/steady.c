@@ -507,6 +507,45 @@ double valley_steady_log_density(const valley_steady_ctx_t *ctx, const valley_st
   return -2.0 * valley_steady_v(ctx, theta, s->T) / s->T - s->log_Z;
 }
 
+typedef struct {
+  const valley_steady_ctx_t *ctx;
+  const valley_steady_t *s;
+} dens_t;
+
+static double density_f(double x, void *p) {
+  const dens_t *d = p;
+  return exp(valley_steady_log_density(d->ctx, d->s, x));
+}
+
+valley_status_t valley_steady_bin_probs(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
+                                        size_t nbins, double *p, valley_error_t *err) {
+  if (nbins < 1) return VALLEY_ERROR(err, VALLEY_EINVAL, "need at least one bin");
+  gsl_integration_workspace *ws = gsl_integration_workspace_alloc(QLIMIT);
+  if (ws == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "quadrature workspace");
+  gsl_error_handler_t *old = gsl_set_error_handler_off();
+  dens_t d = {ctx, s};
+  gsl_function f = {density_f, &d};
+  double lo = ctx->problem.lo, w = (ctx->problem.hi - lo) / (double)nbins;
+  valley_status_t st = VALLEY_OK;
+  for (size_t i = 0; i < nbins && st == VALLEY_OK; i++) {
+    double a = lo + w * (double)i, b = i + 1 == nbins ? ctx->problem.hi : lo + w * (double)(i + 1);
+    double pts[VALLEY_STEADY_MAXB + 2], r, ae;
+    size_t np = 0;
+    pts[np++] = a;
+    for (size_t k = 0; k < s->nbasins; k++)
+      if (s->basin[k].mu > a && s->basin[k].mu < b) pts[np++] = s->basin[k].mu;
+    pts[np++] = b;
+    int gs = gsl_integration_qagp(&f, pts, np, 1e-300, ctx->cfg.epsrel, QLIMIT, ws, &r, &ae);
+    if (gs != GSL_SUCCESS && !(ae <= 1e-9 * fabs(r) + 1e-300))
+      st = VALLEY_ERROR(err, VALLEY_EDOM, "quadrature of rho on bin [%g, %g] failed: %s", a, b,
+                        gsl_strerror(gs));
+    p[i] = r;
+  }
+  gsl_set_error_handler(old);
+  gsl_integration_workspace_free(ws);
+  return st;
+}
+
 valley_status_t valley_steady_sweep(const valley_steady_ctx_t *ctx, const double *T, size_t nT,
                                     int threads, valley_steady_t *out,
                                     int (*progress)(double fraction, void *arg), void *arg,

@@ -103,6 +103,11 @@ valley_status_t valley_steady_solve(const valley_steady_ctx_t *ctx, double T, va
 double valley_steady_log_density(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
                                  double theta);
 
+/* The probabilities of nbins equal bins over [lo, hi] under rho (GSL QAGP per bin, split at the
+ * minima of v inside it), for comparisons with histograms and cell averages. */
+valley_status_t valley_steady_bin_probs(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
+                                        size_t nbins, double *p, valley_error_t *err);
+
 /* A sweep over nT temperatures (OpenMP over temperatures, results independent of the thread
  * count).  out has nT entries.  progress may be NULL; nonzero cancels (ECANCEL). */
 valley_status_t valley_steady_sweep(const valley_steady_ctx_t *ctx, const double *T, size_t nT,
