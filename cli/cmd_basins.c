@@ -324,7 +324,7 @@ static void write_sweep_csv(FILE *f, const args_t *a, const valley_steady_ctx_t 
              "training minima\n", a->sweep, a->spec ? "spec" : "preset",
           a->spec ? a->spec : a->preset);
   fprintf(f, "T,E_train,E_test,E_test_eq4,E_test_eq7,E_test_eq8,shift_curvature");
-  for (size_t k = 0; k < ctx->ntr; k++) fprintf(f, ",w_theta%zu", k);
+  for (size_t k = 0; k < ctx->ntr; k++) fprintf(f, ",w(theta=%.5g)", ctx->theta_tr[k]);
   fputc('\n', f);
   for (size_t i = 0; i < n; i++) {
     fprintf(f, "%.10g,%.12g,%.12g,%.12g,%.12g,%.12g,%.12g", s[i].T, s[i].E_train, s[i].E_test,
