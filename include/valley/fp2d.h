@@ -23,7 +23,7 @@ typedef struct {
   double xlo, xhi, ylo, yhi;
 } valley_fp2d_t;
 
-/* The examples of issue 4 (parameters in docs/steady_state.md; fill `params` storage that must
+/* The examples of issue 4 (parameters in docs/fokker_planck_fv.md; fill `params` storage that must
  * outlive the problem):
  *  - separable (Appendix B.1, example 3): U = U1(x) + U2(y) with U1 a double well and U2 a
  *    quadratic, d_i = 1 / f'(U_i) with f(u) = log(1 + u), so v = (1 + T/2) sum log(1 + U_i) and
@@ -34,6 +34,13 @@ typedef struct {
   double a;      /* curl strength (curl example) or the quadratic's curvature (separable) */
   double L;      /* the box is [-L, L]^2 */
 } valley_fp2d_example_t;
+
+/* The separable example's double well (docs/fokker_planck_fv.md):
+ *   U1(x) = (x^2 - 1)^2 / 4 + TILT x + SHIFT,  U2(y) = a y^2 / 2  (a >= 0),
+ * SHIFT chosen so that min U1 = 0.0226 > 0 (min of the first two terms: -0.10239 at x = -1.0467),
+ * so U_i >= 0 and d_i = 1 + U_i >= 1 everywhere. */
+#define VALLEY_FP2D_SEP_TILT 0.1
+#define VALLEY_FP2D_SEP_SHIFT 0.125
 
 void valley_fp2d_separable(valley_fp2d_example_t *params, valley_fp2d_t *out);
 void valley_fp2d_curl(valley_fp2d_example_t *params, valley_fp2d_t *out);
