@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "valley/basin1d.h"
+#include "valley/fv.h"
 #include "valley/outfile.h"
 #include "valley/steady.h"
 
@@ -21,7 +22,7 @@ typedef struct {
   int quadrature;
   double T;
   const char *sweep, *csv, *out;
-  size_t points;
+  size_t points, fv;
   int threads, json;
 } args_t;
 
@@ -57,7 +58,8 @@ typedef struct {
   LAND_OPTIONS(X, a)                                                                              \
   X("--T", OPT_DOUBLE, &a.T, "X", "temperature T = learning rate / batch size (> 0)")             \
   X("--out", OPT_STRING, &a.out, "FILE.csv", "write theta, U_tr, U_test, D, v, rho, log rho on a grid (atomic)") \
-  X("--points", OPT_SIZE, &a.points, "N", "grid points in --out (>= 2)")
+  X("--points", OPT_SIZE, &a.points, "N", "grid points in --out (>= 2)")                         \
+  X("--fv", OPT_SIZE, &a.fv, "CELLS", "cross-check: finite-volume steady state on CELLS cells, L1 to rho (0: off)")
 
 #define OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
 
@@ -461,6 +463,8 @@ int cli_cmd_steady_state(int argc, char **argv) {
   valley_basin1d_t b;
   if (build_landscape(&a, opts, nopts, &b)) return CLI_EXIT_USAGE;
   if (!(a.T > 0) || !isfinite(a.T)) return cli_usage_error(a.cmd, "--T must be > 0 (got %g)", a.T);
+  if (a.fv != 0 && (a.fv < 3 || a.fv > 10000000))
+    return cli_usage_error(a.cmd, "--fv must be 0 or in [3, 1e7] cells (got %zu)", a.fv);
   if (a.points < 2 || a.points > 100000000)
     return cli_usage_error(a.cmd, "--points must be in [2, 1e8] (got %zu)", a.points);
   valley_outfile_t out = {NULL, NULL, NULL};
@@ -500,6 +504,25 @@ int cli_cmd_steady_state(int argc, char **argv) {
       return CLI_EXIT_FAIL;
     }
   }
+  /* Cross-check: the finite-volume steady state, cell masses against rho's. */
+  double fv_l1 = NAN, fv_change = NAN;
+  int fv_steps = 0;
+  if (a.fv > 0) {
+    valley_fv1d_result_t fr;
+    st = valley_fv1d_steady(&p, a.T, a.fv, 1e-12, 400, &fr, &err);
+    if (st == VALLEY_OK) {
+      for (size_t i = 0; i < fr.cells; i++) fr.rho[i] *= fr.h;
+      st = valley_steady_l1_bins(&ctx, &s, fr.cells, fr.rho, &fv_l1, &err);
+      fv_steps = fr.steps;
+      fv_change = fr.change;
+      valley_fv1d_result_free(&fr);
+    }
+    if (st != VALLEY_OK) {
+      valley_steady_ctx_free(&ctx);
+      fprintf(stderr, "valley %s: --fv: %s\n", a.cmd, err.message);
+      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+  }
   if (a.json) {
     cli_json_t j;
     cli_json_begin(&j, stdout);
@@ -507,6 +530,14 @@ int cli_cmd_steady_state(int argc, char **argv) {
     cli_json_string(&j, "version", VALLEY_VERSION);
     json_landscape(&j, &b, &a, &ctx);
     json_solution(&j, &s);
+    if (a.fv > 0) {
+      cli_json_object(&j, "finite_volume");
+      cli_json_u64(&j, "cells", a.fv);
+      cli_json_number(&j, "L1_to_rho", fv_l1);
+      cli_json_u64(&j, "steps", (uint64_t)fv_steps);
+      cli_json_number(&j, "march_distance_to_steady", fv_change);
+      cli_json_object_end(&j);
+    }
     cli_json_number(&j, "v_star", s.v_star);
     cli_json_end(&j);
   } else {
@@ -517,6 +548,9 @@ int cli_cmd_steady_state(int argc, char **argv) {
     printf("  maxima of v:");
     for (size_t k = 0; k < s.nmax; k++) printf(" %.8g", s.maxima[k]);
     printf("%s\n", s.nmax ? "" : " none");
+    if (a.fv > 0)
+      printf("  finite volumes (Scharfetter-Gummel, %zu cells): L1 to rho = %.3g (%s 1e-4)\n",
+             a.fv, fv_l1, fv_l1 < 1e-4 ? "below" : "ABOVE");
     if (a.out) printf("  wrote %s (%zu points)\n", a.out, a.points);
   }
   valley_steady_ctx_free(&ctx);

@@ -546,6 +546,19 @@ valley_status_t valley_steady_bin_probs(const valley_steady_ctx_t *ctx, const va
   return st;
 }
 
+valley_status_t valley_steady_l1_bins(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
+                                      size_t nbins, const double *q, double *l1,
+                                      valley_error_t *err) {
+  double *p = malloc((nbins ? nbins : 1) * sizeof *p);
+  if (p == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "%zu bins", nbins);
+  valley_status_t st = valley_steady_bin_probs(ctx, s, nbins, p, err);
+  double sum = 0.0;
+  for (size_t i = 0; i < nbins && st == VALLEY_OK; i++) sum += fabs(q[i] - p[i]);
+  *l1 = sum;
+  free(p);
+  return st;
+}
+
 valley_status_t valley_steady_sweep(const valley_steady_ctx_t *ctx, const double *T, size_t nT,
                                     int threads, valley_steady_t *out,
                                     int (*progress)(double fraction, void *arg), void *arg,

@@ -108,6 +108,12 @@ double valley_steady_log_density(const valley_steady_ctx_t *ctx, const valley_st
 valley_status_t valley_steady_bin_probs(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
                                         size_t nbins, double *p, valley_error_t *err);
 
+/* L1 distance sum_i |q_i - p_i| between given probabilities q of nbins equal bins over
+ * [lo, hi] (finite-volume cell masses, histogram frequencies) and rho's bin probabilities p. */
+valley_status_t valley_steady_l1_bins(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
+                                      size_t nbins, const double *q, double *l1,
+                                      valley_error_t *err);
+
 /* A sweep over nT temperatures (OpenMP over temperatures, results independent of the thread
  * count).  out has nT entries.  progress may be NULL; nonzero cancels (ECANCEL). */
 valley_status_t valley_steady_sweep(const valley_steady_ctx_t *ctx, const double *T, size_t nT,
