@@ -20,6 +20,8 @@ static const struct {
      "expected train/test loss, optimal temperature"},
     {"steady-state", cli_cmd_steady_state,
      "the steady state rho ∝ exp(-2 v / T) on a 1-D landscape: v, Z, rho on a grid"},
+    {"fp2d", cli_cmd_fp2d,
+     "2-D: the zero-current formula against the finite-volume steady state, with and without curl"},
 };
 
 static void usage(FILE *f) {

@@ -256,6 +256,16 @@ check_ss --T --T nan
 check_ss --points --points 1
 check_ss --grid --grid 3
 check_ss --test-shift --test-shift sometimes
+check_ss --fv --fv 2
+
+"$valley" fp2d --example curl --cells 64 --json > "$tmp/c.json" && "$valley" fp2d --example separable --cells 64 --json > "$tmp/sep.json" \
+  && "$py" - "$tmp/c.json" "$tmp/sep.json" <<'PY' && ok "fp2d: the formula fails with curl (L1 > 0.05), holds without" || bad "fp2d"
+import json, sys
+c, s = (json.load(open(f)) for f in sys.argv[1:3])
+assert c["curl_max"] > 1 and c["L1_formula_xy_vs_fv"] > 0.05 and c["L1_between_paths"] > 0.05
+assert s["curl_max"] < 1e-8 and s["L1_between_paths"] < 1e-12 and s["L1_formula_xy_vs_fv"] < 0.02
+PY
+"$valley" fp2d --example spiral > /dev/null 2> "$tmp/se"; [ $? -eq 2 ] && grep -q -- --example "$tmp/se" && ok "fp2d bad --example: exit 2" || bad "fp2d bad --example"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
