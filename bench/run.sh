@@ -50,3 +50,22 @@ for line in sys.stdin:
     bar = "  (bar < 0.5 s: %s)" % ("met" if b["seconds"] < 0.5 else "NOT met") if not b["preset"].endswith("grad1") else "  (quadrature path, not a paper preset)"
     print("steady-state sweep %-17s %d temperatures, %s: %.3f s%s"
           % (b["preset"], b["temperatures"], "1 thread" if b["threads"] == 1 else "all threads", b["seconds"], bar))'
+
+# Langevin ensembles (issue 4 bar: the ensemble >= 10x a NumPy-vectorised Euler-Maruyama of the same
+# ensemble, measured in the same run): fig4-left, T = 0.1, dt = 1e-4, 8192 particles.
+echo
+l1=$("$build/bench/bench_langevin" 8192 20000 1)
+l2=$("$build/bench/bench_langevin" 8192 20000 0)
+nl=$("$py" bench/numpy_langevin.py 8192 2000)
+echo "langevin, 1 thread:    $l1"
+echo "langevin, all threads: $l2"
+echo "numpy langevin:        $nl"
+"$py" - "$l1" "$l2" "$nl" <<'PY'
+import json, sys
+a, b, n = (json.loads(x) for x in sys.argv[1:4])
+r = n["particle_steps_per_second"]
+fa, fb = a["fast_particle_steps_per_second"], b["fast_particle_steps_per_second"]
+print(f"langevin vectorised, all threads ({b['threads']}) / numpy: {fb / r:.1f}x "
+      f"(bar 10x: {'met' if fb >= 10 * r else 'NOT met'}); 1 thread / numpy: {fa / r:.1f}x; "
+      f"generic kernel, 1 thread / numpy: {a['generic_particle_steps_per_second'] / r:.2f}x")
+PY

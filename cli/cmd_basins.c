@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "valley/basin1d.h"
 #include "valley/fv.h"
+#include "valley/langevin.h"
 #include "valley/outfile.h"
 #include "valley/steady.h"
 
@@ -22,8 +23,11 @@ typedef struct {
   int quadrature;
   double T;
   const char *sweep, *csv, *out;
-  size_t points, fv;
-  int threads, json;
+  size_t points, fv, particles, bins;
+  int threads, json, sde;
+  double dt, time;
+  uint64_t seed;
+  const char *sgd_lr, *sgd_noise, *start;
 } args_t;
 
 /* Landscape flags, shared by both commands. */
@@ -59,7 +63,16 @@ typedef struct {
   X("--T", OPT_DOUBLE, &a.T, "X", "temperature T = learning rate / batch size (> 0)")             \
   X("--out", OPT_STRING, &a.out, "FILE.csv", "write theta, U_tr, U_test, D, v, rho, log rho on a grid (atomic)") \
   X("--points", OPT_SIZE, &a.points, "N", "grid points in --out (>= 2)")                         \
-  X("--fv", OPT_SIZE, &a.fv, "CELLS", "cross-check: finite-volume steady state on CELLS cells, L1 to rho (0: off)")
+  X("--fv", OPT_SIZE, &a.fv, "CELLS", "cross-check: finite-volume steady state on CELLS cells, L1 to rho (0: off)") \
+  X("--sde", OPT_FLAG, &a.sde, NULL, "cross-check: Euler-Maruyama ensemble of d theta = -U' dt + sqrt(T D) dW, histogram L1 to rho") \
+  X("--sgd-lr", OPT_STRING, &a.sgd_lr, "LIST", "cross-check: discrete SGD at these learning rates (comma-separated), L1 to rho") \
+  X("--sgd-noise", OPT_STRING, &a.sgd_noise, "NAME", "law of the SGD noise: gaussian | uniform | two-point") \
+  X("--particles", OPT_SIZE, &a.particles, "N", "ensemble size for --sde / --sgd-lr")           \
+  X("--dt", OPT_DOUBLE, &a.dt, "X", "Euler-Maruyama step (> 0)")                                 \
+  X("--time", OPT_DOUBLE, &a.time, "X", "ensemble run time (steps = time / dt or time / lr)")     \
+  X("--bins", OPT_SIZE, &a.bins, "N", "histogram bins on the domain (>= 2)")                     \
+  X("--start", OPT_STRING, &a.start, "NAME", "ensemble start: rho (exact draws: tests stationarity) | uniform (tests convergence)") \
+  X("--seed", OPT_U64, &a.seed, "N", "PCG32 seed; particle i draws from stream i")
 
 #define OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
 
@@ -96,6 +109,13 @@ static void args_default(args_t *a, const char *cmd) {
   a->grid = 6000;
   a->epsrel = 1e-12;
   a->points = 1201;
+  a->particles = 20000;
+  a->bins = 120;
+  a->dt = 1e-4;
+  a->time = 5;
+  a->seed = 1;
+  a->sgd_noise = "gaussian";
+  a->start = "rho";
 }
 
 /* The landscape from --preset / --spec and the overrides. */
@@ -449,6 +469,65 @@ done:
   return rc;
 }
 
+#define MAX_ENS 17
+
+typedef struct {
+  valley_langevin_scheme_t scheme;
+  double step;
+  uint64_t steps;
+  valley_langevin_l1_t l1;
+} ens_t;
+
+/* The SDE and SGD cross-checks: each ensemble's final histogram against rho's bins. */
+static valley_status_t run_ensembles(const args_t *a, const valley_basin1d_t *b,
+                                     const valley_steady_ctx_t *ctx, const valley_steady_t *s,
+                                     valley_lnoise_t noise, const double *lrs, int nlr,
+                                     ens_t *ens, int *nens, valley_error_t *err) {
+  *nens = 0;
+  double *theta0 = NULL, *p = malloc(a->bins * sizeof *p);
+  valley_langevin1d_result_t *res = valley_langevin1d_result_alloc(a->particles, a->bins);
+  valley_status_t st = VALLEY_OK;
+  if (p == NULL || res == NULL) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", a->particles);
+  if (st == VALLEY_OK) st = valley_steady_bin_probs(ctx, s, a->bins, p, err);
+  if (st == VALLEY_OK && strcmp(a->start, "rho") == 0) {
+    theta0 = malloc(a->particles * sizeof *theta0);
+    if (theta0 == NULL) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", a->particles);
+    /* a seed of its own, so the start and the noise never share a stream */
+    if (st == VALLEY_OK)
+      st = valley_steady_sample(ctx, s, 20000, a->particles, a->seed ^ UINT64_C(0x9e3779b97f4a7c15),
+                                theta0, err);
+  }
+  for (int r = 0; r < (a->sde ? 1 : 0) + nlr && st == VALLEY_OK; r++) {
+    valley_langevin1d_config_t cfg;
+    valley_langevin1d_config_default(&cfg);
+    ens_t *e = &ens[(*nens)++];
+    e->scheme = (a->sde && r == 0) ? VALLEY_LANGEVIN_EM : VALLEY_LANGEVIN_SGD;
+    e->step = e->scheme == VALLEY_LANGEVIN_EM ? a->dt : lrs[r - (a->sde ? 1 : 0)];
+    e->steps = (uint64_t)ceil(a->time / e->step);
+    cfg.scheme = e->scheme;
+    cfg.noise = e->scheme == VALLEY_LANGEVIN_EM ? VALLEY_LNOISE_GAUSSIAN : noise;
+    cfg.T = s->T;
+    cfg.step = e->step;
+    cfg.particles = a->particles;
+    cfg.steps = e->steps;
+    cfg.seed = a->seed;
+    cfg.theta0 = theta0;
+    cfg.bins = a->bins;
+    cfg.threads = a->threads;
+    cli_progress_t prog;
+    cli_progress_init(&prog, e->scheme == VALLEY_LANGEVIN_EM ? "sde" : "sgd");
+    cfg.progress = cli_progress_cb;
+    cfg.progress_arg = &prog;
+    st = valley_langevin1d_run_basin(b, &cfg, res, err);
+    cli_progress_done(&prog);
+    if (st == VALLEY_OK) st = valley_langevin_l1(p, res->hist, a->bins, 200, a->seed, &e->l1, err);
+  }
+  free(theta0);
+  free(p);
+  valley_langevin1d_result_free(res);
+  return st;
+}
+
 int cli_cmd_steady_state(int argc, char **argv) {
   args_t a;
   args_default(&a, "steady-state");
@@ -463,6 +542,28 @@ int cli_cmd_steady_state(int argc, char **argv) {
   valley_basin1d_t b;
   if (build_landscape(&a, opts, nopts, &b)) return CLI_EXIT_USAGE;
   if (!(a.T > 0) || !isfinite(a.T)) return cli_usage_error(a.cmd, "--T must be > 0 (got %g)", a.T);
+  double lrs[MAX_ENS];
+  int nlr = 0;
+  valley_lnoise_t noise;
+  if (a.sgd_lr) {
+    nlr = cli_parse_numbers(a.sgd_lr, lrs, MAX_ENS - 1);
+    if (nlr < 0) return cli_usage_error(a.cmd, "--sgd-lr: '%s' is not a comma-separated list of numbers", a.sgd_lr);
+    if (nlr > MAX_ENS - 1) return cli_usage_error(a.cmd, "--sgd-lr: at most %d learning rates", MAX_ENS - 1);
+    for (int i = 0; i < nlr; i++)
+      if (!(lrs[i] > 0)) return cli_usage_error(a.cmd, "--sgd-lr: learning rates must be > 0 (got %g)", lrs[i]);
+  }
+  if (valley_lnoise_parse(a.sgd_noise, &noise) != VALLEY_OK)
+    return cli_usage_error(a.cmd, "--sgd-noise must be gaussian, uniform or two-point (got '%s')", a.sgd_noise);
+  if (strcmp(a.start, "rho") != 0 && strcmp(a.start, "uniform") != 0)
+    return cli_usage_error(a.cmd, "--start must be rho or uniform (got '%s')", a.start);
+  if (!(a.dt > 0) || !isfinite(a.dt)) return cli_usage_error(a.cmd, "--dt must be > 0 (got %g)", a.dt);
+  if (!(a.time > 0) || !isfinite(a.time)) return cli_usage_error(a.cmd, "--time must be > 0 (got %g)", a.time);
+  if (a.particles < 1 || a.particles > 100000000)
+    return cli_usage_error(a.cmd, "--particles must be in [1, 1e8] (got %zu)", a.particles);
+  if (a.bins < 2 || a.bins > 1000000)
+    return cli_usage_error(a.cmd, "--bins must be in [2, 1e6] (got %zu)", a.bins);
+  if ((a.sde || nlr) && a.time / fmin(a.dt, nlr ? lrs[0] : a.dt) > 1e10)
+    return cli_usage_error(a.cmd, "--time / --dt: more than 1e10 steps");
   if (a.fv != 0 && (a.fv < 3 || a.fv > 10000000))
     return cli_usage_error(a.cmd, "--fv must be 0 or in [3, 1e7] cells (got %zu)", a.fv);
   if (a.points < 2 || a.points > 100000000)
@@ -523,6 +624,16 @@ int cli_cmd_steady_state(int argc, char **argv) {
       return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
   }
+  ens_t ens[MAX_ENS];
+  int nens = 0;
+  if (a.sde || nlr) {
+    st = run_ensembles(&a, &b, &ctx, &s, noise, lrs, nlr, ens, &nens, &err);
+    if (st != VALLEY_OK) {
+      valley_steady_ctx_free(&ctx);
+      fprintf(stderr, "valley %s: ensemble: %s\n", a.cmd, err.message);
+      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+  }
   if (a.json) {
     cli_json_t j;
     cli_json_begin(&j, stdout);
@@ -530,6 +641,25 @@ int cli_cmd_steady_state(int argc, char **argv) {
     cli_json_string(&j, "version", VALLEY_VERSION);
     json_landscape(&j, &b, &a, &ctx);
     json_solution(&j, &s);
+    if (nens > 0) {
+      cli_json_array(&j, "ensembles");
+      for (int i = 0; i < nens; i++) {
+        cli_json_object(&j, NULL);
+        cli_json_string(&j, "scheme", valley_langevin_scheme_name(ens[i].scheme));
+        cli_json_string(&j, "noise", ens[i].scheme == VALLEY_LANGEVIN_EM ? "gaussian" : valley_lnoise_name(noise));
+        cli_json_number(&j, "step", ens[i].step);
+        cli_json_u64(&j, "steps", ens[i].steps);
+        cli_json_u64(&j, "particles", a.particles);
+        cli_json_string(&j, "start", a.start);
+        cli_json_u64(&j, "bins", a.bins);
+        cli_json_number(&j, "L1_to_rho", ens[i].l1.l1);
+        cli_json_number(&j, "sampling_noise_mean", ens[i].l1.noise_mean);
+        cli_json_number(&j, "sampling_noise_sd", ens[i].l1.noise_sd);
+        cli_json_number(&j, "z", (ens[i].l1.l1 - ens[i].l1.noise_mean) / ens[i].l1.noise_sd);
+        cli_json_object_end(&j);
+      }
+      cli_json_array_end(&j);
+    }
     if (a.fv > 0) {
       cli_json_object(&j, "finite_volume");
       cli_json_u64(&j, "cells", a.fv);
@@ -551,6 +681,16 @@ int cli_cmd_steady_state(int argc, char **argv) {
     if (a.fv > 0)
       printf("  finite volumes (Scharfetter-Gummel, %zu cells): L1 to rho = %.3g (%s 1e-4)\n",
              a.fv, fv_l1, fv_l1 < 1e-4 ? "below" : "ABOVE");
+    for (int i = 0; i < nens; i++) {
+      const ens_t *e = &ens[i];
+      double z = (e->l1.l1 - e->l1.noise_mean) / e->l1.noise_sd;
+      printf("  %s %s %-9g (%" PRIu64 " steps, %zu particles from %s): L1 to rho = %.4g; sampling "
+             "noise alone: %.4g +- %.2g (z = %.1f%s)\n",
+             e->scheme == VALLEY_LANGEVIN_EM ? "Euler-Maruyama, dt" : "SGD, learning rate",
+             e->scheme == VALLEY_LANGEVIN_EM ? "" : valley_lnoise_name(noise), e->step, e->steps,
+             a.particles, a.start, e->l1.l1, e->l1.noise_mean, e->l1.noise_sd, z,
+             z > 5 ? ": NOT rho" : ": consistent with rho");
+    }
     if (a.out) printf("  wrote %s (%zu points)\n", a.out, a.points);
   }
   valley_steady_ctx_free(&ctx);

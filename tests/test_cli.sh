@@ -257,6 +257,24 @@ check_ss --points --points 1
 check_ss --grid --grid 3
 check_ss --test-shift --test-shift sometimes
 check_ss --fv --fv 2
+check_ss --sgd-lr --sgd-lr 0.01,0
+check_ss --sgd-lr --sgd-lr 0.01,x
+check_ss --sgd-noise --sgd-lr 0.01 --sgd-noise cauchy
+check_ss --start --sde --start somewhere
+check_ss --dt --sde --dt 0
+check_ss --particles --sde --particles 0
+
+# SDE from exact draws stays at rho (z < 5: P(false failure) < 1e-6 for a sum of 60 bins' absolute
+# deviations, whose simulated noise distribution is close to normal); SGD with lambda C(-1) ~ 3 > 2
+# is unstable in the narrow basin and must be flagged (its L1 is ~0.7 against noise ~0.06).
+"$valley" steady-state --preset fig4-left --T 0.1 --sde --sgd-lr 0.03 --particles 2000 --time 0.5 --dt 1e-3 --bins 60 --json > "$tmp/ens.json" 2> "$tmp/err"
+"$py" - "$tmp/ens.json" <<'PY' && ok "steady-state --sde matches rho; --sgd-lr 0.03 is flagged" || bad "ensembles: $(cat "$tmp/err")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+em, sgd = d["ensembles"]
+assert em["scheme"] == "em" and em["z"] < 5, em
+assert sgd["scheme"] == "sgd" and sgd["z"] > 20, sgd
+PY
 
 "$valley" fp2d --example curl --cells 64 --json > "$tmp/c.json" && "$valley" fp2d --example separable --cells 64 --json > "$tmp/sep.json" \
   && "$py" - "$tmp/c.json" "$tmp/sep.json" <<'PY' && ok "fp2d: the formula fails with curl (L1 > 0.05), holds without" || bad "fp2d"

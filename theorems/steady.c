@@ -8,6 +8,8 @@
  * integrand exp(-2 (v - v(mu_k)) / T) <= 1, and the weights combined as logs. */
 #include "valley/steady.h"
 
+#include "valley/pcg.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +558,37 @@ valley_status_t valley_steady_l1_bins(const valley_steady_ctx_t *ctx, const vall
   for (size_t i = 0; i < nbins && st == VALLEY_OK; i++) sum += fabs(q[i] - p[i]);
   *l1 = sum;
   free(p);
+  return st;
+}
+
+valley_status_t valley_steady_sample(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
+                                     size_t bins, size_t n, uint64_t seed, double *out,
+                                     valley_error_t *err) {
+  if (bins < 1) return VALLEY_ERROR(err, VALLEY_EINVAL, "need at least one bin");
+  double *cdf = malloc((bins + 1) * sizeof *cdf);
+  if (cdf == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "%zu bins", bins);
+  valley_status_t st = valley_steady_bin_probs(ctx, s, bins, cdf + 1, err);
+  if (st == VALLEY_OK) {
+    cdf[0] = 0.0;
+    for (size_t i = 1; i <= bins; i++) cdf[i] += cdf[i - 1];
+    double lo = ctx->problem.lo, w = (ctx->problem.hi - lo) / (double)bins;
+    for (size_t i = 0; i < n; i++) {
+      valley_pcg32_t rng;
+      valley_pcg32_seed(&rng, seed, (uint64_t)i);
+      double u = valley_pcg32_double(&rng) * cdf[bins], f = valley_pcg32_double(&rng);
+      size_t a = 0, b = bins; /* the bin j with cdf[j] <= u < cdf[j + 1] */
+      while (b - a > 1) {
+        size_t m = (a + b) / 2;
+        if (cdf[m] <= u)
+          a = m;
+        else
+          b = m;
+      }
+      out[i] = lo + w * ((double)a + f);
+      if (out[i] > ctx->problem.hi) out[i] = ctx->problem.hi;
+    }
+  }
+  free(cdf);
   return st;
 }
 

@@ -11,6 +11,7 @@
 #define VALLEY_STEADY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "valley/error.h"
 #include "valley/fp1d.h"
@@ -113,6 +114,13 @@ valley_status_t valley_steady_bin_probs(const valley_steady_ctx_t *ctx, const va
 valley_status_t valley_steady_l1_bins(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
                                       size_t nbins, const double *q, double *l1,
                                       valley_error_t *err);
+
+/* n draws from rho: a bin of `bins` equal bins by its exact probability (inverse CDF on
+ * valley_pcg32_double of stream i of `seed` for draw i), then uniform inside the bin.  Exact up to
+ * the shape of rho inside one bin. */
+valley_status_t valley_steady_sample(const valley_steady_ctx_t *ctx, const valley_steady_t *s,
+                                     size_t bins, size_t n, uint64_t seed, double *out,
+                                     valley_error_t *err);
 
 /* A sweep over nT temperatures (OpenMP over temperatures, results independent of the thread
  * count).  out has nT entries.  progress may be NULL; nonzero cancels (ECANCEL). */
