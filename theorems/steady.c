@@ -276,6 +276,25 @@ static valley_status_t basin_integral(const valley_steady_ctx_t *ctx, double T, 
   return VALLEY_OK;
 }
 
+/* log(exp(a_k) / sum_j exp(a_j)) = -log1p(sum_{j != k} exp(a_j - a_k)): accurate also for the
+ * dominant term, where log(1 - tiny) would cancel. */
+static double log_share(const double *a, size_t n, size_t k) {
+  double m = -INFINITY;
+  for (size_t j = 0; j < n; j++)
+    if (j != k && a[j] > m) m = a[j];
+  if (m == -INFINITY) return 0.0;
+  if (m > a[k]) { /* not the largest: scale by the largest other term */
+    double s = exp(a[k] - m);
+    for (size_t j = 0; j < n; j++)
+      if (j != k) s += exp(a[j] - m);
+    return a[k] - m - log(s);
+  }
+  double s = 0.0;
+  for (size_t j = 0; j < n; j++)
+    if (j != k) s += exp(a[j] - a[k]);
+  return -log1p(s);
+}
+
 static double logsumexp(const double *a, size_t n) {
   double m = -INFINITY, s = 0.0;
   for (size_t i = 0; i < n; i++)
@@ -427,13 +446,12 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
   }
   if (st != VALLEY_OK) return st;
   out->log_Z = logsumexp(lw, nb);
-  double lzl = nl ? logsumexp(lwl, nb) : NAN;
   out->E_train = out->E_test = out->shift_curvature = out->unmatched_weight = 0.0;
   out->E_test_eq4 = out->E_test_eq7 = out->E_train_laplace = nl ? 0.0 : NAN;
   out->laplace_max_rel = nl ? 0.0 : NAN;
   for (size_t k = 0; k < nb; k++) {
     valley_steady_basin_t *B = &out->basin[k];
-    B->log_weight = lw[k] - out->log_Z;
+    B->log_weight = log_share(lw, nb, k);
     B->weight = exp(B->log_weight);
     out->E_train += B->weight * B->E_train;
     out->E_test += B->weight * B->E_test;
@@ -442,7 +460,7 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
     if (B->weight > 0 && !isnan(B->shift_curvature))
       out->shift_curvature += B->weight * B->shift_curvature;
     if (B->v2 > 0) {
-      B->log_weight_laplace = lwl[k] - lzl;
+      B->log_weight_laplace = log_share(lwl, nb, k);
       B->weight_laplace = exp(B->log_weight_laplace);
       double wl = B->weight_laplace;
       if (wl > 0 && matched && (ctx->utest == NULL || !isnan(B->theta_test))) {
