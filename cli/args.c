@@ -147,3 +147,13 @@ int cli_parse_numbers(const char *s, double *out, size_t max) {
   }
   return (int)n;
 }
+
+int cli_parse_or_help(const char *cmd, const char *summary, int argc, char **argv, cli_opt_t *opts,
+                      size_t nopts) {
+  int rc = cli_parse(cmd, argc, argv, opts, nopts);
+  if (rc == 1) {
+    cli_help(stdout, cmd, summary, opts, nopts);
+    return CLI_EXIT_OK;
+  }
+  return rc == 0 ? -1 : CLI_EXIT_USAGE;
+}

@@ -28,6 +28,11 @@ typedef struct {
  * printed), or 2 after printing a one-line error "valley CMD: ..." to stderr. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opt_t *opts, size_t nopts);
 
+/* cli_parse, and --help printed with `summary`: -1 to go on, else the exit status to return
+ * (CLI_EXIT_OK after --help, CLI_EXIT_USAGE after a parse error). */
+int cli_parse_or_help(const char *cmd, const char *summary, int argc, char **argv, cli_opt_t *opts,
+                      size_t nopts);
+
 /* "1,2,3" -> out[0..]: the count, -1 when a token is not a finite number, max + 1 when there
  * are more than max. */
 int cli_parse_numbers(const char *s, double *out, size_t max);

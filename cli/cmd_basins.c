@@ -362,12 +362,8 @@ int cli_cmd_basins(int argc, char **argv) {
   args_default(&a, "basins");
   cli_opt_t opts[] = {BASINS_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
-  int rc = cli_parse(a.cmd, argc, argv, opts, nopts);
-  if (rc == 1) {
-    cli_help(stdout, a.cmd, BASINS_SUMMARY, opts, nopts);
-    return CLI_EXIT_OK;
-  }
-  if (rc != 0) return CLI_EXIT_USAGE;
+  int rc = cli_parse_or_help(a.cmd, BASINS_SUMMARY, argc, argv, opts, nopts);
+  if (rc >= 0) return rc;
   valley_basin1d_t b;
   if (build_landscape(&a, opts, nopts, &b)) return CLI_EXIT_USAGE;
   if (given(opts, nopts, "--T") && a.sweep)
@@ -533,12 +529,8 @@ int cli_cmd_steady_state(int argc, char **argv) {
   args_default(&a, "steady-state");
   cli_opt_t opts[] = {STEADY_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
-  int rc = cli_parse(a.cmd, argc, argv, opts, nopts);
-  if (rc == 1) {
-    cli_help(stdout, a.cmd, STEADY_SUMMARY, opts, nopts);
-    return CLI_EXIT_OK;
-  }
-  if (rc != 0) return CLI_EXIT_USAGE;
+  int rc = cli_parse_or_help(a.cmd, STEADY_SUMMARY, argc, argv, opts, nopts);
+  if (rc >= 0) return rc;
   valley_basin1d_t b;
   if (build_landscape(&a, opts, nopts, &b)) return CLI_EXIT_USAGE;
   if (!(a.T > 0) || !isfinite(a.T)) return cli_usage_error(a.cmd, "--T must be > 0 (got %g)", a.T);

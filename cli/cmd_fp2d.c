@@ -37,12 +37,8 @@ int cli_cmd_fp2d(int argc, char **argv) {
   args_t a = {"curl", 1.0, 0.5, 4.0, 128, 0};
   cli_opt_t opts[] = {FP2D_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
-  int rc = cli_parse(CMD, argc, argv, opts, nopts);
-  if (rc == 1) {
-    cli_help(stdout, CMD, SUMMARY, opts, nopts);
-    return CLI_EXIT_OK;
-  }
-  if (rc != 0) return CLI_EXIT_USAGE;
+  int rc = cli_parse_or_help(CMD, SUMMARY, argc, argv, opts, nopts);
+  if (rc >= 0) return rc;
   int curl = strcmp(a.example, "curl") == 0;
   if (!curl && strcmp(a.example, "separable") != 0)
     return cli_usage_error(CMD, "--example must be separable or curl (got '%s')", a.example);

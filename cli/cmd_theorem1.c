@@ -73,22 +73,14 @@ static const char *const SUMMARY =
  * accepted length. */
 static int parse_list(const char *flag, const char *s, size_t want, size_t alt, double *out,
                       size_t *got) {
-  size_t n = 0;
-  const char *q = s;
-  while (1) {
-    char *end;
-    errno = 0;
-    double v = strtod(q, &end);
-    if (end == q || !isfinite(v) || (*end != ',' && *end != '\0'))
-      return cli_usage_error(CMD, "%s: '%s' is not a comma-separated list of numbers", flag, s);
-    size_t cap = want > alt ? want : alt;
-    if (n >= cap)
-      return cli_usage_error(CMD, "%s has more than %zu values (one value, or %zu%s)", flag, cap,
-                             want, alt ? " or d" : "");
-    out[n++] = v;
-    if (*end == '\0') break;
-    q = end + 1;
-  }
+  size_t cap = want > alt ? want : alt;
+  int m = cli_parse_numbers(s, out, cap);
+  if (m < 0)
+    return cli_usage_error(CMD, "%s: '%s' is not a comma-separated list of numbers", flag, s);
+  if ((size_t)m > cap)
+    return cli_usage_error(CMD, "%s has more than %zu values (one value, or %zu%s)", flag, cap,
+                           want, alt ? " or d" : "");
+  size_t n = (size_t)m;
   if (n == 1) {
     for (size_t i = 1; i < want; i++) out[i] = out[0];
     *got = want;
@@ -479,12 +471,8 @@ int cli_cmd_theorem1(int argc, char **argv) {
   a.dmax = 8;
   cli_opt_t opts[] = {THM1_OPTIONS(THM1_OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
-  int rc = cli_parse(CMD, argc, argv, opts, nopts);
-  if (rc == 1) {
-    cli_help(stdout, CMD, SUMMARY, opts, nopts);
-    return CLI_EXIT_OK;
-  }
-  if (rc != 0) return CLI_EXIT_USAGE;
+  int rc = cli_parse_or_help(CMD, SUMMARY, argc, argv, opts, nopts);
+  if (rc >= 0) return rc;
   valley_error_t err;
 
   if (a.search) {

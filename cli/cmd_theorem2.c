@@ -231,12 +231,8 @@ int cli_cmd_theorem2(int argc, char **argv) {
   a.trajectory_steps = 2000;
   cli_opt_t opts[] = {THM2_OPTIONS(THM2_OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
-  int rc = cli_parse(CMD, argc, argv, opts, nopts);
-  if (rc == 1) {
-    cli_help(stdout, CMD, SUMMARY, opts, nopts);
-    return CLI_EXIT_OK;
-  }
-  if (rc != 0) return CLI_EXIT_USAGE;
+  int rc = cli_parse_or_help(CMD, SUMMARY, argc, argv, opts, nopts);
+  if (rc >= 0) return rc;
 
   if (valley_valley1d_kind_parse(a.valley, &a.cfg.valley.kind) != VALLEY_OK)
     return cli_usage_error(CMD, "--valley must be canonical or saturating (got '%s')", a.valley);
