@@ -157,3 +157,9 @@ int cli_parse_or_help(const char *cmd, const char *summary, int argc, char **arg
   }
   return rc == 0 ? -1 : CLI_EXIT_USAGE;
 }
+
+int cli_given(const cli_opt_t *opts, size_t nopts, const char *flag) {
+  for (size_t i = 0; i < nopts; i++)
+    if (strcmp(opts[i].flag, flag) == 0) return opts[i].given;
+  return 0;
+}

@@ -28,6 +28,9 @@ typedef struct {
  * printed), or 2 after printing a one-line error "valley CMD: ..." to stderr. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opt_t *opts, size_t nopts);
 
+/* Whether the flag was given on the command line (0 for a flag not in the table). */
+int cli_given(const cli_opt_t *opts, size_t nopts, const char *flag);
+
 /* cli_parse, and --help printed with `summary`: -1 to go on, else the exit status to return
  * (CLI_EXIT_OK after --help, CLI_EXIT_USAGE after a parse error). */
 int cli_parse_or_help(const char *cmd, const char *summary, int argc, char **argv, cli_opt_t *opts,

@@ -90,16 +90,6 @@ static const char *const STEADY_SUMMARY =
     "quadrature on a 1-D landscape: Z, the critical points of v, and rho, v, U on a grid\n"
     "(--out).  See docs/steady_state.md.";
 
-static cli_opt_t *opt_by_flag(cli_opt_t *o, size_t n, const char *flag) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(o[i].flag, flag) == 0) return &o[i];
-  return NULL;
-}
-
-static int given(cli_opt_t *o, size_t n, const char *flag) {
-  cli_opt_t *p = opt_by_flag(o, n, flag);
-  return p != NULL && p->given;
-}
 
 static void args_default(args_t *a, const char *cmd) {
   memset(a, 0, sizeof *a);
@@ -121,7 +111,7 @@ static void args_default(args_t *a, const char *cmd) {
 /* The landscape from --preset / --spec and the overrides. */
 static int build_landscape(args_t *a, cli_opt_t *o, size_t n, valley_basin1d_t *b) {
   valley_error_t err;
-  if (given(o, n, "--spec") && given(o, n, "--preset"))
+  if (cli_given(o, n, "--spec") && cli_given(o, n, "--preset"))
     return cli_usage_error(a->cmd, "give --preset or --spec, not both");
   if (a->spec) {
     if (valley_basin1d_read_spec(a->spec, b, &err) != VALLEY_OK)
@@ -154,19 +144,19 @@ static int build_landscape(args_t *a, cli_opt_t *o, size_t n, valley_basin1d_t *
                                cnt[i] >= 0 ? (size_t)cnt[i] : b->n, k);
     b->n = k;
   }
-  if (given(o, n, "--c") && !(a->c > 0))
+  if (cli_given(o, n, "--c") && !(a->c > 0))
     return cli_usage_error(a->cmd, "--c must be > 0 (got %g)", a->c);
-  if (given(o, n, "--lscale") && !(a->lscale > 0))
+  if (cli_given(o, n, "--lscale") && !(a->lscale > 0))
     return cli_usage_error(a->cmd, "--lscale must be > 0 (got %g)", a->lscale);
-  if (given(o, n, "--wscale") && !(a->wscale >= 0))
+  if (cli_given(o, n, "--wscale") && !(a->wscale >= 0))
     return cli_usage_error(a->cmd, "--wscale must be >= 0 (got %g)", a->wscale);
-  if (given(o, n, "--c")) b->c = a->c;
-  if (given(o, n, "--lscale")) b->lscale = a->lscale;
-  if (given(o, n, "--wscale")) b->wscale = a->wscale;
-  if (given(o, n, "--shift")) b->shift = a->shift;
-  if (given(o, n, "--lo")) b->lo = a->lo;
-  if (given(o, n, "--hi")) b->hi = a->hi;
-  if (given(o, n, "--gh-nodes")) b->gh_nodes = a->gh_nodes;
+  if (cli_given(o, n, "--c")) b->c = a->c;
+  if (cli_given(o, n, "--lscale")) b->lscale = a->lscale;
+  if (cli_given(o, n, "--wscale")) b->wscale = a->wscale;
+  if (cli_given(o, n, "--shift")) b->shift = a->shift;
+  if (cli_given(o, n, "--lo")) b->lo = a->lo;
+  if (cli_given(o, n, "--hi")) b->hi = a->hi;
+  if (cli_given(o, n, "--gh-nodes")) b->gh_nodes = a->gh_nodes;
   if (a->noise && valley_dnoise_parse(a->noise, &b->noise) != VALLEY_OK)
     return cli_usage_error(a->cmd, "--noise must be loss, grad or exp (got '%s')", a->noise);
   if (a->test_shift && valley_tshift_parse(a->test_shift, &b->test_shift) != VALLEY_OK)
@@ -179,6 +169,17 @@ static int build_landscape(args_t *a, cli_opt_t *o, size_t n, valley_basin1d_t *
     return cli_usage_error(a->cmd, "--epsrel must be in [1e-15, 1e-3] (got %g)", a->epsrel);
   if (a->threads < 0) return cli_usage_error(a->cmd, "--threads must be >= 0 (got %d)", a->threads);
   return 0;
+}
+
+/* Both commands' start: flags, --help, the landscape, --T.  -1 to go on, else the exit status. */
+static int start(args_t *a, const char *summary, int argc, char **argv, cli_opt_t *opts,
+                 size_t nopts, valley_basin1d_t *b) {
+  int rc = cli_parse_or_help(a->cmd, summary, argc, argv, opts, nopts);
+  if (rc >= 0) return rc;
+  if (build_landscape(a, opts, nopts, b)) return CLI_EXIT_USAGE;
+  if (!(a->T > 0) || !isfinite(a->T))
+    return cli_usage_error(a->cmd, "--T must be > 0 (got %g)", a->T);
+  return -1;
 }
 
 static int prepare(args_t *a, const valley_basin1d_t *b, valley_fp1d_t *p,
@@ -362,14 +363,11 @@ int cli_cmd_basins(int argc, char **argv) {
   args_default(&a, "basins");
   cli_opt_t opts[] = {BASINS_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
-  int rc = cli_parse_or_help(a.cmd, BASINS_SUMMARY, argc, argv, opts, nopts);
-  if (rc >= 0) return rc;
   valley_basin1d_t b;
-  if (build_landscape(&a, opts, nopts, &b)) return CLI_EXIT_USAGE;
-  if (given(opts, nopts, "--T") && a.sweep)
+  int rc = start(&a, BASINS_SUMMARY, argc, argv, opts, nopts, &b);
+  if (rc >= 0) return rc;
+  if (cli_given(opts, nopts, "--T") && a.sweep)
     return cli_usage_error(a.cmd, "give --T or --sweep, not both");
-  if (!(a.T > 0) || !isfinite(a.T))
-    return cli_usage_error(a.cmd, "--T must be > 0 (got %g)", a.T);
   double Tmin = a.T, Tmax = a.T;
   size_t nT = 1;
   if (a.sweep && parse_sweep(&a, &Tmin, &Tmax, &nT)) return CLI_EXIT_USAGE;
@@ -529,11 +527,9 @@ int cli_cmd_steady_state(int argc, char **argv) {
   args_default(&a, "steady-state");
   cli_opt_t opts[] = {STEADY_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
-  int rc = cli_parse_or_help(a.cmd, STEADY_SUMMARY, argc, argv, opts, nopts);
-  if (rc >= 0) return rc;
   valley_basin1d_t b;
-  if (build_landscape(&a, opts, nopts, &b)) return CLI_EXIT_USAGE;
-  if (!(a.T > 0) || !isfinite(a.T)) return cli_usage_error(a.cmd, "--T must be > 0 (got %g)", a.T);
+  int rc = start(&a, STEADY_SUMMARY, argc, argv, opts, nopts, &b);
+  if (rc >= 0) return rc;
   double lrs[MAX_ENS];
   int nlr = 0;
   valley_lnoise_t noise;

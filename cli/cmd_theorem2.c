@@ -51,12 +51,6 @@ static const char *const SUMMARY =
     "and a Monte Carlo of every event of the proof beside the probability the paper claims.\n"
     "Verdicts use 99.9% intervals from per-chain replicates; see docs/theorem2.md.";
 
-static cli_opt_t *opt_by_flag(cli_opt_t *o, size_t n, const char *flag) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(o[i].flag, flag) == 0) return &o[i];
-  return NULL;
-}
-
 static void json_constants(cli_json_t *j, const char *key, const valley_thm2_constants_t *k) {
   cli_json_object(j, key);
   cli_json_number(j, "p_min", k->p_min);
@@ -239,17 +233,17 @@ int cli_cmd_theorem2(int argc, char **argv) {
   if (valley_noise_kind_parse(a.noise, &a.cfg.noise) != VALLEY_OK)
     return cli_usage_error(CMD, "--noise must be uniform, two-point or truncated-normal (got '%s')",
                            a.noise);
-  if (opt_by_flag(opts, nopts, "--c")->given) {
-    if (opt_by_flag(opts, nopts, "--a-minus")->given)
+  if (cli_given(opts, nopts, "--c")) {
+    if (cli_given(opts, nopts, "--a-minus"))
       return cli_usage_error(CMD, "give --a-minus or --c, not both");
     if (!(a.c > 0)) return cli_usage_error(CMD, "--c must be > 0 (got %g)", a.c);
     a.cfg.valley.a_minus = -a.c * a.cfg.valley.a_plus;
   }
   if (!(a.cfg.valley.a_plus > 0))
     return cli_usage_error(CMD, "--a-plus must be > 0 (got %g)", a.cfg.valley.a_plus);
-  if (!opt_by_flag(opts, nopts, "--b-plus")->given) a.cfg.valley.b_plus = a.cfg.valley.a_plus;
-  if (!opt_by_flag(opts, nopts, "--b-minus")->given) a.cfg.valley.b_minus = a.cfg.valley.a_minus;
-  if (!opt_by_flag(opts, nopts, "--sigma")->given) a.cfg.sigma = a.cfg.nu;
+  if (!cli_given(opts, nopts, "--b-plus")) a.cfg.valley.b_plus = a.cfg.valley.a_plus;
+  if (!cli_given(opts, nopts, "--b-minus")) a.cfg.valley.b_minus = a.cfg.valley.a_minus;
+  if (!cli_given(opts, nopts, "--sigma")) a.cfg.sigma = a.cfg.nu;
   if (a.cfg.noise == VALLEY_NOISE_TRUNC_NORMAL && !(a.cfg.sigma > 0))
     return cli_usage_error(CMD, "--sigma must be > 0 for truncated-normal noise (got %g; it "
                                 "defaults to --nu)", a.cfg.sigma);

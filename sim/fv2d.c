@@ -215,16 +215,8 @@ valley_status_t valley_fv2d_steady(const valley_fp2d_t *p, double T, size_t nx, 
                                    valley_fv2d_result_t *out, valley_error_t *err) {
   if (out == NULL) return VALLEY_ERROR(err, VALLEY_EINVAL, "the result pointer is NULL");
   out->x = out->y = out->rho = NULL;
-  if (p == NULL || p->eval == NULL)
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "the problem or its eval callback is NULL");
-  if (nx < 3 || ny < 3)
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "grid %zu x %zu: need at least 3 x 3", nx, ny);
-  if (!(T > 0) || !isfinite(T))
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "temperature T = %g: need a finite T > 0", T);
-  if (!(p->xlo < p->xhi) || !(p->ylo < p->yhi) || !isfinite(p->xlo) || !isfinite(p->xhi) ||
-      !isfinite(p->ylo) || !isfinite(p->yhi))
-    return VALLEY_ERROR(err, VALLEY_EDOM, "box [%g, %g] x [%g, %g]: need finite lo < hi",
-                        p->xlo, p->xhi, p->ylo, p->yhi);
+  valley_status_t st0 = valley_fp2d_check_args(p, T, nx, ny, err);
+  if (st0 != VALLEY_OK) return st0;
   size_t W = 2 * nx + 1;
   if (ny > SIZE_MAX / nx || (nx * ny + nx) > SIZE_MAX / sizeof(double) / W)
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "grid %zu x %zu: band too large", nx, ny);

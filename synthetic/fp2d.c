@@ -2,6 +2,8 @@
  * V = D^{-1}(grad U + (T/2) div D) is a gradient, and one with curl.  docs/fokker_planck_fv.md. */
 #include "valley/fp2d.h"
 
+#include <math.h>
+
 /* U = U1(x) + U2(y), d_i = 1 + U_i = 1 / f'(U_i) with f(u) = log(1 + u). */
 static void separable_eval(double x, double y, const void *params, valley_fp2d_eval_t *out) {
   const valley_fp2d_example_t *p = params;
@@ -44,4 +46,19 @@ void valley_fp2d_separable(valley_fp2d_example_t *params, valley_fp2d_t *out) {
 void valley_fp2d_curl(valley_fp2d_example_t *params, valley_fp2d_t *out) {
   out->eval = curl_eval;
   box(params, out);
+}
+
+valley_status_t valley_fp2d_check_args(const valley_fp2d_t *p, double T, size_t nx, size_t ny,
+                                       valley_error_t *err) {
+  if (p == NULL || p->eval == NULL)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "the problem or its eval callback is NULL");
+  if (nx < 3 || ny < 3)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "grid %zu x %zu: need at least 3 x 3", nx, ny);
+  if (!(T > 0) || !isfinite(T))
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "temperature T = %g: need a finite T > 0", T);
+  if (!(p->xlo < p->xhi) || !(p->ylo < p->yhi) || !isfinite(p->xlo) || !isfinite(p->xhi) ||
+      !isfinite(p->ylo) || !isfinite(p->yhi))
+    return VALLEY_ERROR(err, VALLEY_EDOM, "box [%g, %g] x [%g, %g]: need finite lo < hi",
+                        p->xlo, p->xhi, p->ylo, p->yhi);
+  return VALLEY_OK;
 }

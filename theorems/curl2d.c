@@ -54,20 +54,6 @@ static void cumulate(const valley_fp2d_t *p, double T, int dir, double fixed, do
   }
 }
 
-static valley_status_t check_args(const valley_fp2d_t *p, double T, size_t nx, size_t ny,
-                                  valley_error_t *err) {
-  if (p == NULL || p->eval == NULL)
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "the problem or its eval callback is NULL");
-  if (nx < 3 || ny < 3)
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "grid %zu x %zu: need at least 3 x 3", nx, ny);
-  if (!(T > 0) || !isfinite(T))
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "temperature T = %g: need a finite T > 0", T);
-  if (!(p->xlo < p->xhi) || !(p->ylo < p->yhi) || !isfinite(p->xlo) || !isfinite(p->xhi) ||
-      !isfinite(p->ylo) || !isfinite(p->yhi))
-    return VALLEY_ERROR(err, VALLEY_EDOM, "box [%g, %g] x [%g, %g]: need finite lo < hi",
-                        p->xlo, p->xhi, p->ylo, p->yhi);
-  return VALLEY_OK;
-}
 
 static valley_status_t first_nonfinite(const double *a, size_t nx, size_t ny, const char *what,
                                        valley_error_t *err) {
@@ -81,7 +67,7 @@ static valley_status_t first_nonfinite(const double *a, size_t nx, size_t ny, co
 valley_status_t valley_curl2d_potential(const valley_fp2d_t *p, double T, size_t nx, size_t ny,
                                         double x0, double y0, valley_curl2d_path_t path,
                                         double *v, valley_error_t *err) {
-  valley_status_t st = check_args(p, T, nx, ny, err);
+  valley_status_t st = valley_fp2d_check_args(p, T, nx, ny, err);
   if (st != VALLEY_OK) return st;
   if (v == NULL) return VALLEY_ERROR(err, VALLEY_EINVAL, "the output array is NULL");
   if (path != VALLEY_CURL2D_XY && path != VALLEY_CURL2D_YX && path != VALLEY_CURL2D_AVG)
@@ -148,7 +134,7 @@ static double diff(const double *f, size_t m, size_t n, size_t s, double h) {
 
 valley_status_t valley_curl2d_curl_max(const valley_fp2d_t *p, double T, size_t nx, size_t ny,
                                        double *curl_max, valley_error_t *err) {
-  valley_status_t st = check_args(p, T, nx, ny, err);
+  valley_status_t st = valley_fp2d_check_args(p, T, nx, ny, err);
   if (st != VALLEY_OK) return st;
   double hx = (p->xhi - p->xlo) / (double)nx, hy = (p->yhi - p->ylo) / (double)ny;
   double *vx = malloc(nx * ny * sizeof *vx), *vy = malloc(nx * ny * sizeof *vy);

@@ -7,6 +7,8 @@
 #ifndef VALLEY_FP2D_H
 #define VALLEY_FP2D_H
 
+#include <stddef.h>
+
 #include "valley/error.h"
 
 typedef struct {
@@ -41,6 +43,11 @@ typedef struct {
  * so U_i >= 0 and d_i = 1 + U_i >= 1 everywhere. */
 #define VALLEY_FP2D_SEP_TILT 0.1
 #define VALLEY_FP2D_SEP_SHIFT 0.125
+
+/* The checks every 2-D solver makes first: a problem with a callback, an nx x ny grid of at
+ * least 3 x 3, finite T > 0 (EINVAL), and a finite box with lo < hi (EDOM). */
+valley_status_t valley_fp2d_check_args(const valley_fp2d_t *p, double T, size_t nx, size_t ny,
+                                       valley_error_t *err);
 
 void valley_fp2d_separable(valley_fp2d_example_t *params, valley_fp2d_t *out);
 void valley_fp2d_curl(valley_fp2d_example_t *params, valley_fp2d_t *out);
