@@ -96,6 +96,29 @@ static size_t sign_changes(const double *x, const double *y, size_t n, size_t ma
   return m;
 }
 
+/* The test minimum nearest theta in [a, b]: - to + sign change of U_test' on the grid. */
+static double test_minimum(const valley_steady_ctx_t *ctx, double theta, double a, double b) {
+  gsl_function f = {utest_prime, (void *)ctx};
+  double best = NAN, prev_x = a, u[3];
+  ctx->utest(a, ctx->utest_params, u);
+  double prev = u[1];
+  size_t steps = (size_t)ceil((b - a) / ctx->h);
+  if (steps < 16) steps = 16;
+  for (size_t i = 1; i <= steps; i++) {
+    double x = i == steps ? b : a + (b - a) * (double)i / (double)steps;
+    ctx->utest(x, ctx->utest_params, u);
+    if (prev < 0 && u[1] > 0) {
+      double r = brent_root(&f, prev_x, x, NULL, NULL);
+      if (isnan(best) || fabs(r - theta) < fabs(best - theta)) best = r;
+    }
+    if (u[1] != 0.0) {
+      prev = u[1];
+      prev_x = x;
+    }
+  }
+  return best;
+}
+
 valley_status_t valley_steady_prepare(valley_steady_ctx_t *ctx, const valley_fp1d_t *problem,
                                       valley_utest_fn utest, const void *utest_params,
                                       const valley_steady_config_t *cfg, int use_closed_form,
@@ -145,9 +168,9 @@ valley_status_t valley_steady_prepare(valley_steady_ctx_t *ctx, const valley_fp1
   gsl_error_handler_t *old = gsl_set_error_handler_off();
   st = VALLEY_OK;
   if (ctx->closed_form) {
-    double F0 = problem->antideriv(problem->lo, problem->params);
+    ctx->F_lo = problem->antideriv(problem->lo, problem->params);
     for (size_t i = 0; i <= n; i++)
-      ctx->F[i] = problem->antideriv(ctx->x[i], problem->params) - F0;
+      ctx->F[i] = problem->antideriv(ctx->x[i], problem->params) - ctx->F_lo;
   } else {
     gsl_integration_workspace *ws = gsl_integration_workspace_alloc(QLIMIT);
     if (ws == NULL) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "quadrature workspace");
@@ -179,6 +202,27 @@ valley_status_t valley_steady_prepare(valley_steady_ctx_t *ctx, const valley_fp1
     gsl_function f = {u_prime, ctx};
     for (size_t j = 0; j < m && st == VALLEY_OK; j++)
       if (dir[j] > 0) ctx->theta_tr[ctx->ntr++] = brent_root(&f, blo[j], bhi[j], NULL, NULL);
+    /* U_tr, its curvature and D' at each; the test minimum within the training minimum's half of
+     * the way to its neighbours, widened by half again (the shift is small against that). */
+    for (size_t k = 0; k < ctx->ntr; k++) {
+      valley_fp1d_eval_t e;
+      eval_at(ctx, ctx->theta_tr[k], &e);
+      ctx->U_tr[k] = e.U;
+      ctx->C_tr[k] = e.d2U;
+      ctx->dD_tr[k] = e.dD;
+      ctx->theta_test[k] = ctx->U_test[k] = ctx->C_test[k] = NAN;
+      if (utest == NULL) continue;
+      double lo = k == 0 ? problem->lo : 0.5 * (ctx->theta_tr[k - 1] + ctx->theta_tr[k]);
+      double hi = k + 1 == ctx->ntr ? problem->hi : 0.5 * (ctx->theta_tr[k] + ctx->theta_tr[k + 1]);
+      double half = 0.5 * (hi - lo);
+      double tt = test_minimum(ctx, ctx->theta_tr[k], lo - half, hi + half);
+      if (isnan(tt)) continue;
+      double u[3];
+      utest(tt, utest_params, u);
+      ctx->theta_test[k] = tt;
+      ctx->U_test[k] = u[0];
+      ctx->C_test[k] = u[2];
+    }
   }
   gsl_set_error_handler(old);
   if (st != VALLEY_OK) valley_steady_ctx_free(ctx);
@@ -208,7 +252,7 @@ static const double gl_w[10] = {
 double valley_steady_F(const valley_steady_ctx_t *ctx, double theta) {
   const valley_fp1d_t *p = &ctx->problem;
   if (ctx->closed_form)
-    return p->antideriv(theta, p->params) - p->antideriv(p->lo, p->params);
+    return p->antideriv(theta, p->params) - ctx->F_lo;
   double t = (theta - p->lo) / ctx->h;
   size_t j = t <= 0 ? 0 : (size_t)t;
   if (j >= ctx->n) j = ctx->n - 1;
@@ -315,29 +359,6 @@ static int nearest_tr(const valley_steady_ctx_t *ctx, double a, double b, double
   return best;
 }
 
-/* The test minimum nearest theta in [a, b]: - to + sign change of U_test' on the grid. */
-static double test_minimum(const valley_steady_ctx_t *ctx, double theta, double a, double b) {
-  gsl_function f = {utest_prime, (void *)ctx};
-  double best = NAN, prev_x = a, u[3];
-  ctx->utest(a, ctx->utest_params, u);
-  double prev = u[1];
-  size_t steps = (size_t)ceil((b - a) / ctx->h);
-  if (steps < 16) steps = 16;
-  for (size_t i = 1; i <= steps; i++) {
-    double x = i == steps ? b : a + (b - a) * (double)i / (double)steps;
-    ctx->utest(x, ctx->utest_params, u);
-    if (prev < 0 && u[1] > 0) {
-      double r = brent_root(&f, prev_x, x, NULL, NULL);
-      if (isnan(best) || fabs(r - theta) < fabs(best - theta)) best = r;
-    }
-    if (u[1] != 0.0) {
-      prev = u[1];
-      prev_x = x;
-    }
-  }
-  return best;
-}
-
 static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, valley_steady_t *out,
                                    gsl_integration_workspace *ws, valley_error_t *err) {
   memset(out, 0, sizeof *out);
@@ -423,24 +444,16 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
     B->theta_test = B->U_test = B->C_test = B->shift = B->shift_curvature = NAN;
     if (t >= 0) {
       B->theta_tr = ctx->theta_tr[t];
-      valley_fp1d_eval_t et;
-      eval_at(ctx, B->theta_tr, &et);
-      B->U_tr = et.U;
-      B->C_tr = et.d2U;
+      B->U_tr = ctx->U_tr[t];
+      B->C_tr = ctx->C_tr[t];
       B->bias = B->mu - B->theta_tr;
-      B->bias_pred = et.d2U > 0 ? -T * et.dD / (2.0 * et.d2U) : NAN;
-      if (ctx->utest) {
-        double half = 0.5 * (B->b - B->a);
-        double lo = fmax(p->lo - half, B->a - half), hi = fmin(p->hi + half, B->b + half);
-        B->theta_test = test_minimum(ctx, B->theta_tr, lo, hi);
-        if (!isnan(B->theta_test)) {
-          double u[3];
-          ctx->utest(B->theta_test, ctx->utest_params, u);
-          B->U_test = u[0];
-          B->C_test = u[2];
-          B->shift = B->theta_test - B->theta_tr;
-          B->shift_curvature = 0.5 * B->shift * B->shift * B->C_test;
-        }
+      B->bias_pred = B->C_tr > 0 ? -T * ctx->dD_tr[t] / (2.0 * B->C_tr) : NAN;
+      B->theta_test = ctx->theta_test[t];
+      if (!isnan(B->theta_test)) {
+        B->U_test = ctx->U_test[t];
+        B->C_test = ctx->C_test[t];
+        B->shift = B->theta_test - B->theta_tr;
+        B->shift_curvature = 0.5 * B->shift * B->shift * B->C_test;
       }
     }
   }
@@ -488,16 +501,10 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
     double l8[VALLEY_STEADY_MAXB], term[VALLEY_STEADY_MAXB];
     int ok = 1;
     for (size_t k = 0; k < ctx->ntr; k++) {
-      valley_fp1d_eval_t e;
-      eval_at(ctx, ctx->theta_tr[k], &e);
-      double lo = k == 0 ? p->lo : 0.5 * (ctx->theta_tr[k - 1] + ctx->theta_tr[k]);
-      double hi = k + 1 == ctx->ntr ? p->hi : 0.5 * (ctx->theta_tr[k] + ctx->theta_tr[k + 1]);
-      double half = 0.5 * (hi - lo);
-      double tt = test_minimum(ctx, ctx->theta_tr[k], lo - half, hi + half);
-      if (!(e.d2U > 0) || isnan(tt)) ok = 0;
-      double s = tt - ctx->theta_tr[k];
-      l8[k] = -2.0 * e.U / T - 0.5 * log(e.d2U);
-      term[k] = e.U + 0.5 * s * s * e.d2U;
+      if (!(ctx->C_tr[k] > 0) || isnan(ctx->theta_test[k])) ok = 0;
+      double s = ctx->theta_test[k] - ctx->theta_tr[k];
+      l8[k] = -2.0 * ctx->U_tr[k] / T - 0.5 * log(ctx->C_tr[k]);
+      term[k] = ctx->U_tr[k] + 0.5 * s * s * ctx->C_tr[k];
     }
     if (ok) {
       double lz = logsumexp(l8, ctx->ntr);

@@ -38,8 +38,13 @@ typedef struct {
   double *x, *F, *dU, *D, *dD; /* n + 1 nodes each */
   double logD_lo;            /* log D(lo): v(lo) = 0 */
   int closed_form;           /* 1: F from problem.antideriv; 0: adaptive quadrature */
-  size_t ntr;                /* minima of U_tr on (lo, hi) */
-  double theta_tr[VALLEY_STEADY_MAXB];
+  double F_lo;               /* the closed-form antiderivative at lo */
+  /* The minima of U_tr on (lo, hi) with U_tr, U_tr'' and D' there, and the nearest minimum of
+   * U_test (NaN when there is none, or no test loss) with U_test and U_test'' there. */
+  size_t ntr;
+  double theta_tr[VALLEY_STEADY_MAXB], U_tr[VALLEY_STEADY_MAXB], C_tr[VALLEY_STEADY_MAXB];
+  double dD_tr[VALLEY_STEADY_MAXB];
+  double theta_test[VALLEY_STEADY_MAXB], U_test[VALLEY_STEADY_MAXB], C_test[VALLEY_STEADY_MAXB];
 } valley_steady_ctx_t;
 
 typedef struct {
