@@ -13,9 +13,6 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi" /* 64-byte vectors without AVX-512: inline only */
-#endif
 
 /* ---------------------------------------------------------------------------------------- */
 /* Vector arithmetic: eight doubles a vector (GCC/Clang vector extensions).  Every lane does
