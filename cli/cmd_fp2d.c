@@ -5,15 +5,21 @@
 #include <string.h>
 
 #include "cli.h"
+#include <inttypes.h>
+#include <stdlib.h>
+
 #include "valley/curl2d.h"
+#include "valley/langevin.h"
 
 static const char *const CMD = "fp2d";
 
 typedef struct {
   const char *example;
   double a, T, L;
-  size_t cells;
-  int json;
+  size_t cells, sde, bins;
+  double dt, time;
+  uint64_t seed;
+  int threads, json;
 } args_t;
 
 #define FP2D_OPTIONS(X, a)                                                                        \
@@ -22,6 +28,12 @@ typedef struct {
   X("--T", OPT_DOUBLE, &a.T, "X", "temperature (> 0)")                                            \
   X("--L", OPT_DOUBLE, &a.L, "X", "the box is [-L, L]^2 (> 0)")                                   \
   X("--cells", OPT_SIZE, &a.cells, "N", "finite-volume cells per side (8..512)")                  \
+  X("--sde", OPT_SIZE, &a.sde, "N", "also an Euler-Maruyama ensemble of N particles (0: off), histogram L1 to both densities") \
+  X("--dt", OPT_DOUBLE, &a.dt, "X", "Euler-Maruyama step (> 0)")                                 \
+  X("--time", OPT_DOUBLE, &a.time, "X", "ensemble run time from a uniform start (> 0)")          \
+  X("--bins", OPT_SIZE, &a.bins, "B", "histogram bins per side (must divide --cells)")         \
+  X("--seed", OPT_U64, &a.seed, "N", "PCG32 seed; particle i draws from stream i")             \
+  X("--threads", OPT_INT, &a.threads, "N", "OpenMP threads (0: all; results do not depend on it)") \
   X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")
 
 #define OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
@@ -34,7 +46,7 @@ static const char *const SUMMARY =
     "finite-volume density.  See docs/fokker_planck_fv.md.";
 
 int cli_cmd_fp2d(int argc, char **argv) {
-  args_t a = {"curl", 1.0, 0.5, 4.0, 128, 0};
+  args_t a = {"curl", 1.0, 0.5, 4.0, 128, 0, 32, 1e-3, 8.0, 1, 0, 0};
   cli_opt_t opts[] = {FP2D_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
   int rc = cli_parse_or_help(CMD, SUMMARY, argc, argv, opts, nopts);
@@ -47,6 +59,13 @@ int cli_cmd_fp2d(int argc, char **argv) {
   if (!(a.L > 0) || !isfinite(a.L)) return cli_usage_error(CMD, "--L must be > 0 (got %g)", a.L);
   if (a.cells < 8 || a.cells > 512)
     return cli_usage_error(CMD, "--cells must be in [8, 512] (got %zu)", a.cells);
+  if (a.sde > 100000000) return cli_usage_error(CMD, "--sde must be <= 1e8 particles (got %zu)", a.sde);
+  if (!(a.dt > 0) || !isfinite(a.dt)) return cli_usage_error(CMD, "--dt must be > 0 (got %g)", a.dt);
+  if (!(a.time > 0) || !isfinite(a.time) || a.time / a.dt > 1e9)
+    return cli_usage_error(CMD, "--time must be > 0 and at most 1e9 steps of --dt (got %g)", a.time);
+  if (a.bins < 2 || a.cells % a.bins != 0)
+    return cli_usage_error(CMD, "--bins must be >= 2 and divide --cells = %zu (got %zu)", a.cells, a.bins);
+  if (a.threads < 0) return cli_usage_error(CMD, "--threads must be >= 0 (got %d)", a.threads);
   valley_fp2d_example_t ex = {a.a, a.L};
   valley_fp2d_t p;
   if (curl)
@@ -59,6 +78,44 @@ int cli_cmd_fp2d(int argc, char **argv) {
   if (st != VALLEY_OK) {
     fprintf(stderr, "valley %s: %s\n", CMD, err.message);
     return st == VALLEY_EINVAL || st == VALLEY_EDOM ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  }
+  /* The ensemble: its histogram against the finite-volume density and against the formula. */
+  valley_langevin_l1_t l1_fv = {0}, l1_xy = {0}, l1_yx = {0};
+  uint64_t steps = (uint64_t)ceil(a.time / a.dt);
+  if (a.sde > 0) {
+    size_t nb = a.bins * a.bins;
+    double *probs = malloc(3 * nb * sizeof *probs);
+    valley_langevin2d_result_t *res = valley_langevin2d_result_alloc(a.sde, a.bins, a.bins);
+    st = probs && res ? VALLEY_OK : VALLEY_ERROR(&err, VALLEY_ENOMEM, "ensemble of %zu", a.sde);
+    valley_langevin2d_config_t cfg;
+    valley_langevin2d_config_default(&cfg);
+    cfg.T = a.T;
+    cfg.dt = a.dt;
+    cfg.particles = a.sde;
+    cfg.steps = steps;
+    cfg.seed = a.seed;
+    cfg.nx = cfg.ny = a.bins;
+    cfg.threads = a.threads;
+    cli_progress_t prog;
+    cli_progress_init(&prog, "fp2d sde");
+    cfg.progress = cli_progress_cb;
+    cfg.progress_arg = &prog;
+    if (st == VALLEY_OK) st = valley_langevin2d_run(&p, &cfg, res, &err);
+    cli_progress_done(&prog);
+    const double *rhos[3] = {r.rho_fv, r.rho_xy, r.rho_yx};
+    valley_langevin_l1_t *outs[3] = {&l1_fv, &l1_xy, &l1_yx};
+    for (int i = 0; i < 3 && st == VALLEY_OK; i++) {
+      st = valley_curl2d_bin_probs(&r, rhos[i], a.bins, a.bins, probs + (size_t)i * nb, &err);
+      if (st == VALLEY_OK)
+        st = valley_langevin_l1(probs + (size_t)i * nb, res->hist, nb, 200, a.seed, outs[i], &err);
+    }
+    free(probs);
+    valley_langevin2d_result_free(res);
+    if (st != VALLEY_OK) {
+      valley_curl2d_free(&r);
+      fprintf(stderr, "valley %s: --sde: %s\n", CMD, err.message);
+      return CLI_EXIT_FAIL;
+    }
   }
   if (a.json) {
     cli_json_t j;
@@ -76,6 +133,19 @@ int cli_cmd_fp2d(int argc, char **argv) {
     cli_json_number(&j, "L1_formula_avg_vs_fv", r.l1_avg);
     cli_json_number(&j, "L1_between_paths", r.l1_paths);
     cli_json_number(&j, "fv_residual", r.fv_residual);
+    if (a.sde > 0) {
+      cli_json_object(&j, "sde");
+      cli_json_u64(&j, "particles", a.sde);
+      cli_json_number(&j, "dt", a.dt);
+      cli_json_u64(&j, "steps", steps);
+      cli_json_u64(&j, "bins_per_side", a.bins);
+      cli_json_number(&j, "sampling_noise_mean", l1_fv.noise_mean);
+      cli_json_number(&j, "sampling_noise_sd", l1_fv.noise_sd);
+      cli_json_number(&j, "L1_to_fv", l1_fv.l1);
+      cli_json_number(&j, "L1_to_formula_xy", l1_xy.l1);
+      cli_json_number(&j, "L1_to_formula_yx", l1_yx.l1);
+      cli_json_object_end(&j);
+    }
     cli_json_end(&j);
   } else {
     printf("valley fp2d: %s example, a = %g, T = %g, box [-%g, %g]^2, %zu x %zu cells\n",
@@ -85,6 +155,18 @@ int cli_cmd_fp2d(int argc, char **argv) {
     printf("  L1(formula along y then x, FV)      %.4g\n", r.l1_yx);
     printf("  L1(mean of the two paths, FV)       %.4g\n", r.l1_avg);
     printf("  L1(between the two paths)           %.4g\n", r.l1_paths);
+    if (a.sde > 0) {
+      printf("  Euler-Maruyama, %zu particles, dt %g, t = %g from uniform, %zu x %zu bins; sampling "
+             "noise alone gives L1 %.4g +- %.2g:\n", a.sde, a.dt, a.time, a.bins, a.bins,
+             l1_fv.noise_mean, l1_fv.noise_sd);
+      const char *names[3] = {"finite volumes", "formula, x then y", "formula, y then x"};
+      const valley_langevin_l1_t *ls[3] = {&l1_fv, &l1_xy, &l1_yx};
+      for (int i = 0; i < 3; i++) {
+        double z = (ls[i]->l1 - ls[i]->noise_mean) / ls[i]->noise_sd;
+        printf("    L1(SDE histogram, %-18s) %.4g  (z = %.1f: %s)\n", names[i], ls[i]->l1, z,
+               z > 5 ? "differs" : "agrees within sampling error");
+      }
+    }
     if (r.curl_max > 1e-8)
       printf("V has curl: Assumption 1 fails, no zero-current steady state exists, and the\n"
              "formula's density depends on the path.  The finite-volume density is the truth.\n");

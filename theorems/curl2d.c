@@ -225,3 +225,15 @@ valley_status_t valley_curl2d_compare(const valley_fp2d_t *p, double T, size_t n
   out->l1_paths = l1(out->rho_xy, out->rho_yx, n, area);
   return VALLEY_OK;
 }
+
+valley_status_t valley_curl2d_bin_probs(const valley_curl2d_t *r, const double *rho, size_t bx,
+                                        size_t by, double *p, valley_error_t *err) {
+  if (bx == 0 || by == 0 || r->nx % bx != 0 || r->ny % by != 0)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%zu x %zu bins must divide the %zu x %zu grid", bx,
+                        by, r->nx, r->ny);
+  size_t fx = r->nx / bx, fy = r->ny / by;
+  for (size_t k = 0; k < bx * by; k++) p[k] = 0.0;
+  for (size_t j = 0; j < r->ny; j++)
+    for (size_t i = 0; i < r->nx; i++) p[(j / fy) * bx + i / fx] += rho[j * r->nx + i] * r->hx * r->hy;
+  return VALLEY_OK;
+}

@@ -56,4 +56,9 @@ valley_status_t valley_curl2d_compare(const valley_fp2d_t *p, double T, size_t n
 
 void valley_curl2d_free(valley_curl2d_t *r);
 
+/* One of r's densities (rho_fv, rho_xy, ...) as the probabilities of bx x by equal bins on the
+ * box, p[j * bx + i]: r's cells summed, so bx must divide nx and by divide ny (EINVAL). */
+valley_status_t valley_curl2d_bin_probs(const valley_curl2d_t *r, const double *rho, size_t bx,
+                                        size_t by, double *p, valley_error_t *err);
+
 #endif
