@@ -22,6 +22,9 @@ static const struct {
      "the steady state rho ∝ exp(-2 v / T) on a 1-D landscape: v, Z, rho on a grid"},
     {"fp2d", cli_cmd_fp2d,
      "2-D: the zero-current formula against the finite-volume steady state, with and without curl"},
+    {"direction", cli_cmd_direction,
+     "a 1-D train/test profile (CSV): Definition 1 window search, Definition 3 shift gap, "
+     "Appendix F curvature fits and shift-curvature"},
 };
 
 static void usage(FILE *f) {

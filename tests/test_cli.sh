@@ -297,5 +297,76 @@ PY
 "$valley" fp2d --bins 5 > /dev/null 2> "$tmp/se"; [ $? -eq 2 ] && grep -q -- --bins "$tmp/se" && ok "fp2d --bins not dividing --cells: exit 2" || bad "fp2d bad --bins"
 "$valley" fp2d --example spiral > /dev/null 2> "$tmp/se"; [ $? -eq 2 ] && grep -q -- --example "$tmp/se" && ok "fp2d bad --example: exit 2" || bad "fp2d bad --example"
 
+# valley direction: a profile CSV (docs/profiles.md).  The train loss is the piecewise-linear
+# asymmetric valley of tests/test_profile.c (p = 0.4, c = 3 beyond r0 = 0.5, quadratic core), the
+# test loss the same shifted by 0.3 and raised by 0.1, so delta* = 0.3 and c = 3 exactly.
+"$py" - "$tmp/prof.csv" "$tmp/pnan.csv" "$tmp/pmono.csv" "$tmp/pfew.csv" "$tmp/pnocol.csv" "$tmp/pedge.csv" <<'PY'
+import sys
+def v(x):
+    t = abs(x); core = t <= 0.5
+    y = 0.4 * t * t / 1.0 if core else 0.1 + 0.4 * (t - 0.5)
+    return y if x >= 0 else 3 * y
+ls = [(i - 300) / 100 for i in range(601)]
+rows = ["%r,%r,%r,0.9,0.8" % (l, v(l), v(l - 0.3) + 0.1) for l in ls]
+good, nan, mono, few, nocol, edge = sys.argv[1:7]
+open(good, "w").write("# asymmetric valley\nl,train_loss,test_loss,train_acc,test_acc\n" + "\n".join(rows) + "\n")
+bad = rows[:]; bad[10] = "%r,nan,1,0.9,0.8" % ls[10]
+open(nan, "w").write("l,train_loss,test_loss,train_acc,test_acc\n" + "\n".join(bad) + "\n")
+bad = rows[:]; bad[20], bad[21] = bad[21], bad[20]
+open(mono, "w").write("l,train_loss,test_loss,train_acc,test_acc\n" + "\n".join(bad) + "\n")
+open(few, "w").write("l,train_loss,test_loss\n-1,1,1\n0,0,0\n1,1,1\n2,2,2\n")
+open(nocol, "w").write("l,train_loss\n" + "\n".join("%r,%r" % (l, v(l)) for l in ls) + "\n")
+open(edge, "w").write("l,train_loss,test_loss\n" + "\n".join("%r,%r,%r" % (l, v(l), -l) for l in ls) + "\n")
+PY
+"$valley" help | grep -q direction && ok "valley help lists direction" || bad "valley help: direction"
+"$valley" direction --help | grep -q -- "--delta-step" && ok "direction --help lists flags" || bad "direction --help"
+"$valley" direction --profile "$tmp/prof.csv" --json --csv "$tmp/xi.csv" > "$tmp/dir.json" 2> "$tmp/err"
+rc=$?
+[ $rc -eq 0 ] && ok "direction --json runs" || bad "direction --json exit $rc: $(cat "$tmp/err")"
+"$py" - "$tmp/dir.json" "$tmp/xi.csv" <<'PY' && ok "direction JSON: keys, c = 3, p = 0.4, delta* = 0.3, the xi CSV" || bad "direction JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["command"] == "direction"
+assert d["profile"]["points"] == 601 and d["profile"]["has_accuracy"] is True
+d1 = d["definition1"]
+for k in ["smooth", "min_width", "r_min", "min_points", "z", "tie", "train"]:
+    assert k in d1, k
+b = d1["train"]["best"]
+for k in ["found", "flat_side", "r", "rbar", "p", "c", "c_conservative", "asymmetric"]:
+    assert k in b, k
+assert b["found"] and b["flat_side"] == "positive" and b["asymmetric"]
+assert abs(b["c"] - 3) < 1e-9 and abs(b["p"] - 0.4) < 1e-9 and 0.5 <= b["r"] <= 0.51 + 1e-12
+g = d["shift_gap"]
+for k in ["R", "delta_min", "delta_max", "delta_step", "xi_0", "delta_star", "xi_star", "ratio", "delta", "xi"]:
+    assert k in g, k
+assert abs(g["delta_star"] - 0.3) < 1e-9 and g["xi_star"] < 1e-12 and len(g["delta"]) == len(g["xi"])
+c = d["curvature"]
+assert c["available"] is True
+for k in ["window", "train", "test", "shift", "shift_curvature", "test_at_train_min", "test_predicted"]:
+    assert k in c, k
+assert abs(c["shift"] - 0.3) < 0.01
+lines = [x for x in open(sys.argv[2]) if not x.startswith("#")]
+assert lines[0].strip() == "delta,xi,xi_over_xi0" and len(lines) == 1 + len(g["delta"])
+PY
+"$valley" direction --profile "$tmp/prof.csv" > "$tmp/dir.txt" && grep -q "Definition 3" "$tmp/dir.txt" && grep -q "shift-curvature" "$tmp/dir.txt" \
+  && ok "direction text report" || bad "direction text report"
+"$valley" direction --profile "$tmp/pedge.csv" --json > "$tmp/edge.json" 2> "$tmp/err" && "$py" - "$tmp/edge.json" <<'PY' \
+  && ok "direction: a test minimum at the edge leaves curvature unavailable, exit 0" || bad "direction edge: $(cat "$tmp/err")"
+import json, sys
+c = json.load(open(sys.argv[1]))["curvature"]
+assert c["available"] is False and "edge" in c["reason"]
+PY
+# Bad profiles and flags: one line naming the file (or flag), exit 2, nothing on stdout, no --csv file.
+check_bad_in direction --csv pnan.csv:12 --profile "$tmp/pnan.csv"
+check_bad_in direction --csv pmono.csv:23 --profile "$tmp/pmono.csv"
+check_bad_in direction --csv "pfew.csv: 4 data points" --profile "$tmp/pfew.csv"
+check_bad_in direction --csv "pnocol.csv:1: the header has no 'test_loss'" --profile "$tmp/pnocol.csv"
+check_bad_in direction --csv "nosuch.csv: cannot open" --profile "$tmp/nosuch.csv"
+check_bad_in direction --csv "prof.csv: Definition 3: R = 4" --profile "$tmp/prof.csv" --R 4
+check_bad_in direction --csv --profile --json
+check_bad_in direction --csv --smooth --profile "$tmp/prof.csv" --smooth 0
+check_bad_in direction --csv --fit-side --profile "$tmp/prof.csv" --fit-side left
+check_bad_in direction --csv --delta-max --profile "$tmp/prof.csv" --delta-min -1
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
