@@ -6,13 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build and run time:  compilers, CMake, GSL, zlib, gnuplot; dataset-fashion-mnist (the
+# Build and run time:  compilers, CMake, GSL, zlib, OpenBLAS (CBLAS for the networks), gnuplot; dataset-fashion-mnist (the
 #                      Fashion-MNIST IDX files in /usr/share/datasets/fashion-mnist, 30 MB: the
 #                      data of the network experiments, and of tests/test_idx.c's checks).
 # Tests:               libpcg-cpp-dev (bit-for-bit PCG reference), python3-mpmath (reference
 #                      constants), python3-numpy (benchmark reference), clang (second compiler).
-pkgs=(build-essential g++ cmake pkg-config libgsl-dev zlib1g-dev gnuplot-nox libpcg-cpp-dev
-      python3 python3-mpmath python3-numpy dataset-fashion-mnist)
+pkgs=(build-essential g++ cmake pkg-config libgsl-dev zlib1g-dev libopenblas-dev gnuplot-nox
+      libpcg-cpp-dev python3 python3-mpmath python3-numpy dataset-fashion-mnist)
 tests=0
 if [ "${1:-}" = "--tests" ]; then
   tests=1

@@ -1,0 +1,483 @@
+/* Networks (sim/net.c): the parameter-segment table; the backward pass against central finite
+ * differences of an independent double-precision forward pass (MLP with and without BN, BN in
+ * training and evaluation mode); softmax cross-entropy with huge logits; bit-for-bit determinism
+ * of initialization and training; SWA averaging and the BN recomputation; error paths; and a
+ * short training run on a Fashion-MNIST subset (skipped when dataset-fashion-mnist is absent).
+ * usage: test_net */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "valley/net.h"
+#include "valley/pcg.h"
+
+static void *xmalloc(size_t n) {
+  void *p = calloc(1, n ? n : 1);
+  if (p == NULL) {
+    fprintf(stderr, "test_net: out of memory\n");
+    exit(2);
+  }
+  return p;
+}
+
+static valley_mlp_t *make_net(size_t n_layers, const size_t *widths, int bn, size_t max_batch) {
+  valley_mlp_config_t cfg;
+  valley_mlp_config_default(&cfg);
+  cfg.n_layers = n_layers;
+  for (size_t l = 0; l <= n_layers; l++) cfg.widths[l] = widths[l];
+  cfg.batch_norm = bn;
+  valley_mlp_t *net;
+  valley_error_t err;
+  if (valley_mlp_alloc(&cfg, max_batch, &net, &err) != VALLEY_OK) {
+    fprintf(stderr, "test_net: %s\n", err.message);
+    exit(2);
+  }
+  return net;
+}
+
+/* ---- independent double-precision reference forward ---------------------------------------- */
+
+/* Mean cross-entropy of the MLP at parameters p (double), by plain loops: y = W a + b or BN
+ * (batch statistics, biased variance; or the network's running statistics when eval). */
+static double ref_loss(const valley_mlp_t *net, const double *p, const float *x,
+                       const uint8_t *y, size_t n, int eval) {
+  size_t L = net->cfg.n_layers, wmax = 0;
+  for (size_t l = 0; l <= L; l++)
+    if (net->cfg.widths[l] > wmax) wmax = net->cfg.widths[l];
+  double *a = xmalloc(n * wmax * sizeof *a), *z = xmalloc(n * wmax * sizeof *z);
+  for (size_t k = 0; k < n * net->cfg.widths[0]; k++) a[k] = x[k];
+  for (size_t l = 0; l < L; l++) {
+    size_t din = net->cfg.widths[l], dout = net->cfg.widths[l + 1];
+    int bn = net->cfg.batch_norm && l + 1 < L;
+    char name[32];
+    snprintf(name, sizeof name, "fc%zu.weight", l + 1);
+    const double *W = p + valley_mlp_segment(net, name)->offset;
+    for (size_t i = 0; i < n; i++)
+      for (size_t o = 0; o < dout; o++) {
+        double s = 0.0;
+        for (size_t k = 0; k < din; k++) s += W[o * din + k] * a[i * din + k];
+        z[i * dout + o] = s;
+      }
+    if (bn) {
+      snprintf(name, sizeof name, "bn%zu.scale", l + 1);
+      const double *g = p + valley_mlp_segment(net, name)->offset;
+      snprintf(name, sizeof name, "bn%zu.shift", l + 1);
+      const double *b = p + valley_mlp_segment(net, name)->offset;
+      for (size_t o = 0; o < dout; o++) {
+        double mu = 0.0, var = 0.0;
+        if (eval) {
+          mu = net->running_mean[net->bn_off[l] + o];
+          var = net->running_var[net->bn_off[l] + o];
+        } else {
+          for (size_t i = 0; i < n; i++) mu += z[i * dout + o];
+          mu /= (double)n;
+          for (size_t i = 0; i < n; i++) var += (z[i * dout + o] - mu) * (z[i * dout + o] - mu);
+          var /= (double)n;
+        }
+        for (size_t i = 0; i < n; i++)
+          z[i * dout + o] = g[o] * (z[i * dout + o] - mu) / sqrt(var + net->cfg.bn_eps) + b[o];
+      }
+    } else {
+      snprintf(name, sizeof name, "fc%zu.bias", l + 1);
+      const double *b = p + valley_mlp_segment(net, name)->offset;
+      for (size_t i = 0; i < n; i++)
+        for (size_t o = 0; o < dout; o++) z[i * dout + o] += b[o];
+    }
+    for (size_t k = 0; k < n * dout; k++) a[k] = (l + 1 < L && z[k] < 0.0) ? 0.0 : z[k];
+  }
+  size_t c = net->cfg.widths[L];
+  double total = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double m = a[i * c];
+    for (size_t k = 1; k < c; k++) m = fmax(m, a[i * c + k]);
+    double s = 0.0;
+    for (size_t k = 0; k < c; k++) s += exp(a[i * c + k] - m);
+    total += m + log(s) - a[i * c + y[i]];
+  }
+  free(a);
+  free(z);
+  return total / (double)n;
+}
+
+/* The float gradient against central differences (h = 1e-5) of the double reference.  The
+ * tolerance comes from float rounding: the float backward carries relative errors of a few
+ * hundred units of 2^-24 over these few-term sums, so |g - fd| <= 1e-3 |fd| + 1e-4 max|fd|;
+ * the double differences are accurate to ~1e-9. */
+static void grad_check(check_t *t, const char *label, int bn, valley_net_mode_t mode) {
+  const size_t widths[] = {7, 6, 5, 4};
+  const size_t n = 9;
+  valley_mlp_t *net = make_net(3, widths, bn, 16);
+  float *p = xmalloc(net->n_params * sizeof *p), *g = xmalloc(net->n_params * sizeof *g);
+  double *pd = xmalloc(net->n_params * sizeof *pd);
+  valley_mlp_init(net, p, 11);
+  valley_pcg32_t rng;
+  valley_pcg32_seed(&rng, 5, 6);
+  for (size_t k = 0; k < net->n_params; k++) /* perturb BN scales/shifts and biases away from 1/0 */
+    p[k] += (float)(0.2 * (valley_pcg32_double(&rng) - 0.5));
+  for (size_t k = 0; k < net->n_buffers / 2; k++) {
+    net->running_mean[k] = (float)(0.3 * (valley_pcg32_double(&rng) - 0.5));
+    net->running_var[k] = (float)(0.5 + valley_pcg32_double(&rng));
+  }
+  float x[9 * 7];
+  uint8_t y[9];
+  for (size_t k = 0; k < n * 7; k++) x[k] = (float)(2.0 * valley_pcg32_double(&rng) - 1.0);
+  for (size_t i = 0; i < n; i++) y[i] = (uint8_t)valley_pcg32_bounded(&rng, 4);
+  valley_error_t err;
+  double loss = 0.0;
+  valley_status_t st = valley_mlp_batch(net, p, x, y, n, mode, g, &loss, NULL, &err);
+  int eval = mode == VALLEY_NET_EVAL;
+  for (size_t k = 0; k < net->n_params; k++) pd[k] = p[k];
+  double lref = ref_loss(net, pd, x, y, n, eval);
+  double *fd = xmalloc(net->n_params * sizeof *fd), fmax_ = 0.0;
+  for (size_t k = 0; k < net->n_params; k++) {
+    double h = 1e-5, save = pd[k];
+    pd[k] = save + h;
+    double lp = ref_loss(net, pd, x, y, n, eval);
+    pd[k] = save - h;
+    double lm = ref_loss(net, pd, x, y, n, eval);
+    pd[k] = save;
+    fd[k] = (lp - lm) / (2.0 * h);
+    if (fabs(fd[k]) > fmax_) fmax_ = fabs(fd[k]);
+  }
+  size_t bad = 0, worst = 0;
+  double worst_err = 0.0;
+  for (size_t k = 0; k < net->n_params; k++) {
+    double e = fabs((double)g[k] - fd[k]);
+    if (e > 1e-3 * fabs(fd[k]) + 1e-4 * fmax_) bad++;
+    if (e > worst_err) {
+      worst_err = e;
+      worst = k;
+    }
+  }
+  check(t, st == VALLEY_OK && close_rel(loss, lref, 1e-5),
+        "%s: float loss %.9g vs double reference %.9g", label, loss, lref);
+  check(t, bad == 0 && fmax_ > 1e-3,
+        "%s: gradient vs central differences, %zu of %zu outside tolerance (worst |err| %.3g at "
+        "%zu: %.6g vs %.6g; max|fd| %.3g)",
+        label, bad, net->n_params, worst_err, worst, (double)g[worst], fd[worst], fmax_);
+  free(fd);
+  free(pd);
+  free(g);
+  free(p);
+  valley_mlp_free(net);
+}
+
+/* ---- the segment table ---------------------------------------------------------------------- */
+
+static void test_segments(check_t *t, int bn) {
+  const size_t widths[] = {784, 256, 256, 10};
+  valley_mlp_t *net = make_net(3, widths, bn, 4);
+  unsigned char *cover = xmalloc(net->n_params);
+  int ok = 1;
+  size_t sum = 0, expect = 784 * 256 + 256 * 256 + 256 * 10 + 10 + (bn ? 4 * 256 : 2 * 256);
+  for (size_t s = 0; s < net->n_segments; s++) {
+    const valley_net_segment_t *seg = &net->segments[s];
+    size_t len = seg->shape[0] * (seg->ndims == 2 ? seg->shape[1] : 1);
+    if (len != seg->length || seg->offset + seg->length > net->n_params) ok = 0;
+    if (s > 0 && seg->offset != net->segments[s - 1].offset + net->segments[s - 1].length) ok = 0;
+    for (size_t k = seg->offset; k < seg->offset + seg->length && ok; k++) cover[k]++;
+    sum += seg->length;
+    if (valley_mlp_segment(net, seg->name) != seg) ok = 0;
+  }
+  for (size_t k = 0; k < net->n_params; k++)
+    if (cover[k] != 1) ok = 0;
+  check(t, ok && sum == net->n_params && net->n_params == expect && net->segments[0].offset == 0,
+        "segments (%s): %zu segments cover %zu parameters exactly once (want %zu)",
+        bn ? "BN" : "no BN", net->n_segments, net->n_params, expect);
+  const valley_net_segment_t *w2 = valley_mlp_segment(net, "fc2.weight");
+  check(t, w2 != NULL && w2->kind == VALLEY_NET_WEIGHT && w2->shape[0] == 256 &&
+               w2->shape[1] == 256 && w2->layer == 1 &&
+               (bn ? valley_mlp_segment(net, "bn1.scale") != NULL &&
+                         valley_mlp_segment(net, "fc1.bias") == NULL
+                   : valley_mlp_segment(net, "fc1.bias") != NULL) &&
+               valley_mlp_segment(net, "fc3.bias") != NULL,
+        "segments (%s): names, kinds and shapes (fc2.weight 256 x 256, %s)",
+        bn ? "BN" : "no BN", bn ? "bn1.scale, no fc1.bias" : "fc1.bias");
+  free(cover);
+  valley_mlp_free(net);
+}
+
+/* ---- softmax cross-entropy ------------------------------------------------------------------ */
+
+static void test_softmax(check_t *t) {
+  const float z[] = {1e30f, 0.0f, -1e30f, 0.0f, 1e4f, -3e38f, 88.0f, 89.0f, 90.0f};
+  const uint8_t y[] = {1, 0, 2};
+  float d[9];
+  size_t right = 0;
+  double per[3];
+  for (size_t i = 0; i < 3; i++)
+    per[i] = valley_softmax_xent(z + 3 * i, 1, 3, y + i, 1.0f, NULL, NULL);
+  double total = valley_softmax_xent(z, 3, 3, y, 1.0f, d, &right);
+  int finite = 1;
+  double rowsum[3] = {0, 0, 0};
+  for (size_t k = 0; k < 9; k++) {
+    if (!isfinite(d[k])) finite = 0;
+    rowsum[k / 3] += d[k];
+  }
+  double want2 = log(1.0 + exp(-1.0) + exp(-2.0)); /* row 3: lse - 90 */
+  check(t, close_rel(per[0], 1e30, 1e-6) && close_rel(per[1], 1e4, 1e-12) &&
+               close_rel(per[2], want2, 1e-6) && close_rel(total, per[0] + per[1] + per[2], 1e-12),
+        "softmax-CE with logits up to 1e30 and -3e38: losses %.6g %.6g %.9g (want 1e30 1e4 %.9g)",
+        per[0], per[1], per[2], want2);
+  check(t, finite && fabs(rowsum[0]) < 1e-6 && fabs(rowsum[1]) < 1e-6 && fabs(rowsum[2]) < 1e-6 &&
+               d[0] == 1.0f && d[1] == -1.0f && d[2] == 0.0f && d[3] == -1.0f && d[4] == 1.0f &&
+               right == 1,
+        "softmax-CE gradient finite, rows sum to 0, saturated rows exact (+-1), %zu correct",
+        right);
+}
+
+/* ---- determinism, SWA, errors --------------------------------------------------------------- */
+
+static void synth(valley_dataset_t *ds, size_t n, size_t dim, unsigned classes, uint64_t seed) {
+  memset(ds, 0, sizeof *ds);
+  ds->n = n;
+  ds->dim = dim;
+  ds->rows = 1;
+  ds->cols = dim;
+  ds->n_classes = classes;
+  ds->x = xmalloc(n * dim * sizeof *ds->x);
+  ds->y = xmalloc(n);
+  ds->index = xmalloc(n * sizeof *ds->index);
+  valley_pcg32_t rng;
+  valley_pcg32_seed(&rng, seed, 1);
+  for (size_t i = 0; i < n; i++) {
+    ds->y[i] = (uint8_t)valley_pcg32_bounded(&rng, classes);
+    ds->index[i] = i;
+    for (size_t k = 0; k < dim; k++) /* class-dependent means make it learnable */
+      ds->x[i * dim + k] =
+          (float)(valley_pcg32_double(&rng) * 0.5 + ((k % classes) == ds->y[i] ? 0.5 : 0.0));
+  }
+}
+
+static void train_synth(const valley_dataset_t *ds, int bn, uint64_t seed, float *out_p,
+                        float *out_rm, double *acc) {
+  const size_t widths[] = {20, 16, 16, 4};
+  valley_mlp_t *net = make_net(3, widths, bn, 32);
+  float *v = xmalloc(net->n_params * sizeof *v);
+  valley_mlp_init(net, out_p, seed);
+  valley_sgd_config_t sc;
+  valley_sgd_config_default(&sc);
+  sc.batch = 32;
+  sc.lr = 0.05;
+  sc.seed = seed;
+  valley_error_t err;
+  for (size_t e = 0; e < 3; e++)
+    if (valley_mlp_train_epoch(net, out_p, v, ds, &sc, e, NULL, &err) != VALLEY_OK) {
+      fprintf(stderr, "test_net: %s\n", err.message);
+      exit(2);
+    }
+  if (out_rm != NULL) memcpy(out_rm, net->running_mean, net->n_buffers / 2 * sizeof *out_rm);
+  valley_mlp_evaluate(net, out_p, ds, 32, NULL, acc, &err);
+  free(v);
+  valley_mlp_free(net);
+}
+
+static void test_determinism(check_t *t) {
+  valley_dataset_t ds;
+  synth(&ds, 300, 20, 4, 3);
+  const size_t np = 20 * 16 + 16 * 16 + 16 * 4 + 4 + 4 * 16;
+  float *a = xmalloc(np * sizeof *a), *b = xmalloc(np * sizeof *b), *c = xmalloc(np * sizeof *c);
+  float ra[32], rb[32];
+  double acc_a, acc_b, acc_c;
+  train_synth(&ds, 1, 7, a, ra, &acc_a);
+  train_synth(&ds, 1, 7, b, rb, &acc_b);
+  train_synth(&ds, 1, 8, c, NULL, &acc_c);
+  check(t,
+        memcmp(a, b, np * sizeof *a) == 0 && memcmp(ra, rb, sizeof ra) == 0 && acc_a == acc_b,
+        "determinism: two BN trainings with seed 7 give the same bytes (accuracy %.4f)", acc_a);
+  check(t, memcmp(a, c, np * sizeof *a) != 0 && acc_a > 0.9,
+        "determinism: seed 8 differs; synthetic accuracy %.4f %.4f > 0.9", acc_a, acc_c);
+  free(a);
+  free(b);
+  free(c);
+  valley_dataset_free(&ds);
+}
+
+static void test_swa_bn(check_t *t) {
+  float avg[3], p1[3] = {1, 2, 3}, p2[3] = {3, 2, 1}, p3[3] = {2, 5, 2};
+  avg[0] = avg[1] = avg[2] = NAN;
+  valley_swa_update(avg, p1, 3, 0);
+  valley_swa_update(avg, p2, 3, 1);
+  valley_swa_update(avg, p3, 3, 2);
+  check(t,
+        fabsf(avg[0] - 2.0f) < 1e-6f && fabsf(avg[1] - 3.0f) < 1e-6f &&
+            fabsf(avg[2] - 2.0f) < 1e-6f,
+        "SWA average of three vectors: %g %g %g (want 2 3 2)", avg[0], avg[1], avg[2]);
+
+  /* recompute_bn with one full batch leaves exactly that batch's mean and unbiased variance */
+  const size_t widths[] = {5, 3, 2};
+  valley_mlp_t *net = make_net(2, widths, 1, 64);
+  float *p = xmalloc(net->n_params * sizeof *p);
+  valley_mlp_init(net, p, 3);
+  valley_dataset_t ds;
+  synth(&ds, 40, 5, 2, 9);
+  valley_error_t err;
+  valley_status_t st = valley_mlp_recompute_bn(net, p, &ds, 64, &err);
+  const float *W = p + net->w_off[0];
+  double worst = 0.0;
+  for (size_t o = 0; o < 3; o++) {
+    double mu = 0.0, ss = 0.0;
+    for (size_t i = 0; i < ds.n; i++) {
+      double s = 0.0;
+      for (size_t k = 0; k < 5; k++) s += (double)W[o * 5 + k] * ds.x[i * 5 + k];
+      mu += s;
+      ss += s * s;
+    }
+    mu /= (double)ds.n;
+    double var = (ss - (double)ds.n * mu * mu) / (double)(ds.n - 1);
+    worst = fmax(worst, fabs(net->running_mean[o] - mu) / (fabs(mu) + 1e-3));
+    worst = fmax(worst, fabs(net->running_var[o] - var) / var);
+  }
+  /* and with batches of 10: the average of the four batches' statistics */
+  float one_mean[3];
+  memcpy(one_mean, net->running_mean, sizeof one_mean);
+  st = st == VALLEY_OK ? valley_mlp_recompute_bn(net, p, &ds, 10, &err) : st;
+  check(t, st == VALLEY_OK && worst < 1e-5 && fabsf(net->running_mean[0] - one_mean[0]) < 1e-5f,
+        "recompute_bn: running mean/var equal the data's (rel err %.2g); batches of 10 average "
+        "to the same mean",
+        worst);
+  free(p);
+  valley_mlp_free(net);
+  valley_dataset_free(&ds);
+}
+
+static void test_errors(check_t *t) {
+  valley_mlp_config_t cfg;
+  valley_mlp_config_default(&cfg);
+  valley_mlp_t dummy, *net = &dummy; /* must be set to NULL on failure */
+  valley_error_t err;
+  valley_status_t st = valley_mlp_alloc(&cfg, 8, &net, &err);
+  check(t, st == VALLEY_EINVAL && net == NULL && strstr(err.message, "n_layers") != NULL,
+        "alloc with 0 layers: EINVAL (%s)", err.message);
+  cfg.n_layers = 2;
+  cfg.widths[0] = 4;
+  cfg.widths[1] = 0;
+  cfg.widths[2] = 3;
+  st = valley_mlp_alloc(&cfg, 8, &net, &err);
+  check(t, st == VALLEY_EINVAL && strstr(err.message, "widths[1]") != NULL,
+        "alloc with a zero width: EINVAL (%s)", err.message);
+  cfg.widths[1] = 5;
+  cfg.bn_eps = 0.0;
+  cfg.batch_norm = 1;
+  st = valley_mlp_alloc(&cfg, 8, &net, &err);
+  check(t, st == VALLEY_EINVAL, "alloc with BN eps 0: EINVAL (%s)", err.message);
+  cfg.bn_eps = 1e-5;
+  st = valley_mlp_alloc(&cfg, 0, &net, &err);
+  check(t, st == VALLEY_EINVAL, "alloc with max_batch 0: EINVAL (%s)", err.message);
+  st = valley_mlp_alloc(&cfg, 8, &net, &err);
+  float *p = xmalloc(net->n_params * sizeof *p);
+  valley_mlp_init(net, p, 1);
+  float x[9 * 4] = {0};
+  uint8_t y[9] = {0};
+  valley_status_t s1 =
+      valley_mlp_batch(net, p, x, y, 9, VALLEY_NET_TRAIN, NULL, NULL, NULL, &err);
+  int m1 = strstr(err.message, "max_batch") != NULL;
+  y[2] = 3;
+  valley_status_t s2 = valley_mlp_batch(net, p, x, y, 4, VALLEY_NET_EVAL, NULL, NULL, NULL, &err);
+  int m2 = strstr(err.message, "label 3") != NULL;
+  check(t, st == VALLEY_OK && s1 == VALLEY_EINVAL && m1 && s2 == VALLEY_EINVAL && m2,
+        "batch over max_batch and label >= classes: EINVAL (%s)", err.message);
+  valley_dataset_t ds;
+  synth(&ds, 10, 6, 3, 1);
+  valley_sgd_config_t sc;
+  valley_sgd_config_default(&sc);
+  sc.batch = 4;
+  float v[64] = {0};
+  s1 = valley_mlp_train_epoch(net, p, v, &ds, &sc, 0, NULL, &err);
+  m1 = strstr(err.message, "6 features") != NULL;
+  valley_dataset_free(&ds);
+  synth(&ds, 10, 4, 3, 1);
+  s2 = valley_mlp_train_epoch(net, p, NULL, &ds, &sc, 0, NULL, &err);
+  m2 = strstr(err.message, "velocity") != NULL;
+  sc.lr = -1.0;
+  valley_status_t s3 = valley_mlp_train_epoch(net, p, v, &ds, &sc, 0, NULL, &err);
+  check(t, s1 == VALLEY_EINVAL && m1 && s2 == VALLEY_EINVAL && m2 && s3 == VALLEY_EINVAL,
+        "train_epoch: wrong dimension, momentum without velocity, negative lr: EINVAL (%s)",
+        err.message);
+  sc.lr = 0.1;
+  sc.schedule = VALLEY_LR_STEP;
+  sc.step_every = 2;
+  sc.step_gamma = 0.5;
+  check(t, valley_sgd_lr(&sc, 0) == 0.1 && valley_sgd_lr(&sc, 1) == 0.1 &&
+               valley_sgd_lr(&sc, 2) == 0.05 && valley_sgd_lr(&sc, 5) == 0.025,
+        "step schedule: 0.1 0.1 0.05 ... 0.025 at epoch 5");
+  check(t, strcmp(valley_net_kind_name(VALLEY_NET_BN_SHIFT), "bn-shift") == 0 &&
+               strcmp(valley_net_kind_name((valley_net_kind_t)9), "unknown") == 0,
+        "kind names");
+  valley_dataset_free(&ds);
+  free(p);
+  valley_mlp_free(net);
+}
+
+/* ---- Fashion-MNIST -------------------------------------------------------------------------- */
+
+static void test_fashion(check_t *t) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", VALLEY_FASHION_MNIST_DIR);
+  if (access(path, R_OK) != 0) {
+    printf("skip: %s absent (Debian package dataset-fashion-mnist): no Fashion-MNIST training\n",
+           VALLEY_FASHION_MNIST_DIR);
+    return;
+  }
+  valley_dataset_t full_train, full_test, train, test;
+  valley_error_t err;
+  if (valley_dataset_load_fashion_mnist(NULL, "train", &full_train, &err) != VALLEY_OK ||
+      valley_dataset_load_fashion_mnist(NULL, "test", &full_test, &err) != VALLEY_OK ||
+      valley_dataset_subset(&full_train, 5000, 1, &train, &err) != VALLEY_OK ||
+      valley_dataset_subset(&full_test, 1000, 2, &test, &err) != VALLEY_OK) {
+    check(t, 0, "Fashion-MNIST load: %s", err.message);
+    return;
+  }
+  valley_dataset_free(&full_train);
+  valley_dataset_free(&full_test);
+  const size_t widths[] = {784, 128, 10};
+  for (int bn = 0; bn <= 1; bn++) {
+    valley_mlp_t *net = make_net(2, widths, bn, 64);
+    float *p = xmalloc(net->n_params * sizeof *p), *v = xmalloc(net->n_params * sizeof *v);
+    float *avg = xmalloc(net->n_params * sizeof *avg);
+    valley_mlp_init(net, p, 42);
+    valley_sgd_config_t sc;
+    valley_sgd_config_default(&sc);
+    sc.batch = 64;
+    sc.lr = 0.05;
+    sc.seed = 42;
+    double loss = 0.0, acc = 0.0, swa_acc = 0.0, tl = 0.0;
+    valley_status_t st = VALLEY_OK;
+    for (size_t e = 0; e < 3 && st == VALLEY_OK; e++) {
+      st = valley_mlp_train_epoch(net, p, v, &train, &sc, e, &tl, &err);
+      if (st == VALLEY_OK) valley_swa_update(avg, p, net->n_params, e);
+    }
+    if (st == VALLEY_OK) st = valley_mlp_evaluate(net, p, &test, 64, &loss, &acc, &err);
+    if (st == VALLEY_OK) st = valley_mlp_recompute_bn(net, avg, &train, 64, &err);
+    if (st == VALLEY_OK) st = valley_mlp_evaluate(net, avg, &test, 64, NULL, &swa_acc, &err);
+    check(t, st == VALLEY_OK && acc > 0.75 && swa_acc > 0.75,
+          "Fashion-MNIST 5000/1000, 784-128-10%s, 3 epochs SGD(0.05, momentum 0.9): train loss "
+          "%.4f, test loss %.4f, accuracy %.4f, SWA(3 epochs) %.4f (want > 0.75) %s",
+          bn ? " BN" : "", tl, loss, acc, swa_acc, st == VALLEY_OK ? "" : err.message);
+    free(avg);
+    free(v);
+    free(p);
+    valley_mlp_free(net);
+  }
+  valley_dataset_free(&train);
+  valley_dataset_free(&test);
+}
+
+int main(void) {
+  check_t t = {0, 0};
+  test_segments(&t, 0);
+  test_segments(&t, 1);
+  grad_check(&t, "MLP 7-6-5-4", 0, VALLEY_NET_TRAIN);
+  grad_check(&t, "MLP 7-6-5-4 BN (train)", 1, VALLEY_NET_TRAIN);
+  grad_check(&t, "MLP 7-6-5-4 BN (eval)", 1, VALLEY_NET_EVAL);
+  test_softmax(&t);
+  test_determinism(&t);
+  test_swa_bn(&t);
+  test_errors(&t);
+  test_fashion(&t);
+  return check_done(&t);
+}
