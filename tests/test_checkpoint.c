@@ -20,29 +20,8 @@
 #include "valley/checkpoint.h"
 #include "valley/pcg.h"
 
-static void *xmalloc(size_t n) {
-  void *p = calloc(1, n ? n : 1);
-  if (p == NULL) {
-    fprintf(stderr, "test_checkpoint: out of memory\n");
-    exit(2);
-  }
-  return p;
-}
+#include "net_fixture.h"
 
-static valley_mlp_t *make_net(size_t n_layers, const size_t *widths, int bn) {
-  valley_mlp_config_t cfg;
-  valley_mlp_config_default(&cfg);
-  cfg.n_layers = n_layers;
-  for (size_t l = 0; l <= n_layers; l++) cfg.widths[l] = widths[l];
-  cfg.batch_norm = bn;
-  valley_mlp_t *net;
-  valley_error_t err;
-  if (valley_mlp_alloc(&cfg, 4, &net, &err) != VALLEY_OK) {
-    fprintf(stderr, "test_checkpoint: %s\n", err.message);
-    exit(2);
-  }
-  return net;
-}
 
 static void fill(float *x, size_t n, valley_pcg32_t *rng) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(valley_pcg32_open01(rng) * 2 - 1);
@@ -89,7 +68,7 @@ static int contains(const char *s, const char *word) { return strstr(s, word) !=
 
 static void test_roundtrip(check_t *t, const char *dir) {
   size_t w[] = {4, 5, 6, 3};
-  valley_mlp_t *net = make_net(3, w, 1);
+  valley_mlp_t *net = make_net(3, w, 1, 4);
   size_t np = net->n_params, half = net->n_buffers / 2;
   float *p = xmalloc(np * sizeof *p), *v = xmalloc(np * sizeof *v), *a = xmalloc(np * sizeof *a);
   valley_mlp_init(net, p, 7);
@@ -129,7 +108,7 @@ static void test_roundtrip(check_t *t, const char *dir) {
   free(b2);
 
   /* load into a second network of the same shape */
-  valley_mlp_t *net2 = make_net(3, w, 1);
+  valley_mlp_t *net2 = make_net(3, w, 1, 4);
   float *p2 = xmalloc(np * sizeof *p2), *v2 = xmalloc(np * sizeof *v2);
   int hv = 0;
   check(t, valley_checkpoint_load(f1, net2, p2, v2, &hv, &err) == VALLEY_OK && hv &&
@@ -172,7 +151,7 @@ static void test_roundtrip(check_t *t, const char *dir) {
         err.message);
   free(c);
   size_t w3[] = {4, 5, 7, 3};
-  valley_mlp_t *other = make_net(3, w3, 1), *nobn = make_net(3, w, 0);
+  valley_mlp_t *other = make_net(3, w3, 1, 4), *nobn = make_net(3, w, 0, 4);
   st = valley_checkpoint_read(f1, other, &ck, &err);
   check(t, st == VALLEY_EINVAL && contains(err.message, "architecture mismatch") &&
                contains(err.message, "4-5-6-3") && contains(err.message, "4-5-7-3"),
@@ -200,7 +179,7 @@ static void test_roundtrip(check_t *t, const char *dir) {
 
 static void test_atomic(check_t *t, const char *dir) {
   size_t w[] = {3, 4, 2};
-  valley_mlp_t *net = make_net(2, w, 1);
+  valley_mlp_t *net = make_net(2, w, 1, 4);
   float *p = xmalloc(net->n_params * sizeof *p);
   valley_mlp_init(net, p, 1);
   valley_error_t err;
@@ -267,7 +246,7 @@ static void test_atomic(check_t *t, const char *dir) {
 
 static void test_safetensors_roundtrip(check_t *t, const char *dir) {
   size_t w[] = {4, 5, 6, 3};
-  valley_mlp_t *net = make_net(3, w, 1), *net2 = make_net(3, w, 1);
+  valley_mlp_t *net = make_net(3, w, 1, 4), *net2 = make_net(3, w, 1, 4);
   size_t np = net->n_params, half = net->n_buffers / 2;
   float *p = xmalloc(np * sizeof *p), *p2 = xmalloc(np * sizeof *p2);
   valley_mlp_init(net, p, 11);
@@ -295,7 +274,7 @@ static void test_safetensors_roundtrip(check_t *t, const char *dir) {
   free(b1);
   free(b2);
   size_t w3[] = {4, 5, 7, 3};
-  valley_mlp_t *other = make_net(3, w3, 1);
+  valley_mlp_t *other = make_net(3, w3, 1, 4);
   float *p3 = xmalloc(other->n_params * sizeof *p3);
   st = valley_safetensors_load(f1, other, p3, &err);
   check(t, st == VALLEY_EINVAL && contains(err.message, "shape") && contains(err.message, f1),
@@ -315,7 +294,7 @@ static void test_fixture(check_t *t, const char *data) {
   snprintf(path, sizeof path, "%s/mlp_fixture.safetensors", data);
   snprintf(exp, sizeof exp, "%s/mlp_fixture_expected.txt", data);
   size_t w[] = {4, 5, 3};
-  valley_mlp_t *net = make_net(2, w, 1);
+  valley_mlp_t *net = make_net(2, w, 1, 4);
   float *p = xmalloc(net->n_params * sizeof *p);
   valley_error_t err;
   valley_status_t st = valley_safetensors_load(path, net, p, &err);
@@ -379,7 +358,7 @@ static valley_status_t try_header(const char *path, const char *h, uint64_t hlen
 
 static void test_malformed(check_t *t, const char *dir) {
   size_t w[] = {2, 1}; /* one layer: fc1.weight [1, 2], fc1.bias [1] */
-  valley_mlp_t *net = make_net(1, w, 0);
+  valley_mlp_t *net = make_net(1, w, 0, 4);
   float p[3] = {0, 0, 0};
   char path[512];
   snprintf(path, sizeof path, "%s/bad.safetensors", dir);

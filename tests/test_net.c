@@ -15,29 +15,8 @@
 #include "valley/net.h"
 #include "valley/pcg.h"
 
-static void *xmalloc(size_t n) {
-  void *p = calloc(1, n ? n : 1);
-  if (p == NULL) {
-    fprintf(stderr, "test_net: out of memory\n");
-    exit(2);
-  }
-  return p;
-}
+#include "net_fixture.h"
 
-static valley_mlp_t *make_net(size_t n_layers, const size_t *widths, int bn, size_t max_batch) {
-  valley_mlp_config_t cfg;
-  valley_mlp_config_default(&cfg);
-  cfg.n_layers = n_layers;
-  for (size_t l = 0; l <= n_layers; l++) cfg.widths[l] = widths[l];
-  cfg.batch_norm = bn;
-  valley_mlp_t *net;
-  valley_error_t err;
-  if (valley_mlp_alloc(&cfg, max_batch, &net, &err) != VALLEY_OK) {
-    fprintf(stderr, "test_net: %s\n", err.message);
-    exit(2);
-  }
-  return net;
-}
 
 /* ---- independent double-precision reference forward ---------------------------------------- */
 
