@@ -368,5 +368,77 @@ check_bad_in direction --csv --smooth --profile "$tmp/prof.csv" --smooth 0
 check_bad_in direction --csv --fit-side --profile "$tmp/prof.csv" --fit-side left
 check_bad_in direction --csv --delta-max --profile "$tmp/prof.csv" --delta-min -1
 
+# valley net: train a tiny MLP, eval it (the same numbers, bit for bit), probe 2 directions and
+# read a profile back with valley direction.  Needs Debian's dataset-fashion-mnist.
+fm=/usr/share/datasets/fashion-mnist
+if [ -d "$fm" ]; then
+  net_train="net train --widths 784,32,10 --epochs 1 --batch 32 --train-subset 2000 --seed 3"
+  OPENBLAS_NUM_THREADS=1 "$valley" $net_train --out "$tmp/net.vck" --safetensors "$tmp/net.safetensors" --json \
+    > "$tmp/ntrain.json" 2> "$tmp/err"
+  rc=$?
+  [ $rc -eq 0 ] && grep -q '^epoch 1/1 ' "$tmp/err" && [ -s "$tmp/net.vck" ] && [ -s "$tmp/net.safetensors" ] \
+    && ok "net train --json runs, one epoch line on stderr, checkpoint + safetensors" || bad "net train exit $rc: $(cat "$tmp/err")"
+  OPENBLAS_NUM_THREADS=1 "$valley" net eval --checkpoint "$tmp/net.vck" --train-subset 2000 --json > "$tmp/neval.json" 2> "$tmp/err" \
+    || bad "net eval: $(cat "$tmp/err")"
+  OPENBLAS_NUM_THREADS=1 "$valley" net eval --safetensors "$tmp/net.safetensors" --widths 784,32,10 --train-subset 2000 --json \
+    > "$tmp/neval2.json" 2> "$tmp/err" || bad "net eval --safetensors: $(cat "$tmp/err")"
+  "$py" - "$tmp/ntrain.json" "$tmp/neval.json" "$tmp/neval2.json" <<'PY' && ok "net train JSON keys, test accuracy > 0.5; eval (checkpoint and safetensors) reproduces the final report exactly" || bad "net train/eval JSON"
+import json, sys
+t, e, s = (json.load(open(f)) for f in sys.argv[1:4])
+for k in ["widths", "batch_norm", "parameters", "epochs", "batch", "lr", "momentum", "weight_decay",
+          "swa", "history", "final", "seconds", "checkpoint", "train_examples", "test_examples"]:
+    assert k in t, k
+assert t["widths"] == [784, 32, 10] and t["parameters"] == 784 * 32 + 32 + 32 * 10 + 10
+assert t["train_examples"] == 2000 and t["test_examples"] == 10000
+assert len(t["history"]) == 1
+assert {"epoch", "lr", "train_loss", "test_loss", "test_accuracy"} <= set(t["history"][0])
+f = t["final"]
+assert f["test_accuracy"] > 0.5, f
+for k in ["train_loss", "train_accuracy", "test_loss", "test_accuracy"]:
+    assert e[k] == f[k] and s[k] == f[k], (k, e[k], s[k], f[k])
+PY
+  OPENBLAS_NUM_THREADS=1 "$valley" net probe --checkpoint "$tmp/net.vck" --family filter --directions 2 --grid -1:1:5 --seed 7 \
+    --train-subset 1000 --test-subset 500 --out "$tmp/nprobe" --json > "$tmp/nprobe.json" 2> "$tmp/err" \
+    || bad "net probe: $(cat "$tmp/err")"
+  "$py" - "$tmp/nprobe.json" "$tmp/nprobe_0.csv" <<'PY' && ok "net probe JSON lists 2 files; CSV has l,train_loss,test_loss,train_acc,test_acc" || bad "net probe output"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["files"]) == 2 and d["files"][0].endswith("nprobe_0.csv") and d["files"][1].endswith("nprobe_1.csv")
+assert d["grid"] == [-1, -0.5, 0, 0.5, 1]
+for r in d["directions"]:
+    assert r["at_0"]["l"] == 0 and r["at_lmin"]["l"] == -1 and r["at_lmax"]["l"] == 1
+    assert r["at_lmin"]["train_loss"] > r["at_0"]["train_loss"] < r["at_lmax"]["train_loss"]
+lines = [x for x in open(sys.argv[2]) if not x.startswith("#")]
+assert lines[0].strip() == "l,train_loss,test_loss,train_acc,test_acc" and len(lines) == 6
+PY
+  "$valley" direction --profile "$tmp/nprobe_1.csv" > /dev/null 2> "$tmp/err" && ok "valley direction reads a net probe profile" \
+    || bad "direction on probe output: $(cat "$tmp/err")"
+  ls "$tmp" | grep -q '\.tmp\.' && bad "net: temporary file left behind" || ok "net: no temporary file left"
+  check_bad_in net --out "no such directory" train --widths 784,32,10 --epochs 1 --data "$tmp/nodata"
+  check_bad_in net --out "cannot\|nosuch.vck" probe --checkpoint "$tmp/nosuch.vck" --grid -1:1:5
+  check_bad_in net --out --grid probe --checkpoint "$tmp/net.vck" --grid 1:2:5
+  check_bad_in net --out --widths train --widths 100,32,10 --epochs 1 --train-subset 100
+else
+  echo "skip: net train/eval/probe ($fm absent)"
+fi
+# valley net bad input that needs no data.
+"$valley" net nosuch > "$tmp/so" 2> "$tmp/se"; rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/se")" -eq 1 ] && grep -q nosuch "$tmp/se" && [ ! -s "$tmp/so" ] \
+  && ok "net: unknown subcommand -> $(cat "$tmp/se")" || bad "net unknown subcommand: rc=$rc"
+"$valley" net > /dev/null 2>&1; [ $? -eq 2 ] && ok "net without a subcommand: exit 2" || bad "net without a subcommand"
+"$valley" help net | grep -q probe && ok "valley help net lists probe" || bad "valley help net"
+check_bad_in net --out --widths train --widths 784,0,10
+check_bad_in net --out --widths train --widths 784
+check_bad_in net --out --widths train --widths 784,x,10
+check_bad_in net --out --epochs train --widths 784,32,10 --epochs 0
+check_bad_in net --out --momentum train --widths 784,32,10 --momentum 1
+check_bad_in net --out --bn train --widths 784,10 --bn
+check_bad_in net --out --grid probe --checkpoint x.vck --grid -1:1:4
+check_bad_in net --out --grid probe --checkpoint x.vck --grid -1:1
+check_bad_in net --out --family probe --checkpoint x.vck --grid -1:1:5 --family nope
+check_bad_in net --out --directions probe --checkpoint x.vck --grid -1:1:5 --directions 0
+check_bad_in net --out --checkpoint probe --checkpoint x.vck --safetensors y --grid -1:1:5
+check_bad_in net --out --widths probe --safetensors y --grid -1:1:5
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
