@@ -42,7 +42,11 @@ void valley_outfile_abort(valley_outfile_t *o) {
 }
 
 valley_status_t valley_outfile_commit(valley_outfile_t *o, valley_error_t *err) {
+  /* flushed and on disk before the rename, as sim/checkpoint.c's writer: a crash never leaves a
+   * renamed but empty file */
   int bad = ferror(o->f);
+  bad |= fflush(o->f) != 0;
+  bad |= fsync(fileno(o->f)) != 0;
   bad |= fclose(o->f) != 0;
   o->f = NULL;
   if (!bad && rename(o->tmp, o->path) == 0) {
