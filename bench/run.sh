@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-cmake --build "$build" --target bench_sgd1d bench_thm1 bench_steady bench_langevin >/dev/null
+cmake --build "$build" --target bench_sgd1d bench_thm1 bench_steady bench_langevin bench_probe >/dev/null
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -69,3 +69,25 @@ print(f"langevin vectorised, all threads ({b['threads']}) / numpy: {fb / r:.1f}x
       f"(bar 10x: {'met' if fb >= 10 * r else 'NOT met'}); 1 thread / numpy: {fa / r:.1f}x; "
       f"generic kernel, 1 thread / numpy: {a['generic_particle_steps_per_second'] / r:.2f}x")
 PY
+
+# The direction probe (issue 5 bars: the CPU kernel >= 50 % of the same-run OpenBLAS SGEMM rate;
+# the CUDA path within 1e-4 relative of the CPU): 784-256-256-10 BN, 4 x 21 points, 10k + 10k
+# Fashion-MNIST images (needs dataset-fashion-mnist).  With a GPU, the same run times CUDA too.
+echo
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+  pr=$(OPENBLAS_NUM_THREADS=1 "$build/bench/bench_probe" - train 10000 10000 4 21 both 3)
+  echo "probe: $pr"
+  "$py" - "$pr" <<'PY'
+import json, sys
+b = json.loads(sys.argv[1])
+print(f"probe CPU ({b['omp_threads']} threads): {b['cpu_seconds']:.2f} s, "
+      f"{b['cpu_executed_gflops']:.0f} GFLOP/s executed = {100 * b['cpu_fraction_of_sgemm']:.0f} % of "
+      f"the same-run SGEMM rate on as many threads, {b['cpu_sgemm_gflops']:.0f} GFLOP/s "
+      f"(bar 50 %: {'met' if b['cpu_fraction_of_sgemm'] >= 0.5 else 'NOT met'})")
+if "cuda_seconds" in b:
+    print(f"probe CUDA ({b['gpu']}): {b['cuda_seconds']:.4f} s, {b['cpu_seconds'] / b['cuda_seconds']:.0f}x "
+          f"the CPU; loss agreement {b['max_rel_loss_diff']:.1e} (bar 1e-4)")
+else:
+    print(f"probe CUDA: {b.get('cuda', 'not run')}")
+PY
+fi

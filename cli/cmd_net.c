@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "valley/checkpoint.h"
+#include "valley/cuda.h"
 #include "valley/direction.h"
 #include "valley/idx.h"
 #include "valley/net.h"
@@ -538,6 +539,7 @@ typedef struct {
   int bn, json;
   size_t directions, train_subset, test_subset, batch;
   uint64_t seed, data_seed;
+  const char *device;
 } probe_args_t;
 
 #define PROBE_OPTIONS(X, a)                                                                       \
@@ -552,7 +554,8 @@ typedef struct {
   X("--train-subset", OPT_SIZE, &a.train_subset, "N", "train loss over N training images chosen by --data-seed (0: all)") \
   X("--test-subset", OPT_SIZE, &a.test_subset, "N", "test loss over N test images chosen by --data-seed (0: all)") \
   X("--data-seed", OPT_U64, &a.data_seed, "S", "PCG32 seed of the subsets")                  \
-  X("--batch", OPT_SIZE, &a.batch, "B", "data rows per pass of the probe (>= 1)")              \
+  X("--batch", OPT_SIZE, &a.batch, "B", "data rows per pass of the probe (>= 1; default 512 on the CPU, 8192 with CUDA)") \
+  X("--device", OPT_STRING, &a.device, "cpu|cuda", "where the probe runs: cpu (OpenMP + OpenBLAS) or cuda (GPU 0; docs/cuda.md)") \
   X("--data", OPT_STRING, &a.data, "DIR", "Fashion-MNIST directory")                           \
   X("--out", OPT_STRING, &a.out, "PREFIX", "write PREFIX_k.csv for k = 0..K-1 (atomic; required)") \
   X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")
@@ -618,7 +621,7 @@ static size_t grid_index(const double *g, size_t n, double l) {
 static int cmd_probe(int argc, char **argv) {
   const char *cmd = "net probe";
   probe_args_t a = {NULL, NULL, NULL, VALLEY_FASHION_MNIST_DIR, "filter", NULL, NULL, 0, 0, 1,
-                    0, 0, 512, 1, 1};
+                    0, 0, 512, 1, 1, "cpu"};
   cli_opt_t opts[] = {PROBE_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
   int rc = cli_parse_or_help(cmd, PROBE_SUMMARY, argc, argv, opts, nopts);
@@ -634,6 +637,22 @@ static int cmd_probe(int argc, char **argv) {
     return cli_usage_error(cmd, "--directions must be in [1, %d] (got %zu)", NET_MAX_DIRECTIONS,
                            a.directions);
   if (a.batch < 1) return cli_usage_error(cmd, "--batch must be >= 1 (got %zu)", a.batch);
+  int on_cuda = strcmp(a.device, "cuda") == 0;
+  if (!on_cuda && strcmp(a.device, "cpu") != 0)
+    return cli_usage_error(cmd, "--device must be cpu or cuda (got '%s')", a.device);
+  char gpu[128] = "";
+  if (on_cuda) {
+    char why[200];
+    if (valley_cuda_devices(why, sizeof why, gpu, sizeof gpu) < 1) {
+      fprintf(stderr, "valley %s: --device cuda: %s\n", cmd, why);
+      return CLI_EXIT_FAIL;
+    }
+    if (!cli_given(opts, nopts, "--batch")) {
+      valley_probe_cuda_config_t ccfg;
+      valley_probe_cuda_config_default(&ccfg);
+      a.batch = ccfg.batch;
+    }
+  }
   if (a.grid == NULL) return cli_usage_error(cmd, "--grid LMIN:LMAX:N is required");
   if (a.out == NULL) return cli_usage_error(cmd, "--out PREFIX is required");
   double *grid = NULL;
@@ -694,11 +713,19 @@ static int cmd_probe(int argc, char **argv) {
   }
   double t0 = now_s();
   if (st == VALLEY_OK) {
-    valley_probe_config_t pcfg;
-    valley_probe_config_default(&pcfg);
-    pcfg.batch = a.batch;
-    st = valley_probe(net, params, K, (const float *const *)dirs, n_grid, grid, &train, &test,
-                      &pcfg, profs, &err);
+    if (on_cuda) {
+      valley_probe_cuda_config_t ccfg;
+      valley_probe_cuda_config_default(&ccfg);
+      ccfg.batch = a.batch;
+      st = valley_probe_cuda(net, params, K, (const float *const *)dirs, n_grid, grid, &train,
+                             &test, &ccfg, profs, &err);
+    } else {
+      valley_probe_config_t pcfg;
+      valley_probe_config_default(&pcfg);
+      pcfg.batch = a.batch;
+      st = valley_probe(net, params, K, (const float *const *)dirs, n_grid, grid, &train,
+                        &test, &pcfg, profs, &err);
+    }
     have_profs = st == VALLEY_OK;
   }
   double seconds = now_s() - t0;
@@ -740,6 +767,9 @@ static int cmd_probe(int argc, char **argv) {
     cli_json_u64(&j, "train_examples", train.n);
     cli_json_u64(&j, "test_examples", test.n);
     cli_json_numbers(&j, "grid", grid, n_grid);
+    cli_json_string(&j, "device", on_cuda ? "cuda" : "cpu");
+    if (on_cuda) cli_json_string(&j, "gpu", gpu);
+    cli_json_u64(&j, "batch", a.batch);
     cli_json_number(&j, "seconds", seconds);
     cli_json_array(&j, "files");
     for (size_t k = 0; k < K; k++) cli_json_string(&j, NULL, paths[k]);
@@ -769,8 +799,9 @@ static int cmd_probe(int argc, char **argv) {
     cli_json_end(&j);
   } else {
     printf("valley net probe: %zu %s directions, %zu grid points in [%g, %g], %zu train and %zu "
-           "test images, %.1f s\n", K, valley_dir_family_name(family), n_grid, grid[0],
-           grid[n_grid - 1], train.n, test.n, seconds);
+           "test images, %.2f s on %s%s\n", K, valley_dir_family_name(family), n_grid, grid[0],
+           grid[n_grid - 1], train.n, test.n, seconds, on_cuda ? "the GPU " : "the CPU",
+           gpu);
     printf("  %-5s %-12s %-12s %-12s %-12s %-12s %-12s  file\n", "k", "train(lmin)", "train(0)",
            "train(lmax)", "test(lmin)", "test(0)", "test(lmax)");
     for (size_t k = 0; k < K; k++) {

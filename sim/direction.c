@@ -14,6 +14,7 @@
 
 #include "valley/direction.h"
 #include "valley/pcg.h"
+#include "probe_internal.h"
 
 static const char *const family_names[] = {"gaussian", "filter", "whole", "uniform",
                                            "sign",     "bn",     "non-bn"};
@@ -210,21 +211,6 @@ static void probe_point(const probe_ctx_t *c, size_t d0, size_t p, const float *
   *right += ok;
 }
 
-static valley_status_t check_set(const valley_mlp_t *net, const valley_dataset_t *ds,
-                                 const char *what, valley_error_t *err) {
-  if (ds == NULL || ds->n < 1)
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s set is missing or empty", what);
-  if (ds->dim != net->cfg.widths[0])
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s set has %zu features, the network %zu inputs",
-                        what, ds->dim, net->cfg.widths[0]);
-  size_t c = net->cfg.widths[net->cfg.n_layers];
-  for (size_t i = 0; i < ds->n; i++)
-    if (ds->y[i] >= c)
-      return VALLEY_ERROR(err, VALLEY_EINVAL, "%s label %u of example %zu is not below %zu",
-                          what, (unsigned)ds->y[i], i, c);
-  return VALLEY_OK;
-}
-
 static void probe_set(probe_ctx_t *c, size_t n_dirs, const valley_dataset_t *ds, size_t batch,
                       float *wst, float *z0, float *zs, double *loss, size_t *right) {
   const valley_mlp_t *net = c->net;
@@ -276,18 +262,8 @@ valley_status_t valley_probe(const valley_mlp_t *net, const float *theta, size_t
                              const valley_dataset_t *train, const valley_dataset_t *test,
                              const valley_probe_config_t *cfg, valley_prof_t *out,
                              valley_error_t *err) {
-  for (size_t d = 0; d < n_dirs; d++) memset(&out[d], 0, sizeof out[d]);
-  if (n_dirs < 1 || n_grid < 1)
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "%zu directions, %zu grid points (want >= 1 each)",
-                        n_dirs, n_grid);
-  if (cfg->batch < 1 || cfg->batch > ((size_t)1 << 20))
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "batch %zu is outside 1..2^20", cfg->batch);
-  for (size_t g = 0; g < n_grid; g++)
-    if (!isfinite(grid[g]) || (g > 0 && !(grid[g] > grid[g - 1])))
-      return VALLEY_ERROR(err, VALLEY_EINVAL, "grid[%zu] = %g: want finite, strictly increasing",
-                          g, grid[g]);
-  valley_status_t st = check_set(net, train, "train", err);
-  if (st == VALLEY_OK) st = check_set(net, test, "test", err);
+  valley_status_t st = valley_probe_check_args(net, n_dirs, n_grid, grid, cfg->batch, train,
+                                               test, out, err);
   if (st != VALLEY_OK) return st;
 
   size_t L = net->cfg.n_layers, wmax = 0, batch = cfg->batch;
@@ -336,6 +312,53 @@ valley_status_t valley_probe(const valley_mlp_t *net, const float *theta, size_t
   probe_set(&c, n_dirs, train, batch, wst, z0, zs, loss, right);
   probe_set(&c, n_dirs, test, batch, wst, z0, zs, loss + np, right + np);
 
+  st = valley_probe_fill(n_dirs, n_grid, grid, loss, right, train->n, test->n, out, err);
+  free(ws);
+  free(loss);
+  free(right);
+  return st;
+}
+
+static valley_status_t check_set(const valley_mlp_t *net, const valley_dataset_t *ds,
+                                 const char *what, valley_error_t *err) {
+  if (ds == NULL || ds->n < 1)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s set is missing or empty", what);
+  if (ds->dim != net->cfg.widths[0])
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s set has %zu features, the network %zu inputs",
+                        what, ds->dim, net->cfg.widths[0]);
+  size_t c = net->cfg.widths[net->cfg.n_layers];
+  for (size_t i = 0; i < ds->n; i++)
+    if (ds->y[i] >= c)
+      return VALLEY_ERROR(err, VALLEY_EINVAL, "%s label %u of example %zu is not below %zu",
+                          what, (unsigned)ds->y[i], i, c);
+  return VALLEY_OK;
+}
+
+valley_status_t valley_probe_check_args(const valley_mlp_t *net, size_t n_dirs, size_t n_grid,
+                                        const double *grid, size_t batch,
+                                        const valley_dataset_t *train,
+                                        const valley_dataset_t *test, valley_prof_t *out,
+                                        valley_error_t *err) {
+  for (size_t d = 0; d < n_dirs; d++) memset(&out[d], 0, sizeof out[d]);
+  if (n_dirs < 1 || n_grid < 1)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%zu directions, %zu grid points (want >= 1 each)",
+                        n_dirs, n_grid);
+  if (batch < 1 || batch > ((size_t)1 << 20))
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "batch %zu is outside 1..2^20", batch);
+  for (size_t g = 0; g < n_grid; g++)
+    if (!isfinite(grid[g]) || (g > 0 && !(grid[g] > grid[g - 1])))
+      return VALLEY_ERROR(err, VALLEY_EINVAL, "grid[%zu] = %g: want finite, strictly increasing",
+                          g, grid[g]);
+  valley_status_t st = check_set(net, train, "train", err);
+  if (st == VALLEY_OK) st = check_set(net, test, "test", err);
+  return st;
+}
+
+valley_status_t valley_probe_fill(size_t n_dirs, size_t n_grid, const double *grid,
+                                  const double *loss, const size_t *right, size_t n_train,
+                                  size_t n_test, valley_prof_t *out, valley_error_t *err) {
+  size_t np = n_dirs * n_grid;
+  valley_status_t st = VALLEY_OK;
   for (size_t d = 0; d < n_dirs && st == VALLEY_OK; d++) {
     valley_prof_t *p = &out[d];
     p->n = n_grid;
@@ -351,16 +374,13 @@ valley_status_t valley_probe(const valley_mlp_t *net, const float *theta, size_t
     for (size_t g = 0; g < n_grid; g++) {
       size_t k = d * n_grid + g;
       p->l[g] = grid[g];
-      p->train[g] = loss[k] / (double)train->n;
-      p->test[g] = loss[np + k] / (double)test->n;
-      p->train_acc[g] = (double)right[k] / (double)train->n;
-      p->test_acc[g] = (double)right[np + k] / (double)test->n;
+      p->train[g] = loss[k] / (double)n_train;
+      p->test[g] = loss[np + k] / (double)n_test;
+      p->train_acc[g] = (double)right[k] / (double)n_train;
+      p->test_acc[g] = (double)right[np + k] / (double)n_test;
     }
   }
   if (st != VALLEY_OK)
     for (size_t d = 0; d < n_dirs; d++) valley_prof_free(&out[d]);
-  free(ws);
-  free(loss);
-  free(right);
   return st;
 }

@@ -417,6 +417,25 @@ PY
   check_bad_in net --out "no such directory" train --widths 784,32,10 --epochs 1 --data "$tmp/nodata"
   check_bad_in net --out "cannot\|nosuch.vck" probe --checkpoint "$tmp/nosuch.vck" --grid -1:1:5
   check_bad_in net --out --grid probe --checkpoint "$tmp/net.vck" --grid 1:2:5
+  check_bad_in net --out --device probe --checkpoint "$tmp/net.vck" --grid -1:1:5 --device gpu
+  # --device cuda: where no GPU is usable, one line saying why and exit 1 (could not run), no
+  # file; where one is, the same profiles as the CPU within 1e-4 relative (docs/cuda.md).
+  if "$valley" net probe --checkpoint "$tmp/net.vck" --grid -1:1:5 --directions 1 --train-subset 500 \
+       --test-subset 300 --out "$tmp/gprobe" --device cuda > "$tmp/so" 2> "$tmp/se"; then
+    OPENBLAS_NUM_THREADS=1 "$valley" net probe --checkpoint "$tmp/net.vck" --grid -1:1:5 --directions 1 \
+      --train-subset 500 --test-subset 300 --out "$tmp/cprobe" > /dev/null 2>&1
+    "$py" - "$tmp/gprobe_0.csv" "$tmp/cprobe_0.csv" <<'PY' && ok "net probe --device cuda agrees with the CPU" || bad "net probe --device cuda differs"
+import sys
+g, c = ([[float(v) for v in l.split(",")] for l in open(f) if l[0] not in "#l"] for f in sys.argv[1:3])
+assert len(g) == len(c) == 5
+for a, b in zip(g, c):
+    assert all(abs(a[i] - b[i]) <= 1e-4 * abs(b[i]) for i in (1, 2)), (a, b)
+PY
+  else
+    rc=$?
+    [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/se")" -eq 1 ] && grep -q "CUDA" "$tmp/se" && [ ! -e "$tmp/gprobe_0.csv" ] \
+      && ok "net probe --device cuda without a GPU: exit 1, $(cat "$tmp/se")" || bad "net probe --device cuda: rc=$rc $(cat "$tmp/se")"
+  fi
   check_bad_in net --out --widths train --widths 100,32,10 --epochs 1 --train-subset 100
 else
   echo "skip: net train/eval/probe ($fm absent)"
