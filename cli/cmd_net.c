@@ -54,6 +54,53 @@ static int parse_widths(const char *cmd, const char *s, int bn, valley_mlp_confi
   return -1;
 }
 
+/* --arch and --channels (with --widths for the MLP): *cnn and ch[0..1].  -1 when fine. */
+static int parse_arch(const char *cmd, const char *arch, const char *channels, const char *widths,
+                      int *cnn, size_t ch[2]) {
+  if (arch == NULL || strcmp(arch, "mlp") == 0)
+    *cnn = 0;
+  else if (strcmp(arch, "cnn") == 0)
+    *cnn = 1;
+  else
+    return cli_usage_error(cmd, "--arch must be mlp or cnn (got '%s')", arch);
+  if (!*cnn) {
+    if (channels != NULL)
+      return cli_usage_error(cmd, "--channels goes with --arch cnn (the MLP takes --widths)");
+    return -1;
+  }
+  if (widths != NULL)
+    return cli_usage_error(cmd, "--widths goes with --arch mlp (the CNN takes --channels C1,C2)");
+  if (channels == NULL) return cli_usage_error(cmd, "--arch cnn needs --channels C1,C2");
+  double c[4];
+  int n = cli_parse_numbers(channels, c, 3);
+  if (n != 2)
+    return cli_usage_error(cmd, "--channels must be two comma-separated integers C1,C2 (got '%s')",
+                           channels);
+  for (int i = 0; i < 2; i++) {
+    if (!(c[i] >= 1) || c[i] > 4096 || c[i] != floor(c[i]))
+      return cli_usage_error(cmd, "--channels: every channel count must be an integer in "
+                             "[1, 4096] (got '%s')", channels);
+    ch[i] = (size_t)c[i];
+  }
+  return -1;
+}
+
+/* The CNN for C x H x W images and `classes` classes (docs/networks.md). */
+static void cnn_config(valley_mlp_config_t *cfg, const size_t ch[2], int bn, size_t c, size_t h,
+                       size_t w, size_t classes) {
+  valley_mlp_config_default(cfg);
+  cfg->arch = VALLEY_ARCH_CNN;
+  cfg->n_layers = 3;
+  cfg->in_channels = c;
+  cfg->height = h;
+  cfg->width = w;
+  cfg->widths[0] = c * h * w;
+  cfg->widths[1] = ch[0];
+  cfg->widths[2] = ch[1];
+  cfg->widths[3] = classes;
+  cfg->batch_norm = bn;
+}
+
 /* The training and test sets, subsets by data_seed (0: all).  -1 when fine. */
 static int load_data(const char *cmd, const char *dir, size_t train_subset, size_t test_subset,
                      uint64_t data_seed, valley_dataset_t *train, valley_dataset_t *test) {
@@ -170,13 +217,27 @@ static int load_net(const char *cmd, const char *ck_path, const char *st_path,
 static void json_widths(cli_json_t *j, const valley_mlp_config_t *cfg) {
   double w[VALLEY_MLP_MAX_LAYERS + 1];
   for (size_t i = 0; i <= cfg->n_layers; i++) w[i] = (double)cfg->widths[i];
+  cli_json_string(j, "arch", valley_arch_name(cfg->arch));
   cli_json_numbers(j, "widths", w, cfg->n_layers + 1);
+  if (cfg->arch == VALLEY_ARCH_CNN) {
+    double c[3] = {(double)cfg->widths[1], (double)cfg->widths[2], 0};
+    cli_json_numbers(j, "channels", c, 2);
+    c[0] = (double)cfg->in_channels;
+    c[1] = (double)cfg->height;
+    c[2] = (double)cfg->width;
+    cli_json_numbers(j, "image", c, 3);
+  }
   cli_json_bool(j, "batch_norm", cfg->batch_norm);
 }
 
 static void format_widths(char *buf, size_t size, const valley_mlp_config_t *cfg) {
   size_t used = 0;
   buf[0] = '\0';
+  if (cfg->arch == VALLEY_ARCH_CNN) {
+    snprintf(buf, size, "CNN %zux%zux%zu, channels %zu,%zu, %zu classes", cfg->in_channels,
+             cfg->height, cfg->width, cfg->widths[1], cfg->widths[2], cfg->widths[3]);
+    return;
+  }
   for (size_t i = 0; i <= cfg->n_layers && used < size; i++)
     used += (size_t)snprintf(buf + used, size - used, "%s%zu", i ? "-" : "", cfg->widths[i]);
 }
@@ -210,11 +271,14 @@ typedef struct {
   size_t epochs, batch, lr_step, swa_start, swa_freq, train_subset, test_subset;
   double lr, momentum, wd, gamma;
   uint64_t seed, data_seed;
+  const char *arch, *channels;
 } train_args_t;
 
 #define TRAIN_OPTIONS(X, a)                                                                       \
-  X("--widths", OPT_STRING, &a.widths, "W0,...,WL", "layer widths, inputs first and classes last (784,...,10 for Fashion-MNIST)") \
-  X("--bn", OPT_FLAG, &a.bn, NULL, "batch normalization after every hidden linear layer")      \
+  X("--arch", OPT_STRING, &a.arch, "mlp|cnn", "architecture: mlp (with --widths) or cnn (with --channels; default mlp)") \
+  X("--widths", OPT_STRING, &a.widths, "W0,...,WL", "mlp: layer widths, inputs first and classes last (784,...,10 for Fashion-MNIST)") \
+  X("--channels", OPT_STRING, &a.channels, "C1,C2", "cnn: output channels of its two 3x3 conv layers (then 2x2 max pooling each, then a linear layer)") \
+  X("--bn", OPT_FLAG, &a.bn, NULL, "batch normalization after every hidden linear (mlp) or conv (cnn) layer") \
   X("--epochs", OPT_SIZE, &a.epochs, "N", "epochs of SGD (>= 1)")                               \
   X("--batch", OPT_SIZE, &a.batch, "B", "minibatch size (1..65536)")                           \
   X("--lr", OPT_DOUBLE, &a.lr, "X", "learning rate (> 0)")                                      \
@@ -234,7 +298,7 @@ typedef struct {
   X("--json", OPT_FLAG, &a.json, NULL, "print the summary as JSON")
 
 static const char *const TRAIN_SUMMARY =
-    "Trains an MLP on Fashion-MNIST by minibatch SGD with momentum (cross-entropy, weight decay on\n"
+    "Trains an MLP or the small CNN on Fashion-MNIST by minibatch SGD with momentum (cross-entropy, weight decay on\n"
     "the weights), optionally with a step learning-rate schedule and stochastic weight averaging\n"
     "(the SWA average, its BN statistics recomputed over the training set, becomes the\n"
     "checkpoint's parameters).  One line per epoch on stderr; the final train and test loss and\n"
@@ -247,16 +311,23 @@ typedef struct {
 static int cmd_train(int argc, char **argv) {
   const char *cmd = "net train";
   train_args_t a = {NULL, VALLEY_FASHION_MNIST_DIR, NULL, NULL, 0, 0, 10, 128, 0, 0, 1, 0, 0,
-                    0.05, 0.9, 5e-4, 0.1, 1, 1};
+                    0.05, 0.9, 5e-4, 0.1, 1, 1, NULL, NULL};
   cli_opt_t opts[] = {TRAIN_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
   int rc = cli_parse_or_help(cmd, TRAIN_SUMMARY, argc, argv, opts, nopts);
   if (rc >= 0) return rc;
-  if (a.widths == NULL) return cli_usage_error(cmd, "--widths W0,...,WL is required");
+  int cnn = 0;
+  size_t ch[2] = {0, 0};
+  rc = parse_arch(cmd, a.arch, a.channels, a.widths, &cnn, ch);
+  if (rc >= 0) return rc;
+  if (!cnn && a.widths == NULL) return cli_usage_error(cmd, "--widths W0,...,WL is required");
   if (a.out == NULL) return cli_usage_error(cmd, "--out CK.vck is required");
   valley_mlp_config_t cfg;
-  rc = parse_widths(cmd, a.widths, a.bn, &cfg);
-  if (rc >= 0) return rc;
+  valley_mlp_config_default(&cfg);
+  if (!cnn) {
+    rc = parse_widths(cmd, a.widths, a.bn, &cfg);
+    if (rc >= 0) return rc;
+  }
   if (a.epochs < 1 || a.epochs > 100000)
     return cli_usage_error(cmd, "--epochs must be in [1, 100000] (got %zu)", a.epochs);
   if (a.batch < 1 || a.batch > 65536)
@@ -280,7 +351,8 @@ static int cmd_train(int argc, char **argv) {
   valley_dataset_t train, test;
   rc = load_data(cmd, a.data, a.train_subset, a.test_subset, a.data_seed, &train, &test);
   if (rc >= 0) return rc;
-  rc = check_fit(cmd, "--widths", &cfg, &train);
+  if (cnn) cnn_config(&cfg, ch, a.bn, 1, train.rows, train.cols, train.n_classes);
+  rc = check_fit(cmd, cnn ? "--channels" : "--widths", &cfg, &train);
   if (rc >= 0) {
     valley_dataset_free(&train);
     valley_dataset_free(&test);
@@ -441,12 +513,15 @@ typedef struct {
   int bn, json;
   size_t train_subset, test_subset;
   uint64_t data_seed;
+  const char *arch, *channels;
 } eval_args_t;
 
 #define EVAL_OPTIONS(X, a)                                                                        \
   X("--checkpoint", OPT_STRING, &a.checkpoint, "CK.vck", "the valley checkpoint to evaluate")  \
   X("--safetensors", OPT_STRING, &a.safetensors, "FILE", "or a .safetensors file (with --widths and --bn)") \
-  X("--widths", OPT_STRING, &a.widths, "W0,...,WL", "the architecture of --safetensors")       \
+  X("--arch", OPT_STRING, &a.arch, "mlp|cnn", "the architecture of --safetensors (default mlp)") \
+  X("--widths", OPT_STRING, &a.widths, "W0,...,WL", "mlp: the widths of --safetensors")        \
+  X("--channels", OPT_STRING, &a.channels, "C1,C2", "cnn: the channels of --safetensors (1x28x28 images, 10 classes)") \
   X("--bn", OPT_FLAG, &a.bn, NULL, "--safetensors has batch normalization")                     \
   X("--train-subset", OPT_SIZE, &a.train_subset, "N", "evaluate on N training images chosen by --data-seed (0: all)") \
   X("--test-subset", OPT_SIZE, &a.test_subset, "N", "evaluate on N test images chosen by --data-seed (0: all)") \
@@ -459,17 +534,26 @@ static const char *const EVAL_SUMMARY =
     "mode: BN by the stored running statistics).  With the same --train-subset, --test-subset and\n"
     "--data-seed as valley net train, the numbers are those of its final report, bit for bit.";
 
-/* Checks --checkpoint / --safetensors --widths [--bn]. */
-static int source_args(const char *cmd, const char *ck, const char *stf, const char *widths,
-                       int bn, valley_mlp_config_t *cfg) {
+/* Checks --checkpoint / --safetensors [--arch A] --widths|--channels [--bn]. */
+static int source_args(const char *cmd, const char *ck, const char *stf, const char *arch,
+                       const char *widths, const char *channels, int bn,
+                       valley_mlp_config_t *cfg) {
   if ((ck == NULL) == (stf == NULL))
     return cli_usage_error(cmd, "give one of --checkpoint CK.vck or --safetensors FILE");
-  if (ck != NULL && (widths != NULL || bn))
-    return cli_usage_error(cmd, "--widths and --bn go with --safetensors (a checkpoint stores "
-                           "its architecture)");
+  if (ck != NULL && (widths != NULL || bn || arch != NULL || channels != NULL))
+    return cli_usage_error(cmd, "--arch, --widths, --channels and --bn go with --safetensors (a "
+                           "checkpoint stores its architecture)");
   if (stf != NULL) {
+    int cnn = 0;
+    size_t ch[2] = {0, 0};
+    int rc = parse_arch(cmd, arch, channels, widths, &cnn, ch);
+    if (rc >= 0) return rc;
+    if (cnn) {
+      cnn_config(cfg, ch, bn, 1, 28, 28, 10); /* Fashion-MNIST */
+      return -1;
+    }
     if (widths == NULL) return cli_usage_error(cmd, "--safetensors needs --widths W0,...,WL");
-    int rc = parse_widths(cmd, widths, bn, cfg);
+    rc = parse_widths(cmd, widths, bn, cfg);
     if (rc >= 0) return rc;
   }
   return -1;
@@ -477,13 +561,13 @@ static int source_args(const char *cmd, const char *ck, const char *stf, const c
 
 static int cmd_eval(int argc, char **argv) {
   const char *cmd = "net eval";
-  eval_args_t a = {NULL, NULL, NULL, VALLEY_FASHION_MNIST_DIR, 0, 0, 0, 0, 1};
+  eval_args_t a = {NULL, NULL, NULL, VALLEY_FASHION_MNIST_DIR, 0, 0, 0, 0, 1, NULL, NULL};
   cli_opt_t opts[] = {EVAL_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
   int rc = cli_parse_or_help(cmd, EVAL_SUMMARY, argc, argv, opts, nopts);
   if (rc >= 0) return rc;
   valley_mlp_config_t scfg;
-  rc = source_args(cmd, a.checkpoint, a.safetensors, a.widths, a.bn, &scfg);
+  rc = source_args(cmd, a.checkpoint, a.safetensors, a.arch, a.widths, a.channels, a.bn, &scfg);
   if (rc >= 0) return rc;
   valley_mlp_t *net;
   float *params;
@@ -539,13 +623,16 @@ typedef struct {
   int bn, json;
   size_t directions, train_subset, test_subset, batch;
   uint64_t seed, data_seed;
+  const char *arch, *channels;
   const char *device;
 } probe_args_t;
 
 #define PROBE_OPTIONS(X, a)                                                                       \
   X("--checkpoint", OPT_STRING, &a.checkpoint, "CK.vck", "the solution w* (a valley checkpoint)") \
   X("--safetensors", OPT_STRING, &a.safetensors, "FILE", "or a .safetensors file (with --widths and --bn)") \
-  X("--widths", OPT_STRING, &a.widths, "W0,...,WL", "the architecture of --safetensors")       \
+  X("--arch", OPT_STRING, &a.arch, "mlp|cnn", "the architecture of --safetensors (default mlp)") \
+  X("--widths", OPT_STRING, &a.widths, "W0,...,WL", "mlp: the widths of --safetensors")        \
+  X("--channels", OPT_STRING, &a.channels, "C1,C2", "cnn: the channels of --safetensors (1x28x28 images, 10 classes)") \
   X("--bn", OPT_FLAG, &a.bn, NULL, "--safetensors has batch normalization")                     \
   X("--family", OPT_STRING, &a.family, "NAME", "gaussian | filter | whole | uniform | sign | bn | non-bn (docs/directions.md)") \
   X("--directions", OPT_SIZE, &a.directions, "K", "directions 0..K-1 of --seed (1..256)")     \
@@ -621,13 +708,13 @@ static size_t grid_index(const double *g, size_t n, double l) {
 static int cmd_probe(int argc, char **argv) {
   const char *cmd = "net probe";
   probe_args_t a = {NULL, NULL, NULL, VALLEY_FASHION_MNIST_DIR, "filter", NULL, NULL, 0, 0, 1,
-                    0, 0, 512, 1, 1, "cpu"};
+                    0, 0, 512, 1, 1, NULL, NULL, "cpu"};
   cli_opt_t opts[] = {PROBE_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
   int rc = cli_parse_or_help(cmd, PROBE_SUMMARY, argc, argv, opts, nopts);
   if (rc >= 0) return rc;
   valley_mlp_config_t scfg;
-  rc = source_args(cmd, a.checkpoint, a.safetensors, a.widths, a.bn, &scfg);
+  rc = source_args(cmd, a.checkpoint, a.safetensors, a.arch, a.widths, a.channels, a.bn, &scfg);
   if (rc >= 0) return rc;
   valley_dir_family_t family;
   if (valley_dir_family_parse(a.family, &family) != VALLEY_OK)

@@ -13,8 +13,10 @@
 #include "valley/checkpoint.h"
 #include "netio_internal.h"
 
-#define CK_HEADER_BYTES 144u
+#define CK_HEADER_BYTES 144u   /* version 1 (MLP) */
 #define CK_SEGMENT_BYTES 80u
+#define CK2_HEADER_BYTES 160u  /* version 2 (CNN): + arch, in_channels, height, width */
+#define CK2_SEGMENT_BYTES 96u  /* + shape[2], shape[3] */
 #define CK_FLAG_VELOCITY 1u
 #define CK_FLAG_SWA 2u
 
@@ -118,8 +120,10 @@ valley_status_t valley_checkpoint_save(const char *path, const valley_mlp_t *net
   const float *vel = extra ? extra->velocity : NULL, *swa = extra ? extra->swa_avg : NULL;
   buf_t b = {0};
   const valley_mlp_config_t *c = &net->cfg;
+  /* MLPs keep version 1 byte for byte; the CNN needs version 2 (image fields, 4-d shapes) */
+  int v2 = c->arch != VALLEY_ARCH_MLP;
   buf_put(&b, VALLEY_CHECKPOINT_MAGIC, 8);
-  put_u32(&b, VALLEY_CHECKPOINT_VERSION);
+  put_u32(&b, v2 ? VALLEY_CHECKPOINT_VERSION_CNN : VALLEY_CHECKPOINT_VERSION);
   put_u32(&b, (vel ? CK_FLAG_VELOCITY : 0u) | (swa ? CK_FLAG_SWA : 0u));
   put_u32(&b, (uint32_t)c->n_layers);
   put_u32(&b, c->batch_norm ? 1u : 0u);
@@ -131,6 +135,12 @@ valley_status_t valley_checkpoint_save(const char *path, const valley_mlp_t *net
   put_u64(&b, net->n_buffers);
   put_u64(&b, net->n_segments);
   put_u64(&b, swa ? extra->swa_count : 0u);
+  if (v2) {
+    put_u32(&b, (uint32_t)c->arch);
+    put_u32(&b, (uint32_t)c->in_channels);
+    put_u32(&b, (uint32_t)c->height);
+    put_u32(&b, (uint32_t)c->width);
+  }
   for (size_t s = 0; s < net->n_segments; s++) {
     const valley_net_segment_t *g = &net->segments[s];
     char name[32];
@@ -143,7 +153,11 @@ valley_status_t valley_checkpoint_save(const char *path, const valley_mlp_t *net
     put_u32(&b, (uint32_t)g->ndims);
     put_u32(&b, 0u);
     put_u64(&b, g->shape[0]);
-    put_u64(&b, g->ndims == 2 ? g->shape[1] : 0u);
+    put_u64(&b, g->ndims >= 2 ? g->shape[1] : 0u);
+    if (v2) {
+      put_u64(&b, g->ndims >= 3 ? g->shape[2] : 0u);
+      put_u64(&b, g->ndims >= 4 ? g->shape[3] : 0u);
+    }
   }
   put_f32s(&b, params, net->n_params);
   put_f32s(&b, net->running_mean, net->n_buffers / 2);
@@ -172,6 +186,10 @@ void valley_checkpoint_free(valley_checkpoint_t *ck) {
 
 static int same_arch(const valley_mlp_config_t *a, const valley_mlp_config_t *b) {
   if (a->n_layers != b->n_layers || !a->batch_norm != !b->batch_norm) return 0;
+  if (a->arch != b->arch) return 0;
+  if (a->arch == VALLEY_ARCH_CNN && (a->in_channels != b->in_channels ||
+                                     a->height != b->height || a->width != b->width))
+    return 0;
   for (size_t l = 0; l <= a->n_layers; l++)
     if (a->widths[l] != b->widths[l]) return 0;
   return a->bn_eps == b->bn_eps && a->bn_momentum == b->bn_momentum;
@@ -179,6 +197,11 @@ static int same_arch(const valley_mlp_config_t *a, const valley_mlp_config_t *b)
 
 static void arch_string(const valley_mlp_config_t *c, char *s, size_t n) {
   size_t k = 0;
+  if (c->arch == VALLEY_ARCH_CNN)
+    k = (size_t)snprintf(s, n, "CNN on %zux%zux%zu images, ", c->in_channels, c->height,
+                         c->width);
+  else
+    k = (size_t)snprintf(s, n, "MLP ");
   for (size_t l = 0; l <= c->n_layers && k < n; l++)
     k += (size_t)snprintf(s + k, n - k, "%s%zu", l ? "-" : "", c->widths[l]);
   if (k < n)
@@ -186,17 +209,23 @@ static void arch_string(const valley_mlp_config_t *c, char *s, size_t n) {
              c->bn_eps, c->bn_momentum);
 }
 
-/* The segment table at t (n_segments entries) equals net's. */
-static int same_table(const unsigned char *t, const valley_mlp_t *net) {
-  for (size_t s = 0; s < net->n_segments; s++, t += CK_SEGMENT_BYTES) {
+/* The segment table at t (n_segments entries of segbytes: 80 in version 1, 96 in 2) equals
+ * net's. */
+static int same_table(const unsigned char *t, const valley_mlp_t *net, size_t segbytes) {
+  for (size_t s = 0; s < net->n_segments; s++, t += segbytes) {
     const valley_net_segment_t *g = &net->segments[s];
     char name[32];
     name32(name, g->name);
     if (memcmp(t, name, 32) != 0 || get_u32(t + 32) != g->layer ||
         get_u32(t + 36) != (uint32_t)g->kind || get_u64(t + 40) != g->offset ||
         get_u64(t + 48) != g->length || get_u32(t + 56) != g->ndims || get_u32(t + 60) != 0 ||
-        get_u64(t + 64) != g->shape[0] || get_u64(t + 72) != (g->ndims == 2 ? g->shape[1] : 0))
+        get_u64(t + 64) != g->shape[0] || get_u64(t + 72) != (g->ndims >= 2 ? g->shape[1] : 0))
       return 0;
+    if (segbytes == CK2_SEGMENT_BYTES &&
+        (get_u64(t + 80) != (g->ndims >= 3 ? g->shape[2] : 0) ||
+         get_u64(t + 88) != (g->ndims >= 4 ? g->shape[3] : 0)))
+      return 0;
+    if (segbytes == CK_SEGMENT_BYTES && g->ndims > 2) return 0;
   }
   return 1;
 }
@@ -212,17 +241,19 @@ static valley_status_t parse_checkpoint(const char *path, const unsigned char *p
     return BAD("'%s': not a valley checkpoint (bad magic)", path);
   if (n < 12) return BAD("'%s': truncated (%zu bytes)", path, n);
   uint32_t version = get_u32(p + 8);
-  if (version != VALLEY_CHECKPOINT_VERSION)
-    return BAD("'%s': unsupported format version %u (this build reads %u)", path,
-               (unsigned)version, VALLEY_CHECKPOINT_VERSION);
-  if (n < CK_HEADER_BYTES + 4) return BAD("'%s': truncated (%zu bytes)", path, n);
+  if (version != VALLEY_CHECKPOINT_VERSION && version != VALLEY_CHECKPOINT_VERSION_CNN)
+    return BAD("'%s': unsupported format version %u (this build reads %u and %u)", path,
+               (unsigned)version, VALLEY_CHECKPOINT_VERSION, VALLEY_CHECKPOINT_VERSION_CNN);
+  size_t hbytes = version == 1 ? CK_HEADER_BYTES : CK2_HEADER_BYTES;
+  size_t segbytes = version == 1 ? CK_SEGMENT_BYTES : CK2_SEGMENT_BYTES;
+  if (n < hbytes + 4) return BAD("'%s': truncated (%zu bytes)", path, n);
   uint32_t flags = get_u32(p + 12);
   uint64_t np = get_u64(p + 112), nb = get_u64(p + 120), nseg = get_u64(p + 128);
   uint64_t arrays = (flags & CK_FLAG_VELOCITY ? 1u : 0u) + (flags & CK_FLAG_SWA ? 1u : 0u) + 1u;
   /* counts larger than the file cannot be right; this also keeps the sums below from overflow */
-  if (np > n / 4 || nb > n / 4 || nseg > n / CK_SEGMENT_BYTES)
+  if (np > n / 4 || nb > n / 4 || nseg > n / segbytes)
     return BAD("'%s': truncated or corrupt (header counts exceed the file's %zu bytes)", path, n);
-  uint64_t want = CK_HEADER_BYTES + CK_SEGMENT_BYTES * nseg + 4 * (arrays * np + nb) + 4;
+  uint64_t want = hbytes + segbytes * nseg + 4 * (arrays * np + nb) + 4;
   if (n < want)
     return BAD("'%s': truncated (%zu bytes, header says %llu)", path, n,
                (unsigned long long)want);
@@ -252,19 +283,31 @@ static valley_status_t parse_checkpoint(const char *path, const unsigned char *p
   }
   c->bn_eps = get_f64(p + 96);
   c->bn_momentum = get_f64(p + 104);
+  if (version == VALLEY_CHECKPOINT_VERSION_CNN) {
+    uint32_t arch = get_u32(p + 144), ic = get_u32(p + 148), h = get_u32(p + 152),
+             w = get_u32(p + 156);
+    if (arch != VALLEY_ARCH_MLP && arch != VALLEY_ARCH_CNN)
+      return BAD("'%s': bad architecture (unknown kind %u)", path, (unsigned)arch);
+    if (arch == VALLEY_ARCH_MLP && (ic || h || w))
+      return BAD("'%s': bad architecture (image fields on an MLP)", path);
+    c->arch = (valley_arch_t)arch;
+    c->in_channels = ic;
+    c->height = h;
+    c->width = w;
+  }
   valley_mlp_t *ref;
   valley_error_t e2;
   if (valley_mlp_alloc(c, 1, &ref, &e2) != VALLEY_OK)
     return e2.code == VALLEY_ENOMEM ? VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory")
                                     : BAD("'%s': bad architecture: %s", path, e2.message);
   int ok = ref->n_params == np && ref->n_buffers == nb && ref->n_segments == nseg &&
-           same_table(p + CK_HEADER_BYTES, ref);
+           same_table(p + hbytes, ref, segbytes);
   valley_mlp_free(ref);
   if (!ok) return BAD("'%s': segment table inconsistent with the architecture", path);
   if (expect != NULL &&
       (!same_arch(c, &expect->cfg) || expect->n_params != np || expect->n_segments != nseg ||
-       !same_table(p + CK_HEADER_BYTES, expect))) {
-    char got[160], exp[160];
+       !same_table(p + hbytes, expect, segbytes))) {
+    char got[200], exp[200];
     arch_string(c, got, sizeof got);
     arch_string(&expect->cfg, exp, sizeof exp);
     return BAD("'%s': architecture mismatch: file has %s, expected %s", path, got, exp);
@@ -283,7 +326,7 @@ static valley_status_t parse_checkpoint(const char *path, const unsigned char *p
   if (ck->params == NULL || (half && (!ck->running_mean || !ck->running_var)) ||
       ((flags & CK_FLAG_VELOCITY) && !ck->velocity) || ((flags & CK_FLAG_SWA) && !ck->swa_avg))
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory reading '%s'", path);
-  const unsigned char *d = p + CK_HEADER_BYTES + CK_SEGMENT_BYTES * nseg;
+  const unsigned char *d = p + hbytes + segbytes * nseg;
   get_f32s(ck->params, d, (size_t)np);
   d += 4 * np;
   if (half) {

@@ -12,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "cnn_internal.h"
 #include "valley/direction.h"
 #include "valley/pcg.h"
 #include "probe_internal.h"
@@ -97,9 +98,10 @@ valley_status_t valley_direction(const valley_mlp_t *net, const float *theta,
     }
     theta2 += norm2(theta + seg->offset, seg->length);
     if (cfg->norm != VALLEY_DIR_NORM_FILTER) continue;
-    /* Li et al. 2018: a filter is one output row of a weight ({out, in}: row o); a bias or BN
+    /* Li et al. 2018: a filter is what one output unit or channel reads: one row of a linear
+     * weight {out, in}, one {in, 3, 3} block of a conv weight {out, in, 3, 3}; a bias or BN
      * segment is normalized as a whole. */
-    size_t rows = seg->ndims == 2 ? seg->shape[0] : 1;
+    size_t rows = seg->ndims >= 2 ? seg->shape[0] : 1;
     size_t cols = seg->length / rows;
     for (size_t r = 0; r < rows; r++) {
       size_t o = seg->offset + r * cols;
@@ -184,6 +186,16 @@ static void probe_point(const probe_ctx_t *c, size_t d0, size_t p, const float *
   size_t skip_end = c->split ? c->first_end : w0;
   for (size_t k = 0; k < w0; k++) pp[k] = th[k] + lf * u[k];
   for (size_t k = skip_end; k < np; k++) pp[k] = th[k] + lf * u[k];
+  if (net->cfg.arch == VALLEY_ARCH_CNN) {
+    /* no split (skip_end = w0 above): the whole EVAL forward with this thread's workspace */
+    float *logits = pp + np, *cws = logits + m * net->cfg.widths[L];
+    valley_cnn_eval_forward(net, pp, c->invstd, x, m, cws, logits);
+    size_t ok = 0;
+    double total = valley_softmax_xent(logits, m, net->cfg.widths[L], y, 1.0f, NULL, &ok);
+    *loss_sum += total / (double)m * (double)m;
+    *right += ok;
+    return;
+  }
   size_t d0w = net->cfg.widths[0], d1 = net->cfg.widths[1];
   if (c->split) {
     const float *z0 = c->z0, *zu = c->zs + dl * d1;
@@ -277,11 +289,15 @@ valley_status_t valley_probe(const valley_mlp_t *net, const float *theta, size_t
 #endif
   size_t d0w = net->cfg.widths[0], d1 = net->cfg.widths[1], np = n_dirs * n_grid;
   size_t chunk = n_dirs < PROBE_CHUNK ? n_dirs : PROBE_CHUNK;
-  size_t stride = net->n_params + 2 * batch * wmax;
+  int cnn = net->cfg.arch == VALLEY_ARCH_CNN;
+  int split = cfg->split_first && !cnn; /* the CNN has no first-layer decomposition */
+  size_t stride = net->n_params + (cnn ? batch * net->cfg.widths[L] +
+                                             valley_cnn_eval_ws_floats(net, batch)
+                                       : 2 * batch * wmax);
   stride += (16 - stride % 16) % 16; /* 64-byte spacing between thread workspaces */
   size_t nbuf = net->n_buffers / 2;
-  size_t nwst = cfg->split_first ? chunk * d1 * d0w : 0;
-  size_t nzs = cfg->split_first ? batch * (chunk + 1) * d1 : 0; /* X W0^T, then X U^T */
+  size_t nwst = split ? chunk * d1 * d0w : 0;
+  size_t nzs = split ? batch * (chunk + 1) * d1 : 0; /* X W0^T, then X U^T */
   float *ws = malloc(((size_t)nth * stride + nwst + nzs + nbuf + 1) * sizeof *ws);
   double *loss = calloc(2 * np, sizeof *loss);
   size_t *right = calloc(2 * np, sizeof *right);
@@ -302,13 +318,13 @@ valley_status_t valley_probe(const valley_mlp_t *net, const float *theta, size_t
   c.dirs = dirs;
   c.grid = grid;
   c.n_grid = n_grid;
-  c.split = cfg->split_first != 0;
+  c.split = split;
   c.first_end = net->w_off[0] + d1 * d0w;
   c.invstd = invstd;
   c.wmax = wmax;
   c.ws = ws;
   c.ws_stride = stride;
-  float *z0 = zs + (cfg->split_first ? batch * chunk * d1 : 0);
+  float *z0 = zs + (split ? batch * chunk * d1 : 0);
   probe_set(&c, n_dirs, train, batch, wst, z0, zs, loss, right);
   probe_set(&c, n_dirs, test, batch, wst, z0, zs, loss + np, right + np);
 

@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 
+#include "cnn_internal.h"
 #include "valley/net.h"
 #include "valley/pcg.h"
 
@@ -15,6 +16,12 @@ static const char *const kind_names[] = {"weight", "bias", "bn-scale", "bn-shift
 
 const char *valley_net_kind_name(valley_net_kind_t kind) {
   return valley_name_of((int)kind, kind_names, VALLEY_NAMES_N(kind_names));
+}
+
+static const char *const arch_names[] = {"mlp", "cnn"};
+
+const char *valley_arch_name(valley_arch_t arch) {
+  return valley_name_of((int)arch, arch_names, VALLEY_NAMES_N(arch_names));
 }
 
 void valley_mlp_config_default(valley_mlp_config_t *cfg) {
@@ -58,6 +65,47 @@ static void add_segment(valley_mlp_t *net, size_t layer, valley_net_kind_t kind,
   *off += s->length;
 }
 
+/* The CNN: sim/cnn.c builds the table and its workspace; here the shared part (running
+ * statistics, gradient, gathered batch). */
+static valley_status_t alloc_cnn(const valley_mlp_config_t *cfg, size_t max_batch,
+                                 valley_mlp_t **out, valley_error_t *err) {
+  valley_mlp_t *net = calloc(1, sizeof *net);
+  if (net == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "network struct");
+  net->cfg = *cfg;
+  net->max_batch = max_batch;
+  net->segments = calloc(8, sizeof *net->segments);
+  if (net->segments == NULL) {
+    free(net);
+    return VALLEY_ERROR(err, VALLEY_ENOMEM, "segment table");
+  }
+  valley_status_t st = valley_cnn_setup(net, err);
+  if (st != VALLEY_OK) {
+    free(net->segments);
+    free(net);
+    return st;
+  }
+  size_t nbuf = net->n_buffers / 2;
+  size_t bytes = (2 * nbuf + net->n_params + max_batch * cfg->widths[0]) * sizeof(float) +
+                 max_batch;
+  net->ws_block = malloc(bytes);
+  if (net->ws_block == NULL) {
+    valley_mlp_free(net);
+    return VALLEY_ERROR(err, VALLEY_ENOMEM, "network workspace of %zu bytes", bytes);
+  }
+  float *f = net->ws_block;
+  net->running_mean = f;
+  net->running_var = f + nbuf;
+  net->ws_grad = f + 2 * nbuf;
+  net->ws_xb = net->ws_grad + net->n_params;
+  net->ws_yb = (uint8_t *)(net->ws_xb + max_batch * cfg->widths[0]);
+  for (size_t i = 0; i < nbuf; i++) {
+    net->running_mean[i] = 0.0f;
+    net->running_var[i] = 1.0f;
+  }
+  *out = net;
+  return VALLEY_OK;
+}
+
 valley_status_t valley_mlp_alloc(const valley_mlp_config_t *cfg, size_t max_batch,
                                  valley_mlp_t **out, valley_error_t *err) {
   *out = NULL;
@@ -76,6 +124,9 @@ valley_status_t valley_mlp_alloc(const valley_mlp_config_t *cfg, size_t max_batc
                         cfg->bn_momentum, cfg->bn_eps);
   if (max_batch < 1 || max_batch > (size_t)1 << 20)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "max_batch = %zu is outside 1..2^20", max_batch);
+  if (cfg->arch != VALLEY_ARCH_MLP && cfg->arch != VALLEY_ARCH_CNN)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "unknown architecture %d", (int)cfg->arch);
+  if (cfg->arch == VALLEY_ARCH_CNN) return alloc_cnn(cfg, max_batch, out, err);
 
   valley_mlp_t *net = calloc(1, sizeof *net);
   if (net == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "network struct");
@@ -160,10 +211,13 @@ valley_status_t valley_mlp_alloc(const valley_mlp_config_t *cfg, size_t max_batc
 
 void valley_mlp_free(valley_mlp_t *net) {
   if (net == NULL) return;
+  valley_cnn_free(net->ws_cnn);
   free(net->ws_block);
   free(net->segments);
   free(net);
 }
+
+const float *valley_mlp_logits(const valley_mlp_t *net) { return net->ws_act[net->cfg.n_layers]; }
 
 const valley_net_segment_t *valley_mlp_segment(const valley_mlp_t *net, const char *name) {
   for (size_t i = 0; i < net->n_segments; i++)
@@ -184,7 +238,8 @@ void valley_mlp_init(valley_mlp_t *net, float *params, uint64_t seed) {
     const valley_net_segment_t *seg = &net->segments[s];
     float *p = params + seg->offset;
     if (seg->kind == VALLEY_NET_WEIGHT) {
-      double sd = sqrt(2.0 / (double)net->cfg.widths[seg->layer]);
+      /* fan-in: one output's inputs (widths[l] for a linear layer, cin 9 for a 3x3 conv) */
+      double sd = sqrt(2.0 / (double)(seg->length / seg->shape[0]));
       for (size_t i = 0; i < seg->length; i++) p[i] = (float)(sd * normal01(&rng));
     } else {
       float v = seg->kind == VALLEY_NET_BN_SCALE ? 1.0f : 0.0f;
@@ -383,6 +438,8 @@ valley_status_t valley_mlp_batch(valley_mlp_t *net, const float *params, const f
     if (y[i] >= c)
       return VALLEY_ERROR(err, VALLEY_EINVAL, "label %u of example %zu is not below %zu classes",
                           (unsigned)y[i], i, c);
+  if (net->cfg.arch == VALLEY_ARCH_CNN)
+    return valley_cnn_batch(net, params, x, y, n, mode, grad, loss_mean, correct, err);
   forward(net, params, x, n, mode);
   float *dz = net->ws_d0;
   double total = valley_softmax_xent(net->ws_act[L], n, c, y, 1.0f / (float)n,

@@ -49,6 +49,9 @@ valley_status_t valley_probe_cuda(const valley_mlp_t *net, const float *theta, s
   valley_status_t st = valley_probe_check_args(net, n_dirs, n_grid, grid, cfg->batch, train,
                                                test, out, err);
   if (st != VALLEY_OK) return st;
+  if (net->cfg.arch != VALLEY_ARCH_MLP)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "the CUDA probe handles MLPs; this network is a %s "
+                        "(use the CPU probe)", valley_arch_name(net->cfg.arch));
   if (cfg->device < 0)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "CUDA device %d is negative", cfg->device);
 #ifndef VALLEY_HAVE_CUDA

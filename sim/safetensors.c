@@ -20,7 +20,7 @@ typedef struct {
   char name[40];
   int target;            /* ST_* */
   size_t offset, length; /* in the target array */
-  size_t ndims, shape[2];
+  size_t ndims, shape[4];
   int optional;          /* ST_FOLD: a PyTorch bias before BN, may be absent */
 } st_spec_t;
 
@@ -28,15 +28,18 @@ typedef struct {
  * the optional fc{l}.bias of BN layers (ST_FOLD, never written). */
 static size_t st_specs(const valley_mlp_t *net, st_spec_t *sp) {
   size_t k = 0;
+  int cnn = net->cfg.arch == VALLEY_ARCH_CNN;
   for (size_t l = 0; l < net->cfg.n_layers; l++) {
     size_t out = net->cfg.widths[l + 1];
+    /* the CNN's first two layers are nn.Conv2d modules conv{l} */
+    int conv = cnn && l + 1 < net->cfg.n_layers;
     for (size_t s = 0; s < net->n_segments; s++) {
       const valley_net_segment_t *g = &net->segments[s];
       if (g->layer != l) continue;
       st_spec_t *t = &sp[k++];
       memset(t, 0, sizeof *t);
-      const char *nm = g->kind == VALLEY_NET_WEIGHT     ? "fc%zu.weight"
-                       : g->kind == VALLEY_NET_BIAS     ? "fc%zu.bias"
+      const char *nm = g->kind == VALLEY_NET_WEIGHT     ? (conv ? "conv%zu.weight" : "fc%zu.weight")
+                       : g->kind == VALLEY_NET_BIAS     ? (conv ? "conv%zu.bias" : "fc%zu.bias")
                        : g->kind == VALLEY_NET_BN_SCALE ? "bn%zu.weight"
                                                         : "bn%zu.bias";
       snprintf(t->name, sizeof t->name, nm, l + 1);
@@ -44,15 +47,17 @@ static size_t st_specs(const valley_mlp_t *net, st_spec_t *sp) {
       t->offset = g->offset;
       t->length = g->length;
       t->ndims = g->ndims;
-      t->shape[0] = g->shape[0];
-      t->shape[1] = g->ndims == 2 ? g->shape[1] : 0;
+      for (size_t d = 0; d < 4; d++) t->shape[d] = d < g->ndims ? g->shape[d] : 0;
     }
     if (net->cfg.batch_norm && l + 1 < net->cfg.n_layers) {
       for (int j = 0; j < 3; j++) {
         st_spec_t *t = &sp[k++];
         memset(t, 0, sizeof *t);
         snprintf(t->name, sizeof t->name,
-                 j == 0 ? "bn%zu.running_mean" : j == 1 ? "bn%zu.running_var" : "fc%zu.bias",
+                 j == 0   ? "bn%zu.running_mean"
+                 : j == 1 ? "bn%zu.running_var"
+                 : conv   ? "conv%zu.bias"
+                          : "fc%zu.bias",
                  l + 1);
         t->target = j == 0 ? ST_MEAN : j == 1 ? ST_VAR : ST_FOLD;
         t->optional = j == 2;
@@ -76,8 +81,15 @@ valley_status_t valley_safetensors_save(const char *path, const valley_mlp_t *ne
   size_t nt = st_specs(net, sp);
   buf_t h = {0}, b = {0};
   char tmp[160];
-  json_puts(&h, "{\"__metadata__\":{\"format\":\"pt\",\"valley.architecture\":\"mlp\","
-                "\"valley.widths\":\"");
+  json_puts(&h, "{\"__metadata__\":{\"format\":\"pt\",\"valley.architecture\":\"");
+  json_puts(&h, valley_arch_name(net->cfg.arch));
+  json_puts(&h, "\",");
+  if (net->cfg.arch == VALLEY_ARCH_CNN) {
+    snprintf(tmp, sizeof tmp, "\"valley.image\":\"%zu,%zu,%zu\",", net->cfg.in_channels,
+             net->cfg.height, net->cfg.width);
+    json_puts(&h, tmp);
+  }
+  json_puts(&h, "\"valley.widths\":\"");
   for (size_t l = 0; l <= net->cfg.n_layers; l++) {
     snprintf(tmp, sizeof tmp, "%s%zu", l ? "," : "", net->cfg.widths[l]);
     json_puts(&h, tmp);
@@ -91,12 +103,12 @@ valley_status_t valley_safetensors_save(const char *path, const valley_mlp_t *ne
     if (sp[i].target == ST_FOLD) continue;
     json_puts(&h, ",\"");
     json_puts(&h, sp[i].name);
-    if (sp[i].ndims == 2)
-      snprintf(tmp, sizeof tmp, "\":{\"dtype\":\"F32\",\"shape\":[%zu,%zu],", sp[i].shape[0],
-               sp[i].shape[1]);
-    else
-      snprintf(tmp, sizeof tmp, "\":{\"dtype\":\"F32\",\"shape\":[%zu],", sp[i].shape[0]);
-    json_puts(&h, tmp);
+    json_puts(&h, "\":{\"dtype\":\"F32\",\"shape\":[");
+    for (size_t d = 0; d < sp[i].ndims; d++) {
+      snprintf(tmp, sizeof tmp, "%s%zu", d ? "," : "", sp[i].shape[d]);
+      json_puts(&h, tmp);
+    }
+    json_puts(&h, "],");
     snprintf(tmp, sizeof tmp, "\"data_offsets\":[%zu,%zu]}", off, off + 4 * sp[i].length);
     json_puts(&h, tmp);
     off += 4 * sp[i].length;
@@ -405,9 +417,12 @@ static valley_status_t st_apply(const char *path, const unsigned char *p, size_t
     }
     if (strcmp(t->dtype, "F32") != 0)
       return BAD("'%s': tensor %s: dtype %s, only F32 is supported", path, t->name, t->dtype);
-    uint64_t want[2] = {sp[i].shape[0], sp[i].shape[1]};
-    int same = t->ndims == sp[i].ndims && t->shape[0] == want[0] &&
-               (sp[i].ndims == 1 || t->shape[1] == want[1]);
+    uint64_t want[4];
+    int same = t->ndims == sp[i].ndims;
+    for (size_t d = 0; d < sp[i].ndims; d++) {
+      want[d] = sp[i].shape[d];
+      if (same && t->shape[d] != want[d]) same = 0;
+    }
     if (!same) {
       char a[64], b[64];
       shape_str(a, sizeof a, t->ndims, t->shape);

@@ -144,10 +144,10 @@ static void test_roundtrip(check_t *t, const char *dir) {
   check(t, st == VALLEY_EINVAL && contains(err.message, "magic"), "wrong magic: %s",
         err.message);
   memcpy(c, b1, n1);
-  c[8] = 2;
+  c[8] = 3;
   spit(f2, c, n1);
   st = valley_checkpoint_read(f2, NULL, &ck, &err);
-  check(t, st == VALLEY_EINVAL && contains(err.message, "version 2"), "wrong version: %s",
+  check(t, st == VALLEY_EINVAL && contains(err.message, "version 3"), "wrong version: %s",
         err.message);
   free(c);
   size_t w3[] = {4, 5, 7, 3};
@@ -328,7 +328,7 @@ static void test_fixture(check_t *t, const char *data) {
   /* float32 rounding: each logit's error is a small multiple of u = 2^-24 times the sum of the
    * magnitudes of the terms it is built from (M, computed by the script); 32 u M bounds it
    * with room (5-term dot products, BN's 5 operations, the folded bias, a 6-term dot). */
-  const float *logits = net->ws_act[net->cfg.n_layers];
+  const float *logits = valley_mlp_logits(net);
   double worst = 0;
   int ok = st == VALLEY_OK;
   for (size_t r = 0; r < rows && ok; r++)

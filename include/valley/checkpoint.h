@@ -13,7 +13,8 @@
 #include "valley/net.h"
 
 #define VALLEY_CHECKPOINT_MAGIC "VALLEYCK" /* 8 bytes, no terminator in the file */
-#define VALLEY_CHECKPOINT_VERSION 1u
+#define VALLEY_CHECKPOINT_VERSION 1u     /* MLPs (written byte for byte as before) */
+#define VALLEY_CHECKPOINT_VERSION_CNN 2u /* the CNN: image fields and 4-d shapes */
 
 /* What a checkpoint holds besides the network's own parameters and BN buffers. */
 typedef struct {

@@ -32,13 +32,20 @@ typedef enum {
 const char *valley_net_kind_name(valley_net_kind_t kind);
 
 typedef struct {
-  char name[32];          /* "fc1.weight", "fc1.bias", "bn1.scale", "bn1.shift" (1-based) */
-  size_t layer;           /* linear layer, 0-based */
+  char name[32];          /* "fc1.weight", "fc1.bias", "bn1.scale", "bn1.shift" (1-based);
+                             the CNN's "conv1.weight", "conv1.bias", ..., "fc3.weight" */
+  size_t layer;           /* linear or convolutional layer, 0-based */
   valley_net_kind_t kind;
   size_t offset, length;  /* params[offset .. offset+length-1] */
-  size_t ndims;           /* 2 for weights, 1 otherwise */
-  size_t shape[2];        /* length == shape[0] * (ndims == 2 ? shape[1] : 1) */
+  size_t ndims;           /* 2 for linear weights, 4 for conv weights, 1 otherwise */
+  size_t shape[4];        /* length == product of shape[0 .. ndims-1]; unused entries 0 */
 } valley_net_segment_t;
+
+/* Architectures.  MLP: n_layers linear layers.  CNN (docs/networks.md): n_layers = 3,
+ * conv1 (3x3, pad 1, in_channels -> widths[1]) [BN2d] ReLU maxpool2 -> conv2 (widths[1] ->
+ * widths[2]) [BN2d] ReLU maxpool2 -> flatten (C, H, W) -> fc3 (-> widths[3] classes);
+ * widths[0] = in_channels * height * width, height and width divisible by 4. */
+typedef enum { VALLEY_ARCH_MLP = 0, VALLEY_ARCH_CNN = 1 } valley_arch_t;
 
 typedef struct {
   size_t n_layers;                             /* linear layers, 1..VALLEY_MLP_MAX_LAYERS */
@@ -46,9 +53,14 @@ typedef struct {
   int batch_norm;                              /* BN after every hidden linear layer */
   double bn_momentum;                          /* running = (1 - m) running + m batch; 0.1 */
   double bn_eps;                               /* 1e-5 */
+  valley_arch_t arch;                          /* VALLEY_ARCH_MLP (default) or _CNN */
+  size_t in_channels, height, width;           /* CNN input images (C, H, W); 0 for the MLP */
 } valley_mlp_config_t;
 
-/* n_layers = 0, no BN, momentum 0.1, eps 1e-5: fill in n_layers and widths. */
+/* "mlp", "cnn"; "unknown" otherwise. */
+const char *valley_arch_name(valley_arch_t arch);
+
+/* n_layers = 0, no BN, momentum 0.1, eps 1e-5, MLP: fill in n_layers and widths. */
 void valley_mlp_config_default(valley_mlp_config_t *cfg);
 
 /* Forward modes.  TRAIN normalizes by batch statistics; TRAIN_UPDATE also updates the running
@@ -67,7 +79,7 @@ typedef struct {
   size_t n_segments;
   valley_net_segment_t *segments;
   size_t max_batch;
-  size_t n_buffers;      /* 2 * (sum of hidden widths) with BN, else 0 */
+  size_t n_buffers;      /* 2 * (sum of hidden widths or channels) with BN, else 0 */
   float *running_mean;   /* per hidden layer l: running_mean + bn_off[l], widths[l+1] values */
   float *running_var;    /* unbiased batch variances enter the running average */
   size_t bn_off[VALLEY_MLP_MAX_LAYERS];
@@ -83,6 +95,7 @@ typedef struct {
   float *ws_xb;                             /* gathered batch inputs */
   uint8_t *ws_yb;                           /* gathered batch labels */
   void *ws_block;
+  struct valley_cnn_ws *ws_cnn;             /* CNN workspace (sim/cnn.c), NULL for the MLP */
 } valley_mlp_t;
 
 /* Checks cfg (widths >= 1, 1 <= n_layers <= max, momentum in [0, 1], eps > 0), builds the
@@ -92,9 +105,14 @@ valley_status_t valley_mlp_alloc(const valley_mlp_config_t *cfg, size_t max_batc
 void valley_mlp_free(valley_mlp_t *net);
 
 /* He/Kaiming normal init from PCG32 (seed, VALLEY_NET_INIT_STREAM): every weight of layer l is
- * N(0, 2 / widths[l]) (fan-in, ReLU gain), one Box-Muller cosine variate from two outputs, in
+ * N(0, 2 / fan_in) (ReLU gain; fan_in = widths[l] for linear layers, in_channels * 9 for a 3x3
+ * convolution, c2 * H/4 * W/4 for the CNN's fc3), one Box-Muller cosine variate from two outputs, in
  * segment order, row-major; biases and BN shifts 0, BN scales 1; running mean 0, var 1. */
 void valley_mlp_init(valley_mlp_t *net, float *params, uint64_t seed);
+
+/* The logits of the last valley_mlp_batch call: n x classes floats, batch-major (valid until
+ * the next call on net). */
+const float *valley_mlp_logits(const valley_mlp_t *net);
 
 /* The segment named name ("fc2.weight"), or NULL. */
 const valley_net_segment_t *valley_mlp_segment(const valley_mlp_t *net, const char *name);
