@@ -2,14 +2,15 @@
  * each one's GEMM ceiling measured in the same run (cblas_sgemm 1024^3 on as many OpenBLAS threads
  * as the probe has OpenMP threads, and on one; cuBLAS SGEMM 8192^3 on the GPU), and the CPU-vs-CUDA loss agreement.  One JSON line.
  *
- * usage: bench_probe DIR TRAIN_SPLIT N_TRAIN N_TEST DIRS GRID MODE [REPS]
+ * usage: bench_probe DIR TRAIN_SPLIT N_TRAIN N_TEST DIRS GRID MODE [REPS [ARCH]]
  *   DIR          Fashion-MNIST directory ("-" for the Debian package's)
  *   TRAIN_SPLIT  "train" or "test": the split whose first N_TRAIN images serve as the train set
  *                (the test set is the first N_TEST test images)
  *   DIRS, GRID   filter-normalized directions (seed 1) and grid points on [-1, 1]
  *   MODE         cpu, cuda or both
- * The network: 784-256-256-10 with BN, trained for one epoch (seed 1, batch 128, lr 0.05,
- * momentum 0.9) on the train set, so the probe runs at a trained point, as in use.
+ *   ARCH         mlp (default): 784-256-256-10 with BN; cnn: the CNN with 32 and 64 channels and BN
+ * The network is trained for one epoch (seed 1, batch 128, lr 0.05, momentum 0.9) on the train
+ * set, so the probe runs at a trained point, as in use.
  *
  * Flop counts: "direct" counts 2 (784 256 + 256 256 + 256 10) per image per point (what a
  * point-by-point evaluation executes); "executed" counts what the split kernel runs: the first
@@ -75,6 +76,7 @@ int main(int argc, char **argv) {
   size_t ntr = strtoul(argv[3], NULL, 10), nte = strtoul(argv[4], NULL, 10);
   size_t nd = strtoul(argv[5], NULL, 10), ng = strtoul(argv[6], NULL, 10);
   int reps = argc > 8 ? atoi(argv[8]) : 3;
+  int cnn = argc > 9 && !strcmp(argv[9], "cnn");
   int do_cpu = !strcmp(mode, "cpu") || !strcmp(mode, "both");
   int do_cuda = !strcmp(mode, "cuda") || !strcmp(mode, "both");
   if ((!do_cpu && !do_cuda) || nd < 1 || ng < 2 || reps < 1) {
@@ -95,9 +97,15 @@ int main(int argc, char **argv) {
   valley_mlp_config_t mc;
   valley_mlp_config_default(&mc);
   mc.n_layers = 3;
-  size_t w[4] = {784, 256, 256, 10};
-  memcpy(mc.widths, w, sizeof w);
+  size_t w[4] = {784, 256, 256, 10}, wc[4] = {784, 32, 64, 10};
+  memcpy(mc.widths, cnn ? wc : w, sizeof w);
   mc.batch_norm = 1;
+  if (cnn) {
+    mc.arch = VALLEY_ARCH_CNN;
+    mc.in_channels = 1;
+    mc.height = 28;
+    mc.width = 28;
+  }
   valley_mlp_t *net;
   if (valley_mlp_alloc(&mc, 512, &net, &err)) die("network", &err);
   float *theta = malloc(net->n_params * sizeof *theta);
@@ -118,16 +126,18 @@ int main(int argc, char **argv) {
   for (size_t g = 0; g < ng; g++) grid[g] = -1.0 + 2.0 * (double)g / (double)(ng - 1);
 
   double imgs = (double)(ntr + nte), pts = (double)(nd * ng);
-  double direct = 2.0 * (784.0 * 256 + 256.0 * 256 + 256.0 * 10) * imgs * pts;
-  double executed = 2.0 * 784.0 * 256 * imgs * (1.0 + (double)nd) +
-                    2.0 * (256.0 * 256 + 256.0 * 10) * imgs * pts;
+  /* per image: the first layer's and the later layers' multiply-adds */
+  double first = cnn ? 784.0 * 9 * 32 : 784.0 * 256;
+  double later = cnn ? 196.0 * 288 * 64 + 3136.0 * 10 : 256.0 * 256 + 256.0 * 10;
+  double direct = 2.0 * (first + later) * imgs * pts;
+  double executed = 2.0 * first * imgs * (1.0 + (double)nd) + 2.0 * later * imgs * pts;
   int threads = 1;
 #ifdef VALLEY_HAVE_OPENMP
   threads = omp_get_max_threads();
 #endif
-  printf("{\"net\": \"784-256-256-10 BN\", \"train\": %zu, \"test\": %zu, \"dirs\": %zu, "
+  printf("{\"net\": \"%s\", \"train\": %zu, \"test\": %zu, \"dirs\": %zu, "
          "\"grid\": %zu, \"direct_gflop\": %.1f, \"executed_gflop\": %.1f, \"omp_threads\": %d",
-         ntr, nte, nd, ng, direct / 1e9, executed / 1e9, threads);
+         cnn ? "CNN 32-64 BN" : "784-256-256-10 BN", ntr, nte, nd, ng, direct / 1e9, executed / 1e9, threads);
   valley_prof_t *cpu = calloc(nd, sizeof *cpu), *gpu = calloc(nd, sizeof *gpu);
   if (!cpu || !gpu) return 1;
   if (do_cpu) {

@@ -38,6 +38,7 @@ int valley_cuda_devices(char *why, size_t why_len, char *name, size_t name_len) 
 void valley_probe_cuda_config_default(valley_probe_cuda_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->batch = 8192;
+  cfg->mem_limit_mb = 4096;
   cfg->split_first = 1;
 }
 
@@ -49,9 +50,6 @@ valley_status_t valley_probe_cuda(const valley_mlp_t *net, const float *theta, s
   valley_status_t st = valley_probe_check_args(net, n_dirs, n_grid, grid, cfg->batch, train,
                                                test, out, err);
   if (st != VALLEY_OK) return st;
-  if (net->cfg.arch != VALLEY_ARCH_MLP)
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "the CUDA probe handles MLPs; this network is a %s "
-                        "(use the CPU probe)", valley_arch_name(net->cfg.arch));
   if (cfg->device < 0)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "CUDA device %d is negative", cfg->device);
 #ifndef VALLEY_HAVE_CUDA
@@ -61,6 +59,10 @@ valley_status_t valley_probe_cuda(const valley_mlp_t *net, const float *theta, s
 #else
   vcu_net_t v;
   memset(&v, 0, sizeof v);
+  v.arch = net->cfg.arch == VALLEY_ARCH_CNN ? 1 : 0;
+  v.in_channels = net->cfg.in_channels;
+  v.height = net->cfg.height;
+  v.width = net->cfg.width;
   v.n_layers = net->cfg.n_layers;
   for (size_t l = 0; l <= v.n_layers; l++) v.widths[l] = net->cfg.widths[l];
   v.bn = net->cfg.batch_norm;
@@ -88,8 +90,8 @@ valley_status_t valley_probe_cuda(const valley_mlp_t *net, const float *theta, s
     vcu_set_t sets[2] = {{train->x, train->y, train->n}, {test->x, test->y, test->n}};
     char msg[200] = "";
     int rc = vcu_probe(&v, theta, n_dirs, dirs, n_grid, grid, sets, cfg->batch,
-                       cfg->split_first != 0, cfg->mem_limit_mb, cfg->device, loss, right, msg,
-                       sizeof msg);
+                       cfg->split_first != 0, cfg->mem_limit_mb, cfg->chunk_dirs, cfg->device,
+                       loss, right, msg, sizeof msg);
     if (rc != 0)
       st = VALLEY_ERROR(err, rc == 2 ? VALLEY_ENOMEM : VALLEY_EIO, "CUDA probe: %s", msg);
     else

@@ -71,6 +71,69 @@ __global__ void post_layer(float *a, size_t astride, unsigned per, const float *
   }
 }
 
+/* 3x3, padding 1 im2col for point q = blockIdx.y (in + q in_pstride, cols + q cols_pstride; a
+ * stride of 0 shares one input or output): row (i H + h) W + w, column c 9 + kh 3 + kw of cols
+ * (m H W x C 9) holds in(i, c, h + kh - 1, w + kw - 1), 0 outside the image, where in(i, c, h, w)
+ * = in[i istride + c sc + h sh + w sw] (the CPU's im2col, sim/cnn.c, image by image). */
+__global__ void im2col3x3(const float *in, size_t in_pstride, unsigned istride, unsigned C,
+                          unsigned H, unsigned W, unsigned sc, unsigned sh, unsigned sw,
+                          unsigned m, float *cols, size_t cols_pstride) {
+  size_t q = blockIdx.y;
+  const float *inq = in + q * in_pstride;
+  float *cq = cols + q * cols_pstride;
+  unsigned K = C * 9, total = m * H * W * K;
+  for (unsigned idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += gridDim.x * blockDim.x) {
+    unsigned row = idx / K, col = idx % K;
+    unsigned i = row / (H * W), hw = row % (H * W), h = hw / W, w = hw % W;
+    unsigned c = col / 9, r = col % 9, ih = h + r / 3, iw = w + r % 3; /* input row ih - 1 */
+    float v = 0.0f;
+    if (ih >= 1 && ih <= H && iw >= 1 && iw <= W)
+      v = inq[(size_t)i * istride + c * sc + (ih - 1) * sh + (iw - 1) * sw];
+    cq[idx] = v;
+  }
+}
+
+/* The conv layer's BN (or bias) and ReLU, then 2x2 max pooling, for point q = blockIdx.y: z is
+ * NHWC (m images of H x W x C), a + q astride, or z0 + l_q zu_d for the split first layer; the
+ * output (m x H/2 x W/2 x C NHWC, or per image in (C, H/2, W/2) order when flat) goes to
+ * out + q ostride.  The CPU applies BN and ReLU to every element, then takes the maximum of the
+ * four: the same floats. */
+__global__ void post_pool(const float *a, size_t astride, const float *z0, const float *zu,
+                          size_t zu_dstride, const float *lp, size_t n_grid, const float *pts,
+                          size_t pstride, const float *rm, const float *inv, layer_args la,
+                          unsigned m, unsigned H, unsigned W, int flat, float *out,
+                          size_t ostride) {
+  size_t q = blockIdx.y;
+  const float *aq = a != NULL ? a + q * astride : NULL;
+  const float *zuq = z0 != NULL ? zu + (q / n_grid) * zu_dstride : NULL;
+  const float *pp = pts + q * pstride;
+  float lq = lp[q], *oq = out + q * ostride;
+  unsigned C = (unsigned)la.d, Ho = H / 2, Wo = W / 2, total = m * Ho * Wo * C;
+  for (unsigned idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += gridDim.x * blockDim.x) {
+    unsigned c = idx % C, t = idx / C, pw = t % Wo, ph = (t / Wo) % Ho, i = t / (Wo * Ho);
+    float best = 0.0f;
+    for (unsigned k = 0; k < 4; k++) {
+      unsigned r = ((i * H + 2 * ph + k / 2) * W + 2 * pw + k % 2) * C + c;
+      float z = z0 != NULL ? z0[r] + lq * zuq[r] : aq[r];
+      float v;
+      if (la.bn) {
+        float xh = (z - rm[la.bn_off + c]) * inv[la.bn_off + c];
+        v = pp[la.g_off + c] * xh + pp[la.s_off + c];
+      } else {
+        v = z + pp[la.b_off + c];
+      }
+      v = v > 0.0f ? v : 0.0f;
+      if (k == 0 || v > best) best = v;
+    }
+    if (flat)
+      oq[(size_t)i * (C * Ho * Wo) + (c * Ho + ph) * Wo + pw] = best;
+    else
+      oq[idx] = best;
+  }
+}
+
 /* Cross-entropy of the rows of point q = blockIdx.y, one row per thread, blocks of kThreads
  * rows: each block's sums (double loss, count right), by a fixed shared-memory tree, go to
  * part[q gridDim.x + blockIdx.x]. */
@@ -150,14 +213,14 @@ const char *cublas_text(cublasStatus_t s) { return cublasGetStatusString(s); }
 struct bufs {
   float *theta = nullptr, *dirs = nullptr, *pts = nullptr, *lp = nullptr;
   float *rm = nullptr, *inv = nullptr, *a = nullptr, *b = nullptr, *z0 = nullptr, *zu = nullptr;
-  float *x[2] = {nullptr, nullptr};
+  float *x[2] = {nullptr, nullptr}, *cols = nullptr;
   uint8_t *y[2] = {nullptr, nullptr};
   double *acc_loss = nullptr, *part_loss = nullptr;
   unsigned long long *acc_right = nullptr;
   unsigned *part_right = nullptr;
   cublasHandle_t h = nullptr;
   ~bufs() {
-    void *all[] = {theta, dirs, pts, lp, rm, inv, a, b, z0, zu, x[0], x[1], y[0], y[1],
+    void *all[] = {theta, dirs, pts, lp, rm, inv, a, b, z0, zu, x[0], x[1], cols, y[0], y[1],
                    acc_loss, acc_right, part_loss, part_right};
     for (void *p : all)
       if (p != nullptr) cudaFree(p);
@@ -186,6 +249,133 @@ size_t round_up(size_t n, size_t k) { return (n + k - 1) / k * k; }
     }                                                                                     \
   } while (0)
 
+namespace {
+
+struct geom_t {
+  size_t r1, k1;     /* rows and depth of the first layer's GEMM: m, widths[0] (MLP); m H W,
+                        9 in_channels (CNN, on the im2col of the batch) */
+  size_t astride;    /* floats per point in each of the two activation buffers */
+  size_t fixed;      /* bytes independent of the number of directions */
+  size_t per_dir;    /* bytes per direction of a chunk */
+};
+
+size_t max_of(size_t a, size_t b) { return a > b ? a : b; }
+
+geom_t geometry(const vcu_net_t *net, size_t m, size_t n_grid, size_t pstride, int split,
+                const vcu_set_t sets[2]) {
+  geom_t g;
+  size_t L = net->n_layers, d0 = net->widths[0], d1 = net->widths[1], act = 0;
+  if (net->arch == 1) {
+    size_t H = net->height, W = net->width, c1 = d1, c2 = net->widths[2];
+    size_t hw2 = (H / 2) * (W / 2), f = c2 * (H / 4) * (W / 4);
+    g.r1 = m * H * W;
+    g.k1 = 9 * net->in_channels;
+    /* z1 (direct first layer), p1, the im2col of p1, z2, the flattened pool, the logits */
+    act = max_of(max_of(split ? 0 : g.r1 * c1, m * hw2 * c1), m * hw2 * 9 * c1);
+    act = max_of(max_of(act, m * hw2 * c2), max_of(m * f, m * net->widths[3]));
+  } else {
+    g.r1 = m;
+    g.k1 = d0;
+    for (size_t l = 1; l <= L; l++) act = max_of(act, m * net->widths[l]);
+  }
+  g.astride = round_up(act, 64);
+  g.fixed = 4 * (pstride + 2 * net->n_bn + 64) + 4 * d0 * (sets[0].n + sets[1].n) + sets[0].n +
+            sets[1].n + (split ? 4 * g.r1 * d1 : 0) + (net->arch == 1 ? 4 * g.r1 * g.k1 : 0) +
+            ((size_t)1 << 20);
+  /* its vector, n_grid parameter vectors, activations, l values, accumulators and block sums,
+     and its share of the split first layer */
+  g.per_dir = 4 * pstride + n_grid * (4 * pstride + 8 * g.astride + 28 + 12 * ((m + 255) / 256)) +
+              (split ? 4 * g.r1 * d1 : 0);
+  return g;
+}
+
+unsigned blocks_for(size_t per) {
+  size_t b = (per + kThreads - 1) / kThreads;
+  return (unsigned)(b < 4096 ? (b < 1 ? 1 : b) : 4096);
+}
+
+/* The CNN on the batch xb (mb images) for the chunk's P points: conv1 (split or direct), BN or
+ * bias, ReLU, pool; im2col and conv2 per point; BN or bias, ReLU, pool to (C, H, W) order; fc3
+ * and its bias.  *logits: the points' mb x classes logits (point stride astride). */
+int cnn_batch(const vcu_net_t *net, bufs *B, const float *xb, size_t mb, size_t P, size_t dc,
+              size_t n_grid, size_t pstride, size_t astride, int split, const float **logits,
+              char *msg, size_t msg_len) {
+  const float one = 1.0f, zero = 0.0f;
+  unsigned cin = (unsigned)net->in_channels, H = (unsigned)net->height, W = (unsigned)net->width;
+  unsigned c1 = (unsigned)net->widths[1], c2 = (unsigned)net->widths[2];
+  unsigned cls = (unsigned)net->widths[3], H2 = H / 2, W2 = W / 2, K1 = 9 * cin, K2 = 9 * c1;
+  unsigned F = c2 * (H / 4) * (W / 4), R1 = (unsigned)mb * H * W, R2 = (unsigned)mb * H2 * W2;
+  unsigned m = (unsigned)mb, Pu = (unsigned)P;
+  im2col3x3<<<dim3(blocks_for((size_t)R1 * K1), 1), kThreads>>>(
+      xb, 0, (unsigned)net->widths[0], cin, H, W, H * W, W, 1, m, B->cols, 0);
+  CU(cudaGetLastError());
+  layer_args la;
+  memset(&la, 0, sizeof la);
+  la.relu = 1;
+  for (int l = 0; l < 2; l++) {
+    la.d = l == 0 ? c1 : c2;
+    la.bn = net->bn;
+    la.g_off = net->g_off[l];
+    la.s_off = net->s_off[l];
+    la.b_off = net->b_off[l];
+    la.bn_off = net->bn_off[l];
+    unsigned hh = l == 0 ? H : H2, ww = l == 0 ? W : W2;
+    size_t pool_out = (size_t)m * (hh / 2) * (ww / 2) * la.d;
+    if (l == 0 && split) {
+      /* Z0 = cols X W1^T and Z_U = cols U_d^T: row-major (R1 x c1) is column-major c1 x R1 */
+      CB(cublasSgemm(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)c1, (int)R1, (int)K1, &one,
+                     B->theta + net->w_off[0], (int)K1, B->cols, (int)K1, &zero, B->z0, (int)c1));
+      CB(cublasSgemmStridedBatched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)c1, (int)R1, (int)K1,
+                                   &one, B->dirs + net->w_off[0], (int)K1, (long long)pstride,
+                                   B->cols, (int)K1, 0, &zero, B->zu, (int)c1,
+                                   (long long)R1 * c1, (int)dc));
+      post_pool<<<dim3(blocks_for(pool_out), Pu), kThreads>>>(
+          nullptr, 0, B->z0, B->zu, (size_t)R1 * c1, B->lp, n_grid, B->pts, pstride, B->rm,
+          B->inv, la, m, hh, ww, 0, B->b, astride);
+    } else {
+      /* layer 0: the shared im2col; layer 1: each point's im2col of its pooled p1 (in B->b) */
+      const float *cols = B->cols;
+      long long cstride = 0;
+      unsigned rows = R1, K = K1;
+      if (l == 1) {
+        im2col3x3<<<dim3(blocks_for((size_t)R2 * K2), Pu), kThreads>>>(
+            B->b, astride, H2 * W2 * c1, c1, H2, W2, 1, W2 * c1, c1, m, B->a, astride);
+        CU(cudaGetLastError());
+        cols = B->a;
+        cstride = (long long)astride;
+        rows = R2;
+        K = K2;
+      }
+      float *z = l == 0 ? B->a : B->b;
+      CB(cublasSgemmStridedBatched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)la.d, (int)rows, (int)K,
+                                   &one, B->pts + net->w_off[l], (int)K, (long long)pstride, cols,
+                                   (int)K, cstride, &zero, z, (int)la.d, (long long)astride,
+                                   (int)P));
+      post_pool<<<dim3(blocks_for(pool_out), Pu), kThreads>>>(
+          z, astride, nullptr, nullptr, 0, B->lp, n_grid, B->pts, pstride, B->rm, B->inv, la, m,
+          hh, ww, l == 1, l == 0 ? B->b : B->a, astride);
+    }
+    CU(cudaGetLastError());
+  }
+  /* flat (B->a, mb x F) -> logits (B->b) = flat W3^T + b3 */
+  CB(cublasSgemmStridedBatched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)cls, (int)m, (int)F, &one,
+                               B->pts + net->w_off[2], (int)F, (long long)pstride, B->a, (int)F,
+                               (long long)astride, &zero, B->b, (int)cls, (long long)astride,
+                               (int)P));
+  memset(&la, 0, sizeof la);
+  la.d = cls;
+  la.b_off = net->b_off[2];
+  unsigned per = m * cls;
+  post_layer<<<dim3(blocks_for(per), Pu), kThreads>>>(B->b, astride, per, nullptr, nullptr,
+                                                      B->lp, n_grid, B->pts, pstride, B->rm,
+                                                      B->inv, la);
+  CU(cudaGetLastError());
+  *logits = B->b;
+  return 0;
+}
+
+} // namespace
+
 extern "C" int vcu_devices(char *why, size_t why_len, char *name, size_t name_len) {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
@@ -211,8 +401,8 @@ extern "C" int vcu_devices(char *why, size_t why_len, char *name, size_t name_le
 extern "C" int vcu_probe(const vcu_net_t *net, const float *theta, size_t n_dirs,
                          const float *const *dirs, size_t n_grid, const double *grid,
                          const vcu_set_t sets[2], size_t batch, int split_first,
-                         size_t mem_limit_mb, int device, double *loss, size_t *right, char *msg,
-                         size_t msg_len) {
+                         size_t mem_limit_mb, size_t chunk_dirs, int device, double *loss,
+                         size_t *right, char *msg, size_t msg_len) {
   char why[160];
   int ndev = vcu_devices(why, sizeof why, NULL, 0);
   if (ndev < 1) {
@@ -225,40 +415,40 @@ extern "C" int vcu_probe(const vcu_net_t *net, const float *theta, size_t n_dirs
   }
   CU(cudaSetDevice(device));
   size_t L = net->n_layers, np = net->n_params, d0 = net->widths[0], d1 = net->widths[1];
-  size_t C = net->widths[L], wmax = 0;
-  for (size_t l = 1; l <= L; l++)
-    if (net->widths[l] > wmax) wmax = net->widths[l];
+  size_t C = net->widths[L];
+  int cnn = net->arch == 1;
   size_t pstride = round_up(np, 64); /* 256-byte aligned parameter vectors */
   size_t nmax = sets[0].n > sets[1].n ? sets[0].n : sets[1].n;
   size_t m = batch < nmax ? batch : nmax;
-  size_t astride = round_up(m * wmax, 64);
-
-  size_t free_b = 0, total_b = 0;
-  CU(cudaMemGetInfo(&free_b, &total_b));
-  size_t limit = mem_limit_mb > 0 ? mem_limit_mb << 20 : free_b / 2;
-  size_t fixed = 4 * (pstride + 2 * net->n_bn + 64) + 4 * d0 * (sets[0].n + sets[1].n) +
-                 sets[0].n + sets[1].n + (split_first ? 4 * m * d1 : 0) + (1u << 20);
-  /* per direction: its vector, n_grid parameter vectors and activations, its X U^T, and the
-     accumulators and l values */
-  size_t per_dir = 4 * pstride + n_grid * (4 * pstride + 8 * astride + 28 + 12 * ((m + 255) / 256)) +
-                   (split_first ? 4 * m * d1 : 0);
-  if (fixed + per_dir > limit) {
+  /* The largest batch (halving from the requested one) whose buffers for one direction fit in
+     the limit: a fixed limit, not the free memory, so the same call always runs the same GEMM
+     shapes and repeats bit for bit. */
+  size_t limit = (mem_limit_mb > 0 ? mem_limit_mb : 4096) << 20;
+  geom_t g;
+  for (;;) {
+    g = geometry(net, m, n_grid, pstride, split_first, sets);
+    if (g.fixed + g.per_dir <= limit || m == 1) break;
+    m = (m + 1) / 2;
+  }
+  if (g.fixed + g.per_dir > limit) {
     say(msg, msg_len,
-        "the probe needs %.1f MB of device memory for one direction's %zu points at batch %zu, "
-        "more than the %.1f MB allowed; lower the batch",
-        (double)(fixed + per_dir) / 1048576.0, n_grid, m, (double)limit / 1048576.0);
+        "the probe needs %.1f MB of device memory for one direction's %zu points even at batch "
+        "1, more than the %.1f MB allowed; raise the limit",
+        (double)(g.fixed + g.per_dir) / 1048576.0, n_grid, (double)limit / 1048576.0);
     return 2;
   }
-  if (m * wmax >= ((size_t)1 << 31)) {
-    say(msg, msg_len, "batch %zu x width %zu is too large for one pass; lower the batch", m, wmax);
+  if (g.astride >= ((size_t)1 << 31) || g.r1 * g.k1 >= ((size_t)1 << 31)) {
+    say(msg, msg_len, "batch %zu is too large for 32-bit indexing within a point", m);
     return 2;
   }
   if (n_grid > 65535) {
     say(msg, msg_len, "%zu grid points per direction: at most 65535", n_grid);
     return 5;
   }
-  size_t dchunk = (limit - fixed) / per_dir;
+  size_t astride = g.astride, R1 = g.r1, K1 = g.k1;
+  size_t dchunk = (limit - g.fixed) / g.per_dir;
   if (dchunk > n_dirs) dchunk = n_dirs;
+  if (chunk_dirs > 0 && dchunk > chunk_dirs) dchunk = chunk_dirs;
   if (dchunk * n_grid > 65535) dchunk = 65535 / n_grid; /* points are a grid's y dimension */
   size_t pmax = dchunk * n_grid;
 
@@ -274,9 +464,10 @@ extern "C" int vcu_probe(const vcu_net_t *net, const float *theta, size_t n_dirs
   CU(cudaMalloc(&B.a, 4 * astride * pmax));
   CU(cudaMalloc(&B.b, 4 * astride * pmax));
   if (split_first) {
-    CU(cudaMalloc(&B.z0, 4 * m * d1));
-    CU(cudaMalloc(&B.zu, 4 * m * d1 * dchunk));
+    CU(cudaMalloc(&B.z0, 4 * R1 * d1));
+    CU(cudaMalloc(&B.zu, 4 * R1 * d1 * dchunk));
   }
+  if (cnn) CU(cudaMalloc(&B.cols, 4 * R1 * K1));
   CU(cudaMalloc(&B.acc_loss, 8 * pmax));
   CU(cudaMalloc(&B.acc_right, 8 * pmax));
   size_t nb_max = (m + kThreads - 1) / kThreads;
@@ -325,53 +516,62 @@ extern "C" int vcu_probe(const vcu_net_t *net, const float *theta, size_t n_dirs
       for (size_t i0 = 0; i0 < sets[s].n; i0 += m) {
         size_t mb = sets[s].n - i0 < m ? sets[s].n - i0 : m;
         const float *xb = B.x[s] + i0 * d0;
-        /* column-major view: row-major Z (mb x d) is Z^T (d x mb) = W (d x din) X^T */
-        layer_args la;
-        memset(&la, 0, sizeof la);
-        if (split_first) {
-          CB(cublasSgemm(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb, (int)d0, &one,
-                         B.theta + net->w_off[0], (int)d0, xb, (int)d0, &zero, B.z0, (int)d1));
-          CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb,
-                                       (int)d0, &one, B.dirs + net->w_off[0], (int)d0,
-                                       (long long)pstride, xb, (int)d0, 0, &zero, B.zu,
-                                       (int)d1, (long long)(mb * d1), (int)dc));
-        } else {
-          CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb,
-                                       (int)d0, &one, B.pts + net->w_off[0], (int)d0,
-                                       (long long)pstride, xb, (int)d0, 0, &zero, B.a, (int)d1,
-                                       (long long)astride, (int)P));
-        }
-        float *a = B.a, *b = B.b;
-        for (size_t l = 0; l < L; l++) {
-          size_t din = net->widths[l], dout = net->widths[l + 1];
-          if (l > 0)
-            CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)dout, (int)mb,
-                                         (int)din, &one, B.pts + net->w_off[l], (int)din,
-                                         (long long)pstride, a, (int)din, (long long)astride,
-                                         &zero, b, (int)dout, (long long)astride, (int)P));
-          float *out = l > 0 ? b : a;
-          la.bn = net->bn && l + 1 < L;
-          la.relu = l + 1 < L;
-          la.d = dout;
-          la.g_off = net->g_off[l];
-          la.s_off = net->s_off[l];
-          la.b_off = net->b_off[l];
-          la.bn_off = net->bn_off[l];
-          int fused = split_first && l == 0;
-          unsigned per = (unsigned)(mb * dout), pb = (per + kThreads - 1) / kThreads;
-          dim3 pg(pb < 4096 ? pb : 4096, (unsigned)P);
-          post_layer<<<pg, kThreads>>>(out, astride, per, fused ? B.z0 : nullptr,
-                                       fused ? B.zu : nullptr, B.lp, n_grid, B.pts, pstride, B.rm,
-                                       B.inv, la);
-          CU(cudaGetLastError());
-          if (l > 0) {
-            float *t = a;
-            a = b;
-            b = t;
+        const float *logits;
+        if (!cnn) {
+          /* column-major view: row-major Z (mb x d) is Z^T (d x mb) = W (d x din) X^T */
+          layer_args la;
+          memset(&la, 0, sizeof la);
+          if (split_first) {
+            CB(cublasSgemm(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb, (int)d0, &one,
+                           B.theta + net->w_off[0], (int)d0, xb, (int)d0, &zero, B.z0, (int)d1));
+            CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb,
+                                         (int)d0, &one, B.dirs + net->w_off[0], (int)d0,
+                                         (long long)pstride, xb, (int)d0, 0, &zero, B.zu,
+                                         (int)d1, (long long)(mb * d1), (int)dc));
+          } else {
+            CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb,
+                                         (int)d0, &one, B.pts + net->w_off[0], (int)d0,
+                                         (long long)pstride, xb, (int)d0, 0, &zero, B.a, (int)d1,
+                                         (long long)astride, (int)P));
           }
+          float *a = B.a, *b = B.b;
+          for (size_t l = 0; l < L; l++) {
+            size_t din = net->widths[l], dout = net->widths[l + 1];
+            if (l > 0)
+              CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)dout, (int)mb,
+                                           (int)din, &one, B.pts + net->w_off[l], (int)din,
+                                           (long long)pstride, a, (int)din, (long long)astride,
+                                           &zero, b, (int)dout, (long long)astride, (int)P));
+            float *out = l > 0 ? b : a;
+            la.bn = net->bn && l + 1 < L;
+            la.relu = l + 1 < L;
+            la.d = dout;
+            la.g_off = net->g_off[l];
+            la.s_off = net->s_off[l];
+            la.b_off = net->b_off[l];
+            la.bn_off = net->bn_off[l];
+            int fused = split_first && l == 0;
+            unsigned per = (unsigned)(mb * dout), pb = (per + kThreads - 1) / kThreads;
+            dim3 pg(pb < 4096 ? pb : 4096, (unsigned)P);
+            post_layer<<<pg, kThreads>>>(out, astride, per, fused ? B.z0 : nullptr,
+                                         fused ? B.zu : nullptr, B.lp, n_grid, B.pts, pstride, B.rm,
+                                         B.inv, la);
+            CU(cudaGetLastError());
+            if (l > 0) {
+              float *t = a;
+              a = b;
+              b = t;
+            }
+          }
+          logits = a;
+        } else {
+          int rc = cnn_batch(net, &B, xb, mb, P, dc, n_grid, pstride, astride, split_first,
+                             &logits, msg, msg_len);
+          if (rc != 0) return rc;
         }
+        CU(cudaGetLastError());
         unsigned nb = (unsigned)((mb + kThreads - 1) / kThreads);
-        xent_rows<<<dim3(nb, (unsigned)P), kThreads>>>(a, astride, (unsigned)mb, (unsigned)C,
+        xent_rows<<<dim3(nb, (unsigned)P), kThreads>>>(logits, astride, (unsigned)mb, (unsigned)C,
                                                        B.y[s] + i0, B.part_loss, B.part_right);
         add_parts<<<(unsigned)((P + 127) / 128), 128>>>(B.part_loss, B.part_right, nb, P,
                                                         B.acc_loss, B.acc_right);

@@ -13,7 +13,9 @@ extern "C" {
 #define VCU_MAX_LAYERS 8
 
 typedef struct {
-  size_t n_layers;                    /* linear layers */
+  int arch;                           /* 0 MLP, 1 CNN (VALLEY_ARCH_CNN, sim/cnn.c) */
+  size_t in_channels, height, width;  /* CNN input images */
+  size_t n_layers;                    /* linear layers (the CNN: conv1, conv2, fc3) */
   size_t widths[VCU_MAX_LAYERS + 1];  /* inputs .. classes */
   int bn;                             /* EVAL-mode BN after every hidden layer */
   size_t n_params;
@@ -38,7 +40,8 @@ int vcu_devices(char *why, size_t why_len, char *name, size_t name_len);
  * summed cross-entropy and the number right at theta + (float)grid[g] dirs[d]. */
 int vcu_probe(const vcu_net_t *net, const float *theta, size_t n_dirs, const float *const *dirs,
               size_t n_grid, const double *grid, const vcu_set_t sets[2], size_t batch,
-              int split_first, size_t mem_limit_mb, int device, double *loss, size_t *right,
+              int split_first, size_t mem_limit_mb, size_t chunk_dirs, int device, double *loss,
+              size_t *right,
               char *msg, size_t msg_len);
 
 /* The best of reps timed n x n x n cuBLAS SGEMMs (FP32, CUBLAS_DEFAULT_MATH) on device 0, in

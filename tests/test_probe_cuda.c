@@ -2,8 +2,8 @@
  *
  * Without a usable GPU (no CUDA in the build, no driver, no device) the test checks that the
  * CUDA entry points say so cleanly, prints "SKIP: <why>" and exits 77, which ctest reports as
- * skipped.  With a GPU it checks, on an MLP with and without BN and on data large enough that
- * the GEMMs are split across many cuBLAS tiles:
+ * skipped.  With a GPU it checks, on an MLP and a CNN, each with and without BN, on data large
+ * enough that the GEMMs are split across many cuBLAS tiles:
  *   - mean train and test loss within 1e-4 relative of the CPU probe at every point (the issue's
  *     bar), split and unsplit first layer, one and several direction chunks, several batches;
  *   - the numbers right: the CPU and GPU logits differ only by float reordering, so a row can
@@ -85,7 +85,7 @@ static size_t near_ties(valley_mlp_t *net, const float *theta, const float *u, d
       fprintf(stderr, "test_probe_cuda: %s\n", err.message);
       exit(2);
     }
-    const float *z = net->ws_act[net->cfg.n_layers];
+    const float *z = valley_mlp_logits(net);
     for (size_t i = 0; i < m; i++) {
       double a = -INFINITY, b = -INFINITY;
       for (size_t k = 0; k < c; k++) {
@@ -109,9 +109,32 @@ typedef struct {
   valley_prof_t cpu[3];
 } setup_t;
 
-static void setup(setup_t *s, int bn) {
+/* The MLP 96-64-48-10, or the CNN on 2 x 12 x 12 images with 5 and 7 channels (96 inputs too is
+ * not possible: 288 inputs). */
+static valley_mlp_t *make_cnn(int bn) {
+  valley_mlp_config_t cfg;
+  valley_mlp_config_default(&cfg);
+  cfg.arch = VALLEY_ARCH_CNN;
+  cfg.in_channels = 2;
+  cfg.height = 12;
+  cfg.width = 12;
+  cfg.n_layers = 3;
+  size_t w[4] = {288, 5, 7, 10};
+  memcpy(cfg.widths, w, sizeof w);
+  cfg.batch_norm = bn;
+  valley_mlp_t *net;
+  valley_error_t err;
+  if (valley_mlp_alloc(&cfg, 256, &net, &err) != VALLEY_OK) {
+    fprintf(stderr, "make_cnn: %s\n", err.message);
+    exit(2);
+  }
+  return net;
+}
+
+static void setup(setup_t *s, int bn, int cnn) {
   const size_t widths[] = {96, 64, 48, 10};
-  s->net = make_net(3, widths, bn, 512);
+  s->net = cnn ? make_cnn(bn) : make_net(3, widths, bn, 512);
+  size_t dim = s->net->cfg.widths[0];
   s->theta = perturbed_theta(s->net, bn ? 21 : 22);
   valley_dir_family_t fams[3] = {VALLEY_DIR_FAMILY_FILTER, VALLEY_DIR_FAMILY_WHOLE,
                                  bn ? VALLEY_DIR_FAMILY_BN : VALLEY_DIR_FAMILY_SIGN};
@@ -126,8 +149,8 @@ static void setup(setup_t *s, int bn) {
     }
   }
   for (int g = 0; g < 9; g++) s->grid[g] = -0.8 + 0.2 * g;
-  labelled_data(&s->train, 3000, 96, 10, 31);
-  labelled_data(&s->test, 1100, 96, 10, 32);
+  labelled_data(&s->train, cnn ? 1500 : 3000, dim, 10, 31);
+  labelled_data(&s->test, cnn ? 700 : 1100, dim, 10, 32);
   valley_probe_config_t pc;
   valley_probe_config_default(&pc);
   if (valley_probe(s->net, s->theta, 3, (const float *const *)s->dirs, 9, s->grid, &s->train,
@@ -156,12 +179,12 @@ static int prof_same_bytes(const valley_prof_t *a, const valley_prof_t *b) {
 
 /* One CUDA configuration against the CPU profiles. */
 static void compare(check_t *t, setup_t *s, const char *what, size_t batch, int split,
-                    size_t mem_mb) {
+                    size_t chunk_dirs) {
   valley_probe_cuda_config_t cc;
   valley_probe_cuda_config_default(&cc);
   cc.batch = batch;
   cc.split_first = split;
-  cc.mem_limit_mb = mem_mb;
+  cc.chunk_dirs = chunk_dirs;
   valley_prof_t gpu[3], again[3];
   valley_error_t err;
   valley_status_t st = valley_probe_cuda(s->net, s->theta, 3, (const float *const *)s->dirs, 9,
@@ -208,7 +231,7 @@ static void test_errors(check_t *t, setup_t *s) {
   valley_error_t err;
   valley_status_t st = valley_probe_cuda(s->net, s->theta, 3, (const float *const *)s->dirs, 9,
                                          s->grid, &s->train, &s->test, &cc, out, &err);
-  check(t, st == VALLEY_ENOMEM && strstr(err.message, "lower the batch") && out[0].n == 0,
+  check(t, st == VALLEY_ENOMEM && strstr(err.message, "raise the limit") && out[0].n == 0,
         "a 1 MB limit is ENOMEM with advice (%s)", err.message);
   valley_probe_cuda_config_default(&cc);
   cc.device = 999;
@@ -262,21 +285,23 @@ int main(void) {
     printf("SKIP: the CUDA probe needs a GPU: %s\n", why);
     return 77;
   }
-  for (int bn = 0; bn <= 1; bn++) {
-    setup_t s;
-    memset(&s, 0, sizeof s);
-    setup(&s, bn);
-    char what[64];
-    snprintf(what, sizeof what, "%s, split, one pass", bn ? "BN" : "no BN");
-    compare(&t, &s, what, 8192, 1, 0);
-    snprintf(what, sizeof what, "%s, direct, one pass", bn ? "BN" : "no BN");
-    compare(&t, &s, what, 8192, 0, 0);
-    snprintf(what, sizeof what, "%s, split, batches of 700", bn ? "BN" : "no BN");
-    compare(&t, &s, what, 700, 1, 0);
-    snprintf(what, sizeof what, "%s, split, batches of 700, 7 MB (chunks)", bn ? "BN" : "no BN");
-    compare(&t, &s, what, 700, 1, 7);
-    if (bn) test_errors(&t, &s);
-    teardown(&s);
-  }
+  for (int cnn = 0; cnn <= 1; cnn++)
+    for (int bn = 0; bn <= 1; bn++) {
+      setup_t s;
+      memset(&s, 0, sizeof s);
+      setup(&s, bn, cnn);
+      const char *arch = cnn ? "CNN" : "MLP", *b = bn ? "BN" : "no BN";
+      char what[96];
+      snprintf(what, sizeof what, "%s %s, split, one pass", arch, b);
+      compare(&t, &s, what, 8192, 1, 0);
+      snprintf(what, sizeof what, "%s %s, direct, one pass", arch, b);
+      compare(&t, &s, what, 8192, 0, 0);
+      snprintf(what, sizeof what, "%s %s, split, batches of 300", arch, b);
+      compare(&t, &s, what, 300, 1, 0);
+      snprintf(what, sizeof what, "%s %s, split, batches of 300, 2 directions per chunk", arch, b);
+      compare(&t, &s, what, 300, 1, 2);
+      if (bn && !cnn) test_errors(&t, &s);
+      teardown(&s);
+    }
   return check_done(&t);
 }

@@ -25,8 +25,12 @@ typedef struct {
   size_t batch;       /* data rows per pass (default 8192); larger batches make larger GEMMs */
   int split_first;    /* 1 (default): X W0^T once and X U_d^T once per direction and batch,
                          then Z = X W0^T + l X U_d^T per point, as the CPU probe's split */
-  size_t mem_limit_mb;/* device memory the probe may hold; 0 (default): half of what is free */
+  size_t mem_limit_mb;/* device memory the probe may hold (default 4096; 0 means 4096); the
+                         batch is halved until one direction's points fit, and as many
+                         directions as fit run together: a fixed limit, not the free memory, so
+                         that a call repeats bit for bit */
   int device;         /* CUDA device index, default 0 */
+  size_t chunk_dirs;  /* at most this many directions per chunk (0, default: as many as fit) */
 } valley_probe_cuda_config_t;
 
 void valley_probe_cuda_config_default(valley_probe_cuda_config_t *cfg);
