@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -16,11 +15,7 @@
 #include "valley/basin1d.h"
 #include "valley/langevin.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 /* Best wall time of 3 runs (the machine is shared); the mean final theta as a checksum. */
 static int timed(const valley_basin1d_t *b, const valley_langevin1d_config_t *cfg,
@@ -28,12 +23,12 @@ static int timed(const valley_basin1d_t *b, const valley_langevin1d_config_t *cf
   valley_error_t err;
   *best = 1e300;
   for (int rep = 0; rep < 3; rep++) {
-    double t0 = now();
+    double t0 = bench_now();
     if (valley_langevin1d_run_basin(b, cfg, res, &err) != VALLEY_OK) {
       fprintf(stderr, "bench_langevin: %s\n", err.message);
       return 1;
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     if (dt < *best) *best = dt;
   }
   double s = 0;

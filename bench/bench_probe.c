@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cblas.h>
 #ifdef VALLEY_HAVE_OPENMP
@@ -29,11 +28,7 @@
 #include "valley/cuda.h"
 #include "valley/direction.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 static void die(const char *what, const valley_error_t *err) {
   fprintf(stderr, "bench_probe: %s: %s\n", what, err->message);
@@ -54,9 +49,9 @@ static double cpu_sgemm_gflops(int threads) {
   }
   double best = 1e300;
   for (int r = 0; r < 6; r++) {
-    double t0 = now();
+    double t0 = bench_now();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     if (r > 0 && dt < best) best = dt;
   }
   free(a);
@@ -146,11 +141,11 @@ int main(int argc, char **argv) {
     double best = 1e300;
     for (int r = 0; r < reps; r++) {
       for (size_t d = 0; d < nd; d++) valley_prof_free(&cpu[d]);
-      double t0 = now();
+      double t0 = bench_now();
       if (valley_probe(net, theta, nd, (const float *const *)dirs, ng, grid, &train, &test, &pc,
                        cpu, &err))
         die("CPU probe", &err);
-      double dt = now() - t0;
+      double dt = bench_now() - t0;
       if (dt < best) best = dt;
     }
     double s1 = cpu_sgemm_gflops(1), sg = cpu_sgemm_gflops(threads);
@@ -170,11 +165,11 @@ int main(int argc, char **argv) {
     double best = 1e300;
     for (int r = 0; r <= reps; r++) { /* r = 0 includes the context's start */
       for (size_t d = 0; d < nd; d++) valley_prof_free(&gpu[d]);
-      double t0 = now();
+      double t0 = bench_now();
       if (valley_probe_cuda(net, theta, nd, (const float *const *)dirs, ng, grid, &train, &test,
                             &cc, gpu, &err))
         die("CUDA probe", &err);
-      double dt = now() - t0;
+      double dt = bench_now() - t0;
       if (r > 0 && dt < best) best = dt;
     }
     double sg = 0.0;

@@ -4,15 +4,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "valley/thm2_check.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 int main(int argc, char **argv) {
   valley_sgd1d_config_t cfg;
@@ -26,13 +21,13 @@ int main(int argc, char **argv) {
   valley_error_t err;
   double best = 1e300;
   for (int rep_i = 0; rep_i < 3; rep_i++) { /* best of 3: the machine is shared */
-    double t0 = now();
+    double t0 = bench_now();
     if (valley_thm2_check(&cfg, rep, &err) != VALLEY_OK) {
       fprintf(stderr, "bench_sgd1d: %s\n", err.message);
       free(rep);
       return 1;
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     if (dt < best) best = dt;
   }
   double steps = (double)cfg.chains * (double)cfg.steps;

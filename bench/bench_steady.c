@@ -3,16 +3,11 @@
  * (bar of issue 4: 200 temperatures on a preset in under 0.5 s) */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "valley/basin1d.h"
 #include "valley/steady.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 int main(int argc, char **argv) {
   if (argc < 4) {
@@ -34,15 +29,15 @@ int main(int argc, char **argv) {
   valley_steady_logspace(1e-3, 1.0, n, T);
   double best = 1e30, best_prep = 1e30;
   for (int r = 0; r < reps; r++) {
-    double t0 = now();
+    double t0 = bench_now();
     valley_fp1d_t p;
     valley_steady_ctx_t ctx;
     valley_basin1d_problem(&b, &p);
     if (valley_steady_prepare(&ctx, &p, valley_basin1d_utest3, &b, NULL, 1, &err) != VALLEY_OK)
       return 1;
-    double t1 = now();
+    double t1 = bench_now();
     if (valley_steady_sweep(&ctx, T, n, threads, s, NULL, NULL, &err) != VALLEY_OK) return 1;
-    double t2 = now();
+    double t2 = bench_now();
     valley_steady_ctx_free(&ctx);
     if (t2 - t0 < best) best = t2 - t0;
     if (t1 - t0 < best_prep) best_prep = t1 - t0;

@@ -6,15 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "valley/thm1.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 /* The baseline: every pattern's projections summed directly (single thread per call, split over
  * threads by the high bits like the library). */
@@ -86,14 +81,14 @@ int main(int argc, char **argv) {
   valley_thm1_gain_t g;
   double best = 1e300, best_direct = 1e300, gd = 0;
   for (int rep = 0; rep < 3; rep++) { /* best of 3, alternating: the machine is shared */
-    double t0 = now();
+    double t0 = bench_now();
     if (valley_thm1_enumerate(&L, radii, threads, NULL, NULL, &g, &err) != VALLEY_OK) {
       fprintf(stderr, "bench_thm1: %s\n", err.message);
       return 1;
     }
-    double t1 = now();
+    double t1 = bench_now();
     gd = direct(&L);
-    double t2 = now();
+    double t2 = bench_now();
     if (t1 - t0 < best) best = t1 - t0;
     if (t2 - t1 < best_direct) best_direct = t2 - t1;
   }
