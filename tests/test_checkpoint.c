@@ -409,6 +409,59 @@ static void test_cnn(check_t *t, const char *dir) {
   valley_mlp_free(net2);
 }
 
+/* A PyTorch-style CNN file with conv biases in front of BN2d: each folds into its running mean
+ * (mu - b, one float subtraction), everything else lands where its name says. */
+static void test_cnn_fold(check_t *t, const char *dir) {
+  valley_mlp_t *net = make_cnn(1, 4, 4, 1, 1, 2, 1, 2);
+  const char *names[] = {"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias",
+                         "bn1.running_mean", "bn1.running_var", "conv2.weight", "conv2.bias",
+                         "bn2.weight", "bn2.bias", "bn2.running_mean", "bn2.running_var",
+                         "fc3.weight", "fc3.bias"};
+  const char *shapes[] = {"[1,1,3,3]", "[1]", "[1]", "[1]", "[1]", "[1]", "[1,1,3,3]",
+                          "[1]", "[1]", "[1]", "[1]", "[1]", "[2,1]", "[2]"};
+  const size_t counts[] = {9, 1, 1, 1, 1, 1, 9, 1, 1, 1, 1, 1, 2, 2};
+  char h[2048];
+  size_t k = (size_t)snprintf(h, sizeof h, "{"), off = 0;
+  for (size_t i = 0; i < 14; i++) {
+    k += (size_t)snprintf(h + k, sizeof h - k,
+                          "%s\"%s\":{\"dtype\":\"F32\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}",
+                          i ? "," : "", names[i], shapes[i], off, off + 4 * counts[i]);
+    off += 4 * counts[i];
+  }
+  k += (size_t)snprintf(h + k, sizeof h - k, "}");
+  float data[32];
+  for (size_t i = 0; i < 32; i++) data[i] = 0.125f * (float)(i + 1);
+  data[9] = 0.25f;   /* conv1.bias */
+  data[12] = 0.5f;   /* bn1.running_mean */
+  data[23] = -0.75f; /* conv2.bias */
+  data[26] = 1.0f;   /* bn2.running_mean */
+  unsigned char *b = xmalloc(8 + k + sizeof data);
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)k >> (8 * i));
+  memcpy(b + 8, h, k);
+  memcpy(b + 8 + k, data, sizeof data); /* little-endian host, as the tests assume */
+  char path[512];
+  snprintf(path, sizeof path, "%s/fold.safetensors", dir);
+  spit(path, b, 8 + k + sizeof data);
+  free(b);
+  float *p = xmalloc(net->n_params * sizeof *p);
+  valley_error_t err;
+  valley_status_t st = valley_safetensors_load(path, net, p, &err);
+  const valley_net_segment_t *w1 = valley_mlp_segment(net, "conv1.weight");
+  const valley_net_segment_t *w2 = valley_mlp_segment(net, "conv2.weight");
+  const valley_net_segment_t *f3 = valley_mlp_segment(net, "fc3.weight");
+  int ok = st == VALLEY_OK && net->running_mean[0] == 0.5f - 0.25f &&
+           net->running_mean[1] == 1.0f + 0.75f && net->running_var[0] == data[13] &&
+           net->running_var[1] == data[27] && memcmp(p + w1->offset, data, 9 * 4) == 0 &&
+           memcmp(p + w2->offset, data + 14, 9 * 4) == 0 &&
+           memcmp(p + f3->offset, data + 28, 4 * 4) == 0 && p[net->g_off[0]] == data[10] &&
+           p[net->s_off[1]] == data[25];
+  check(t, ok, "CNN safetensors with PyTorch conv biases before BN: folded into the running "
+        "means (%s)", st ? err.message : "ok");
+  unlink(path);
+  free(p);
+  valley_mlp_free(net);
+}
+
 static void test_fixture(check_t *t, const char *data) {
   char path[512], exp[512];
   snprintf(path, sizeof path, "%s/mlp_fixture.safetensors", data);
@@ -555,6 +608,7 @@ int main(int argc, char **argv) {
   test_atomic(&t, dir);
   test_safetensors_roundtrip(&t, dir);
   test_cnn(&t, dir);
+  test_cnn_fold(&t, dir);
   test_fixture(&t, argv[1]);
   test_malformed(&t, dir);
   check(&t, dir_entries(dir) == 0, "no files left in the scratch directory");
