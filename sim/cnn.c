@@ -53,6 +53,8 @@ struct valley_cnn_ws {
   float *invstd, *meanf;                                         /* c1 + c2 each */
   double *part0, *part1; /* per-image partial sums, max_batch x max(c1, c2) */
   double *mean;          /* c1 + c2 */
+  float *scratch;        /* per thread: the dcols of one image, HW2 x K2 */
+  int nth;               /* threads scratch has room for */
   void *block;
 };
 
@@ -118,9 +120,14 @@ valley_status_t valley_cnn_setup(valley_mlp_t *net, valley_error_t *err) {
   net->n_buffers = d.bn ? 2 * (d.c1 + d.c2) : 0;
 
   size_t n = net->max_batch, cm = d.c1 > d.c2 ? d.c1 : d.c2;
+  int nth = 1;
+#ifdef VALLEY_HAVE_OPENMP
+  nth = omp_get_max_threads();
+  if (nth < 1) nth = 1;
+#endif
   size_t nf = n * (d.HW * d.K1 + 3 * d.HW * d.c1 + d.HW2 * d.c1 + d.HW2 * d.K2 +
                    3 * d.HW2 * d.c2 + 2 * d.F + 2 * d.cls + d.HW2 * d.c1) +
-              2 * (d.c1 + d.c2);
+              2 * (d.c1 + d.c2) + (size_t)nth * d.HW2 * d.K2;
   nf += nf & 1u;
   size_t nd = 2 * n * cm + d.c1 + d.c2;
   struct valley_cnn_ws *w = calloc(1, sizeof *w);
@@ -148,6 +155,8 @@ valley_status_t valley_cnn_setup(valley_mlp_t *net, valley_error_t *err) {
   TAKE(dlog, n * d.cls);
   TAKE(invstd, d.c1 + d.c2);
   TAKE(meanf, d.c1 + d.c2);
+  TAKE(scratch, (size_t)nth * d.HW2 * d.K2);
+  w->nth = nth;
 #undef TAKE
   double *g = (double *)((float *)w->block + nf);
   w->part0 = g;
@@ -524,9 +533,8 @@ static void weight_grad(const float *dz, const float *cols, size_t R, size_t K, 
   }
 }
 
-static valley_status_t backward(valley_mlp_t *net, const float *params, size_t n,
-                                valley_net_mode_t mode, const float *dlogits, float *grad,
-                                valley_error_t *err) {
+static void backward(valley_mlp_t *net, const float *params, size_t n, valley_net_mode_t mode,
+                     const float *dlogits, float *grad) {
   struct valley_cnn_ws *w = net->ws_cnn;
   dims_t d = dims_of(net);
   /* fc3 */
@@ -551,16 +559,13 @@ static valley_status_t backward(valley_mlp_t *net, const float *params, size_t n
   relu_bn_back(net, 1, params, n, d.HW2, d.c2, mode, w->a2, w->z2, w->invstd + d.c1, w->da2,
                grad);
   weight_grad(w->da2, w->cols2, n * d.HW2, d.K2, d.c2, grad + net->w_off[1]);
-  /* conv2 input gradient: per image, thread scratch for dcols */
-  int nth = 1;
+  /* conv2 input gradient: per image, thread scratch for dcols (at most the threads the
+   * workspace was sized for; per-image work, so the count does not change the result) */
+  float *scratch = w->scratch;
+  int nth = w->nth;
 #ifdef VALLEY_HAVE_OPENMP
-  nth = omp_get_max_threads();
-#endif
-  float *scratch = malloc((size_t)nth * d.HW2 * d.K2 * sizeof *scratch);
-  if (scratch == NULL)
-    return VALLEY_ERROR(err, VALLEY_ENOMEM, "CNN backward scratch for %d threads", nth);
-#ifdef VALLEY_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+  if (omp_get_max_threads() < nth) nth = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(nth)
 #endif
   for (size_t i = 0; i < n; i++) {
     int tid = 0;
@@ -575,15 +580,15 @@ static valley_status_t backward(valley_mlp_t *net, const float *params, size_t n
     col2im(dcols, d.c1, d.H2, d.W2, dp1);
     maxpool_back(w->a1 + i * d.HW * d.c1, d.H, d.W, d.c1, dp1, 0, w->da1 + i * d.HW * d.c1);
   }
-  free(scratch);
+  (void)nth;
   relu_bn_back(net, 0, params, n, d.HW, d.c1, mode, w->a1, w->z1, w->invstd, w->da1, grad);
   weight_grad(w->da1, w->cols1, n * d.HW, d.K1, d.c1, grad + net->w_off[0]);
-  return VALLEY_OK;
 }
 
 valley_status_t valley_cnn_batch(valley_mlp_t *net, const float *params, const float *x,
                                  const uint8_t *y, size_t n, valley_net_mode_t mode, float *grad,
                                  double *loss_mean, size_t *correct, valley_error_t *err) {
+  (void)err; /* no failure left once the arguments are checked */
   struct valley_cnn_ws *w = net->ws_cnn;
   dims_t d = dims_of(net);
   forward(net, params, x, n, mode);
@@ -591,5 +596,6 @@ valley_status_t valley_cnn_batch(valley_mlp_t *net, const float *params, const f
                                      grad != NULL ? w->dlog : NULL, correct);
   if (loss_mean != NULL) *loss_mean = total / (double)n;
   if (grad == NULL) return VALLEY_OK;
-  return backward(net, params, n, mode, w->dlog, grad, err);
+  backward(net, params, n, mode, w->dlog, grad);
+  return VALLEY_OK;
 }

@@ -16,7 +16,7 @@
 valley_status_t valley_cnn_setup(valley_mlp_t *net, valley_error_t *err);
 void valley_cnn_free(struct valley_cnn_ws *ws);
 
-/* valley_mlp_batch for the CNN, arguments already checked.  ENOMEM (thread scratch). */
+/* valley_mlp_batch for the CNN, arguments already checked (VALLEY_OK). */
 valley_status_t valley_cnn_batch(valley_mlp_t *net, const float *params, const float *x,
                                  const uint8_t *y, size_t n, valley_net_mode_t mode, float *grad,
                                  double *loss_mean, size_t *correct, valley_error_t *err);

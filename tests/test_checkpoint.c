@@ -2,7 +2,7 @@
  * (checksum, truncation, magic, version, architecture), atomic writes leaving no temporary file
  * after a failure; .safetensors round trip, the PyTorch-named fixture of
  * tests/data/make_safetensors_fixture.py loaded and run forward against its expected logits,
- * and malformed headers.
+ * malformed headers; the CNN (format version 2, conv tensor names) round trips and mismatches.
  * usage: test_checkpoint DATA_DIR */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -289,6 +289,179 @@ static void test_safetensors_roundtrip(check_t *t, const char *dir) {
   valley_mlp_free(net2);
 }
 
+/* The CNN with BN: checkpoint (format version 2) and safetensors (conv names, 4-d shapes) round
+ * trips byte for byte; an MLP or a CNN on other images cannot read it; MLP files stay version 1. */
+static void test_cnn(check_t *t, const char *dir) {
+  valley_mlp_t *net = make_cnn(2, 8, 8, 3, 4, 5, 1, 4), *net2 = make_cnn(2, 8, 8, 3, 4, 5, 1, 4);
+  size_t np = net->n_params, half = net->n_buffers / 2, S = net->n_segments;
+  float *p = xmalloc(np * sizeof *p), *p2 = xmalloc(np * sizeof *p2);
+  float *vel = xmalloc(np * sizeof *vel), *swa = xmalloc(np * sizeof *swa);
+  valley_pcg32_t rng;
+  valley_pcg32_seed(&rng, 8, 1);
+  valley_mlp_init(net, p, 5);
+  fill(vel, np, &rng);
+  fill(swa, np, &rng);
+  fill(net->running_mean, half, &rng);
+  for (size_t i = 0; i < half; i++) net->running_var[i] = 0.5f + 0.25f * (float)i;
+  char f1[512], f2[512];
+  snprintf(f1, sizeof f1, "%s/cnn1.vck", dir);
+  snprintf(f2, sizeof f2, "%s/cnn2.vck", dir);
+  valley_error_t err;
+  valley_checkpoint_extra_t ex = {vel, swa, 3};
+  valley_status_t st = valley_checkpoint_save(f1, net, p, &ex, &err);
+  valley_checkpoint_t *ck = NULL;
+  if (st == VALLEY_OK) st = valley_checkpoint_read(f1, net, &ck, &err);
+  check(t, st == VALLEY_OK, "CNN checkpoint save and read (%s)", st ? err.message : "ok");
+  if (st != VALLEY_OK) exit(2);
+  size_t n1 = 0, n2 = 0;
+  unsigned char *b1 = slurp(f1, &n1);
+  check(t, b1 && b1[8] == 2 && b1[9] == 0 && n1 == 160 + 96 * S + 4 * (3 * np + 2 * half) + 4,
+        "CNN checkpoint: version 2, %zu bytes = 160 + 96 S + 4 (3 P + B) + 4", n1);
+  check(t, ck->cfg.arch == VALLEY_ARCH_CNN && ck->cfg.in_channels == 2 && ck->cfg.height == 8 &&
+               ck->cfg.width == 8 && ck->cfg.widths[1] == 3 && ck->cfg.widths[2] == 4 &&
+               ck->cfg.batch_norm && memcmp(ck->params, p, np * 4) == 0 &&
+               memcmp(ck->running_mean, net->running_mean, half * 4) == 0 &&
+               memcmp(ck->running_var, net->running_var, half * 4) == 0 &&
+               memcmp(ck->velocity, vel, np * 4) == 0 && memcmp(ck->swa_avg, swa, np * 4) == 0 &&
+               ck->swa_count == 3,
+        "CNN checkpoint round trip: architecture, params, BN statistics, velocity, SWA equal");
+  int hv = 0;
+  st = valley_checkpoint_load(f1, net2, p2, NULL, &hv, &err);
+  valley_checkpoint_extra_t ex2 = {ck->velocity, ck->swa_avg, ck->swa_count};
+  if (st == VALLEY_OK) st = valley_checkpoint_save(f2, net2, p2, &ex2, &err);
+  unsigned char *b2 = st == VALLEY_OK ? slurp(f2, &n2) : NULL;
+  check(t, st == VALLEY_OK && b1 && b2 && n1 == n2 && memcmp(b1, b2, n1) == 0,
+        "CNN checkpoint loaded into a second network and re-saved: identical bytes");
+  free(b1);
+  free(b2);
+  valley_checkpoint_free(ck);
+  /* the same widths as an MLP, and a CNN on 2 x 4 x 16 images (same table, other images) */
+  size_t wm[] = {128, 3, 4, 5};
+  valley_mlp_t *mlp = make_net(3, wm, 1, 4), *other = make_cnn(2, 4, 16, 3, 4, 5, 1, 4);
+  float *pm = xmalloc(mlp->n_params * sizeof *pm);
+  st = valley_checkpoint_load(f1, mlp, pm, NULL, NULL, &err);
+  check(t, st == VALLEY_EINVAL && contains(err.message, "architecture mismatch") &&
+               contains(err.message, "CNN on 2x8x8"),
+        "CNN checkpoint into an MLP of the same widths: %s", err.message);
+  st = valley_checkpoint_read(f1, other, &ck, &err);
+  check(t, st == VALLEY_EINVAL && other->n_params == np && contains(err.message, "mismatch"),
+        "CNN checkpoint against a CNN on 2x4x16 images (same parameter table): %s", err.message);
+  /* MLP checkpoints keep format version 1 */
+  st = valley_checkpoint_save(f2, mlp, pm, NULL, &err);
+  b2 = slurp(f2, &n2);
+  check(t, st == VALLEY_OK && b2 && b2[8] == 1 && n2 == 144 + 80 * mlp->n_segments +
+                                                      4 * (mlp->n_params + mlp->n_buffers) + 4,
+        "an MLP checkpoint is still version 1, %zu bytes", n2);
+  free(b2);
+  unlink(f1);
+  unlink(f2);
+
+  /* safetensors */
+  snprintf(f1, sizeof f1, "%s/cnn1.safetensors", dir);
+  snprintf(f2, sizeof f2, "%s/cnn2.safetensors", dir);
+  st = valley_safetensors_save(f1, net, p, &err);
+  valley_mlp_t *net3 = make_cnn(2, 8, 8, 3, 4, 5, 1, 4);
+  float *p3 = xmalloc(np * sizeof *p3);
+  if (st == VALLEY_OK) st = valley_safetensors_load(f1, net3, p3, &err);
+  check(t, st == VALLEY_OK && memcmp(p, p3, np * 4) == 0 &&
+               memcmp(net->running_mean, net3->running_mean, half * 4) == 0 &&
+               memcmp(net->running_var, net3->running_var, half * 4) == 0,
+        "CNN safetensors round trip: params and BN statistics equal (%s)",
+        st ? err.message : "ok");
+  st = valley_safetensors_save(f2, net3, p3, &err);
+  b1 = slurp(f1, &n1);
+  b2 = slurp(f2, &n2);
+  check(t, st == VALLEY_OK && b1 && b2 && n1 == n2 && memcmp(b1, b2, n1) == 0,
+        "CNN safetensors re-saved: identical bytes");
+  /* the header names and shapes (PyTorch's Conv2d / BatchNorm2d / Linear state_dict) */
+  size_t hl = b1 ? (size_t)b1[0] | (size_t)b1[1] << 8 : 0;
+  char *h = xmalloc(hl + 1);
+  if (b1) memcpy(h, b1 + 8, hl);
+  h[hl] = '\0';
+  check(t, contains(h, "\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[3,2,3,3]") &&
+               contains(h, "\"conv2.weight\":{\"dtype\":\"F32\",\"shape\":[4,3,3,3]") &&
+               contains(h, "\"bn1.weight\":{\"dtype\":\"F32\",\"shape\":[3]") &&
+               contains(h, "\"bn2.running_var\":{\"dtype\":\"F32\",\"shape\":[4]") &&
+               contains(h, "\"fc3.weight\":{\"dtype\":\"F32\",\"shape\":[5,16]") &&
+               contains(h, "\"fc3.bias\"") && !contains(h, "conv1.bias") &&
+               contains(h, "\"valley.architecture\":\"cnn\"") &&
+               contains(h, "\"valley.image\":\"2,8,8\""),
+        "CNN safetensors header: conv1.weight [3,2,3,3], conv2.weight [4,3,3,3], bn{1,2}.*, "
+        "fc3.weight [5,16], architecture cnn, image 2,8,8");
+  free(h);
+  free(b1);
+  free(b2);
+  st = valley_safetensors_load(f1, mlp, pm, &err);
+  check(t, st == VALLEY_EINVAL && contains(err.message, "conv1.weight"),
+        "CNN safetensors into an MLP: %s", err.message);
+  unlink(f1);
+  unlink(f2);
+  free(p3);
+  free(pm);
+  free(p);
+  free(p2);
+  free(vel);
+  free(swa);
+  valley_mlp_free(net3);
+  valley_mlp_free(mlp);
+  valley_mlp_free(other);
+  valley_mlp_free(net);
+  valley_mlp_free(net2);
+}
+
+/* A PyTorch-style CNN file with conv biases in front of BN2d: each folds into its running mean
+ * (mu - b, one float subtraction), everything else lands where its name says. */
+static void test_cnn_fold(check_t *t, const char *dir) {
+  valley_mlp_t *net = make_cnn(1, 4, 4, 1, 1, 2, 1, 2);
+  const char *names[] = {"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias",
+                         "bn1.running_mean", "bn1.running_var", "conv2.weight", "conv2.bias",
+                         "bn2.weight", "bn2.bias", "bn2.running_mean", "bn2.running_var",
+                         "fc3.weight", "fc3.bias"};
+  const char *shapes[] = {"[1,1,3,3]", "[1]", "[1]", "[1]", "[1]", "[1]", "[1,1,3,3]",
+                          "[1]", "[1]", "[1]", "[1]", "[1]", "[2,1]", "[2]"};
+  const size_t counts[] = {9, 1, 1, 1, 1, 1, 9, 1, 1, 1, 1, 1, 2, 2};
+  char h[2048];
+  size_t k = (size_t)snprintf(h, sizeof h, "{"), off = 0;
+  for (size_t i = 0; i < 14; i++) {
+    k += (size_t)snprintf(h + k, sizeof h - k,
+                          "%s\"%s\":{\"dtype\":\"F32\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}",
+                          i ? "," : "", names[i], shapes[i], off, off + 4 * counts[i]);
+    off += 4 * counts[i];
+  }
+  k += (size_t)snprintf(h + k, sizeof h - k, "}");
+  float data[32];
+  for (size_t i = 0; i < 32; i++) data[i] = 0.125f * (float)(i + 1);
+  data[9] = 0.25f;   /* conv1.bias */
+  data[12] = 0.5f;   /* bn1.running_mean */
+  data[23] = -0.75f; /* conv2.bias */
+  data[26] = 1.0f;   /* bn2.running_mean */
+  unsigned char *b = xmalloc(8 + k + sizeof data);
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)k >> (8 * i));
+  memcpy(b + 8, h, k);
+  memcpy(b + 8 + k, data, sizeof data); /* little-endian host, as the tests assume */
+  char path[512];
+  snprintf(path, sizeof path, "%s/fold.safetensors", dir);
+  spit(path, b, 8 + k + sizeof data);
+  free(b);
+  float *p = xmalloc(net->n_params * sizeof *p);
+  valley_error_t err;
+  valley_status_t st = valley_safetensors_load(path, net, p, &err);
+  const valley_net_segment_t *w1 = valley_mlp_segment(net, "conv1.weight");
+  const valley_net_segment_t *w2 = valley_mlp_segment(net, "conv2.weight");
+  const valley_net_segment_t *f3 = valley_mlp_segment(net, "fc3.weight");
+  int ok = st == VALLEY_OK && net->running_mean[0] == 0.5f - 0.25f &&
+           net->running_mean[1] == 1.0f + 0.75f && net->running_var[0] == data[13] &&
+           net->running_var[1] == data[27] && memcmp(p + w1->offset, data, 9 * 4) == 0 &&
+           memcmp(p + w2->offset, data + 14, 9 * 4) == 0 &&
+           memcmp(p + f3->offset, data + 28, 4 * 4) == 0 && p[net->g_off[0]] == data[10] &&
+           p[net->s_off[1]] == data[25];
+  check(t, ok, "CNN safetensors with PyTorch conv biases before BN: folded into the running "
+        "means (%s)", st ? err.message : "ok");
+  unlink(path);
+  free(p);
+  valley_mlp_free(net);
+}
+
 static void test_fixture(check_t *t, const char *data) {
   char path[512], exp[512];
   snprintf(path, sizeof path, "%s/mlp_fixture.safetensors", data);
@@ -434,6 +607,8 @@ int main(int argc, char **argv) {
   test_roundtrip(&t, dir);
   test_atomic(&t, dir);
   test_safetensors_roundtrip(&t, dir);
+  test_cnn(&t, dir);
+  test_cnn_fold(&t, dir);
   test_fixture(&t, argv[1]);
   test_malformed(&t, dir);
   check(&t, dir_entries(dir) == 0, "no files left in the scratch directory");

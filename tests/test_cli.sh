@@ -413,6 +413,29 @@ assert lines[0].strip() == "l,train_loss,test_loss,train_acc,test_acc" and len(l
 PY
   "$valley" direction --profile "$tmp/nprobe_1.csv" > /dev/null 2> "$tmp/err" && ok "valley direction reads a net probe profile" \
     || bad "direction on probe output: $(cat "$tmp/err")"
+  # the CNN: train, eval from the checkpoint and from safetensors (same numbers), probe
+  cnn_train="net train --arch cnn --channels 4,8 --bn --epochs 1 --batch 32 --train-subset 1000 --test-subset 500 --seed 3"
+  OPENBLAS_NUM_THREADS=1 "$valley" $cnn_train --out "$tmp/cnn.vck" --safetensors "$tmp/cnn.safetensors" --json \
+    > "$tmp/ctrain.json" 2> "$tmp/err" || bad "net train --arch cnn: $(cat "$tmp/err")"
+  OPENBLAS_NUM_THREADS=1 "$valley" net eval --checkpoint "$tmp/cnn.vck" --train-subset 1000 --test-subset 500 --json \
+    > "$tmp/ceval.json" 2> "$tmp/err" || bad "net eval (cnn): $(cat "$tmp/err")"
+  OPENBLAS_NUM_THREADS=1 "$valley" net eval --safetensors "$tmp/cnn.safetensors" --arch cnn --channels 4,8 --bn \
+    --train-subset 1000 --test-subset 500 --json > "$tmp/ceval2.json" 2> "$tmp/err" || bad "net eval --safetensors (cnn): $(cat "$tmp/err")"
+  "$py" - "$tmp/ctrain.json" "$tmp/ceval.json" "$tmp/ceval2.json" <<'PY' && ok "net train --arch cnn JSON (arch, channels, image, parameters); eval from checkpoint and safetensors reproduces it exactly" || bad "net train --arch cnn JSON"
+import json, sys
+t, e, s = (json.load(open(f)) for f in sys.argv[1:4])
+assert t["arch"] == "cnn" and t["channels"] == [4, 8] and t["image"] == [1, 28, 28], t
+assert t["widths"] == [784, 4, 8, 10] and t["batch_norm"] is True
+assert t["parameters"] == 4 * 9 + 2 * 4 + 8 * 4 * 9 + 2 * 8 + 10 * 8 * 7 * 7 + 10, t["parameters"]
+assert e["arch"] == "cnn" and s["arch"] == "cnn"
+f = t["final"]
+assert f["test_accuracy"] > 0.3, f
+for k in ["train_loss", "train_accuracy", "test_loss", "test_accuracy"]:
+    assert e[k] == f[k] and s[k] == f[k], (k, e[k], s[k], f[k])
+PY
+  OPENBLAS_NUM_THREADS=1 "$valley" net probe --checkpoint "$tmp/cnn.vck" --family filter --directions 1 --grid -1:1:5 \
+    --train-subset 300 --test-subset 200 --out "$tmp/cprobe" > /dev/null 2> "$tmp/err" && [ -s "$tmp/cprobe_0.csv" ] \
+    && ok "net probe on a CNN checkpoint" || bad "net probe (cnn): $(cat "$tmp/err")"
   ls "$tmp" | grep -q '\.tmp\.' && bad "net: temporary file left behind" || ok "net: no temporary file left"
   check_bad_in net --out "no such directory" train --widths 784,32,10 --epochs 1 --data "$tmp/nodata"
   check_bad_in net --out "cannot\|nosuch.vck" probe --checkpoint "$tmp/nosuch.vck" --grid -1:1:5
@@ -458,6 +481,15 @@ check_bad_in net --out --family probe --checkpoint x.vck --grid -1:1:5 --family 
 check_bad_in net --out --directions probe --checkpoint x.vck --grid -1:1:5 --directions 0
 check_bad_in net --out --checkpoint probe --checkpoint x.vck --safetensors y --grid -1:1:5
 check_bad_in net --out --widths probe --safetensors y --grid -1:1:5
+check_bad_in net --out --channels train --arch mlp --widths 784,10 --channels 3,4
+check_bad_in net --out --channels train --arch cnn --channels 0,4
+check_bad_in net --out --channels train --arch cnn --channels 4
+check_bad_in net --out --channels train --arch cnn --channels 4,5000
+check_bad_in net --out --channels train --arch cnn
+check_bad_in net --out --arch train --arch rnn --widths 784,10
+check_bad_in net --out --widths train --arch cnn --channels 4,4 --widths 784,10
+check_bad_in net --out --arch probe --checkpoint x.vck --arch cnn --grid -1:1:5
+check_bad_in net --out --channels probe --safetensors y --arch cnn --grid -1:1:5
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -2,7 +2,9 @@
  * whole-vector norms, uniform range, sign consistency, zero outside the restricted segments,
  * determinism per seed and index), the probe at l = 0 and at l against valley_mlp_evaluate at the
  * explicitly formed theta + l u, the first-layer decomposition against the direct product, thread
- * count invariance, error paths, and a Fashion-MNIST subset (skipped when absent).
+ * count invariance, the CNN (filter normalization per conv filter, its probe against
+ * valley_mlp_evaluate, thread count), error paths, and a Fashion-MNIST subset (skipped when
+ * absent).
  * usage: test_direction */
 #include <math.h>
 #include <stdint.h>
@@ -139,7 +141,7 @@ static void test_families(check_t *t) {
   size_t parts = 0;
   for (size_t s = 0; s < net->n_segments; s++) {
     const valley_net_segment_t *seg = &net->segments[s];
-    size_t rows = seg->ndims == 2 ? seg->shape[0] : 1, cols = seg->length / rows;
+    size_t rows = seg->ndims >= 2 ? seg->shape[0] : 1, cols = seg->length / rows;
     for (size_t r = 0; r < rows; r++, parts++) {
       size_t o = seg->offset + r * cols;
       double want = nrm(theta + o, cols), got = nrm(fu + o, cols);
@@ -447,6 +449,99 @@ static void test_probe(check_t *t, int bn) {
   valley_mlp_free(net);
 }
 
+/* ---- the CNN ---------------------------------------------------------------------------------- */
+
+/* Filter normalization on the CNN: every conv filter (one output channel's {in, 3, 3} block,
+ * length / shape[0] values) and every fc3 row gets theta's norm (Li et al.); the probe (no
+ * first-layer split for the CNN, whatever split_first says) equals valley_mlp_evaluate at the
+ * explicitly formed theta + l u bit for bit, and does not depend on the thread count. */
+static void test_probe_cnn(check_t *t, int bn) {
+  valley_mlp_t *net = make_cnn(1, 8, 8, 3, 4, 5, bn, 32);
+  float *theta = make_theta(net, 23);
+  const char *tag = bn ? "CNN BN" : "CNN no BN";
+  float *fu = dir_of(net, theta, fam(VALLEY_DIR_FAMILY_FILTER), 13, 0);
+  double worst = 0.0;
+  size_t filters = 0;
+  for (size_t s = 0; s < net->n_segments; s++) {
+    const valley_net_segment_t *seg = &net->segments[s];
+    if (seg->kind != VALLEY_NET_WEIGHT) continue;
+    size_t rows = seg->shape[0], cols = seg->length / rows;
+    for (size_t r = 0; r < rows; r++, filters++) {
+      size_t o = seg->offset + r * cols;
+      worst = fmax(worst, fabs(nrm(fu + o, cols) / nrm(theta + o, cols) - 1.0));
+    }
+  }
+  /* norms of <= 36 floats in double, then a float rescale: a few u */
+  check(t, filters == 3 + 4 + 5 && worst < 1e-6,
+        "[%s] filter directions: %zu conv filters and fc rows have theta's norm (worst rel "
+        "%.2e)", tag, filters, worst);
+  free(fu);
+
+  valley_dataset_t tr, te;
+  make_data(&tr, 70, 64, 5, 3); /* batches of 32, 32, 6 */
+  make_data(&te, 33, 64, 5, 4);
+  enum { D = 7, G = 5 };
+  float *dirs[D];
+  for (size_t d = 0; d < D; d++)
+    dirs[d] = dir_of(net, theta, fam((valley_dir_family_t)d), 31, d);
+  const double grid[G] = {-1.0, -0.25, 0.0, 0.5, 1.25};
+  valley_probe_config_t pc;
+  valley_probe_config_default(&pc);
+  pc.batch = 32;
+  valley_prof_t a[D], b[D];
+  valley_error_t err;
+  pc.split_first = 0;
+  valley_status_t st1 = valley_probe(net, theta, D, (const float *const *)dirs, G, grid, &tr,
+                                     &te, &pc, a, &err);
+  pc.split_first = 1;
+  valley_status_t st2 = valley_probe(net, theta, D, (const float *const *)dirs, G, grid, &tr,
+                                     &te, &pc, b, &err);
+  check(t, st1 == VALLEY_OK && st2 == VALLEY_OK, "[%s] probe runs (%s)", tag,
+        st1 == VALLEY_OK && st2 == VALLEY_OK ? "ok" : err.message);
+  if (st1 != VALLEY_OK || st2 != VALLEY_OK) exit(2);
+  size_t exact = 0, pts = 0, same = 0;
+  for (size_t d = 0; d < D; d++) {
+    same += prof_equal(&a[d], &b[d]);
+    for (size_t g = 0; g < G; g++, pts++) {
+      double ltr, atr, lte, ate;
+      explicit_eval(net, theta, dirs[d], grid[g], &tr, 32, &ltr, &atr);
+      explicit_eval(net, theta, dirs[d], grid[g], &te, 32, &lte, &ate);
+      if (a[d].train[g] == ltr && a[d].test[g] == lte && a[d].train_acc[g] == atr &&
+          a[d].test_acc[g] == ate)
+        exact++;
+    }
+  }
+  check(t, exact == pts && same == D,
+        "[%s] probe = valley_mlp_evaluate at theta + l u bit for bit at %zu of %zu points; "
+        "split_first 1 gives the same profiles for %zu of %d", tag, exact, pts, same, D);
+#ifdef _OPENMP
+  int saved = omp_get_max_threads();
+  valley_prof_t p1[D], p2[D];
+  omp_set_num_threads(1);
+  valley_probe(net, theta, D, (const float *const *)dirs, G, grid, &tr, &te, &pc, p1, &err);
+  omp_set_num_threads(2);
+  valley_probe(net, theta, D, (const float *const *)dirs, G, grid, &tr, &te, &pc, p2, &err);
+  omp_set_num_threads(saved);
+  size_t eq = 0;
+  for (size_t d = 0; d < D; d++) {
+    eq += prof_equal(&p1[d], &p2[d]) && prof_equal(&p1[d], &a[d]);
+    valley_prof_free(&p1[d]);
+    valley_prof_free(&p2[d]);
+  }
+  check(t, eq == D, "[%s] 1 and 2 OpenMP threads: byte-identical profiles for %zu of %d", tag,
+        eq, D);
+#endif
+  for (size_t d = 0; d < D; d++) {
+    valley_prof_free(&a[d]);
+    valley_prof_free(&b[d]);
+    free(dirs[d]);
+  }
+  free(theta);
+  valley_dataset_free(&tr);
+  valley_dataset_free(&te);
+  valley_mlp_free(net);
+}
+
 static void test_probe_errors(check_t *t) {
   const size_t widths[] = {4, 3, 2};
   valley_mlp_t *net = make_net(2, widths, 0, 8);
@@ -533,6 +628,8 @@ int main(void) {
   test_families(&t);
   test_probe(&t, 0);
   test_probe(&t, 1);
+  test_probe_cnn(&t, 0);
+  test_probe_cnn(&t, 1);
   test_probe_errors(&t);
   test_fashion(&t);
   return check_done(&t);

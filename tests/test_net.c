@@ -1,7 +1,9 @@
 /* Networks (sim/net.c): the parameter-segment table; the backward pass against central finite
  * differences of an independent double-precision forward pass (MLP with and without BN, BN in
  * training and evaluation mode); softmax cross-entropy with huge logits; bit-for-bit determinism
- * of initialization and training; SWA averaging and the BN recomputation; error paths; and a
+ * of initialization and training; SWA averaging and the BN recomputation; error paths; the CNN
+ * (segments, gradient and EVAL forward against a direct-convolution double reference, thread-count
+ * independent training, BN recomputation); and a
  * short training run on a Fashion-MNIST subset (skipped when dataset-fashion-mnist is absent).
  * usage: test_net */
 #include <math.h>
@@ -10,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "check.h"
 #include "valley/net.h"
@@ -155,7 +160,8 @@ static void test_segments(check_t *t, int bn) {
   size_t sum = 0, expect = 784 * 256 + 256 * 256 + 256 * 10 + 10 + (bn ? 4 * 256 : 2 * 256);
   for (size_t s = 0; s < net->n_segments; s++) {
     const valley_net_segment_t *seg = &net->segments[s];
-    size_t len = seg->shape[0] * (seg->ndims == 2 ? seg->shape[1] : 1);
+    size_t len = 1;
+    for (size_t d = 0; d < seg->ndims; d++) len *= seg->shape[d];
     if (len != seg->length || seg->offset + seg->length > net->n_params) ok = 0;
     if (s > 0 && seg->offset != net->segments[s - 1].offset + net->segments[s - 1].length) ok = 0;
     for (size_t k = seg->offset; k < seg->offset + seg->length && ok; k++) cover[k]++;
@@ -324,6 +330,426 @@ static void test_swa_bn(check_t *t) {
   valley_dataset_free(&ds);
 }
 
+/* ---- the CNN: an independent double-precision reference by direct convolution ---------------- */
+
+static const double *seg_d(const valley_mlp_t *net, const double *p, const char *name) {
+  const valley_net_segment_t *s = valley_mlp_segment(net, name);
+  if (s == NULL) {
+    fprintf(stderr, "test_net: no segment %s\n", name);
+    exit(2);
+  }
+  return p + s->offset;
+}
+
+/* Conv layer l (3x3, padding 1, stride 1) on in (n x cin x H x W, NCHW), then BN (batch
+ * statistics with the biased variance, or the running statistics when eval) or the bias, ReLU
+ * and 2x2 max pooling into out (n x cout x H/2 x W/2), all by plain loops in double.  absmode:
+ * magnitudes instead of values (sum |w a|; BN |gamma| (|z| + |mu|) / sqrt(var + eps) + |beta|;
+ * + |bias|), for float error bounds (eval only).  stats (may be NULL): per channel the batch mean
+ * and unbiased variance of the convolution output. */
+static void ref_block(const valley_mlp_t *net, const double *p, size_t l, const double *in,
+                      size_t n, size_t cin, size_t H, size_t W, size_t cout, int eval,
+                      int absmode, double *out, double *stats) {
+  double *z = xmalloc(n * cout * H * W * sizeof *z);
+  char name[32];
+  snprintf(name, sizeof name, "conv%zu.weight", l + 1);
+  const double *Wt = seg_d(net, p, name);
+  for (size_t i = 0; i < n; i++)
+    for (size_t o = 0; o < cout; o++)
+      for (size_t h = 0; h < H; h++)
+        for (size_t w = 0; w < W; w++) {
+          double s = 0.0;
+          for (size_t c = 0; c < cin; c++)
+            for (size_t kh = 0; kh < 3; kh++)
+              for (size_t kw = 0; kw < 3; kw++) {
+                long ih = (long)h + (long)kh - 1, iw = (long)w + (long)kw - 1;
+                if (ih < 0 || iw < 0 || ih >= (long)H || iw >= (long)W) continue;
+                double wv = Wt[((o * cin + c) * 3 + kh) * 3 + kw];
+                double av = in[((i * cin + c) * H + (size_t)ih) * W + (size_t)iw];
+                s += absmode ? fabs(wv * av) : wv * av;
+              }
+          z[((i * cout + o) * H + h) * W + w] = s;
+        }
+  size_t hw = H * W, R = n * hw;
+  for (size_t o = 0; o < cout; o++) {
+    double mu = 0.0, var = 0.0;
+    for (size_t i = 0; i < n; i++)
+      for (size_t k = 0; k < hw; k++) mu += z[(i * cout + o) * hw + k];
+    mu /= (double)R;
+    for (size_t i = 0; i < n; i++)
+      for (size_t k = 0; k < hw; k++) {
+        double e = z[(i * cout + o) * hw + k] - mu;
+        var += e * e;
+      }
+    if (stats != NULL) {
+      stats[o] = mu;
+      stats[cout + o] = var / (double)(R - 1);
+    }
+    var /= (double)R;
+    if (net->cfg.batch_norm) {
+      snprintf(name, sizeof name, "bn%zu.scale", l + 1);
+      double g = seg_d(net, p, name)[o];
+      snprintf(name, sizeof name, "bn%zu.shift", l + 1);
+      double b = seg_d(net, p, name)[o];
+      if (eval) {
+        mu = net->running_mean[net->bn_off[l] + o];
+        var = net->running_var[net->bn_off[l] + o];
+      }
+      double is = 1.0 / sqrt(var + net->cfg.bn_eps);
+      for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < hw; k++) {
+          double *v = &z[(i * cout + o) * hw + k];
+          *v = absmode ? fabs(g) * is * (*v + fabs(mu)) + fabs(b) : g * (*v - mu) * is + b;
+        }
+    } else {
+      snprintf(name, sizeof name, "conv%zu.bias", l + 1);
+      double b = seg_d(net, p, name)[o];
+      for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < hw; k++) z[(i * cout + o) * hw + k] += absmode ? fabs(b) : b;
+    }
+  }
+  size_t Ho = H / 2, Wo = W / 2;
+  for (size_t i = 0; i < n; i++)
+    for (size_t o = 0; o < cout; o++)
+      for (size_t ph = 0; ph < Ho; ph++)
+        for (size_t pw = 0; pw < Wo; pw++) {
+          double m = 0.0; /* ReLU then max = max(0, max of the window) */
+          for (size_t dh = 0; dh < 2; dh++)
+            for (size_t dw = 0; dw < 2; dw++)
+              m = fmax(m, z[((i * cout + o) * H + 2 * ph + dh) * W + 2 * pw + dw]);
+          out[((i * cout + o) * Ho + ph) * Wo + pw] = m;
+        }
+  free(z);
+}
+
+/* The CNN's mean cross-entropy at p (double); logits (may be NULL) get the n x classes logits.
+ * The flatten is PyTorch's: per image, channel-major (C, H, W).  stats1 / stats2 (may be NULL):
+ * ref_block's batch statistics of the two convolutions. */
+static double cnn_ref(const valley_mlp_t *net, const double *p, const float *x, const uint8_t *y,
+                      size_t n, int eval, int absmode, double *logits, double *stats1,
+                      double *stats2) {
+  size_t cin = net->cfg.in_channels, H = net->cfg.height, W = net->cfg.width;
+  size_t c1 = net->cfg.widths[1], c2 = net->cfg.widths[2], c = net->cfg.widths[3];
+  size_t F = c2 * (H / 4) * (W / 4);
+  double *a0 = xmalloc(n * cin * H * W * sizeof *a0);
+  double *a1 = xmalloc(n * c1 * (H / 2) * (W / 2) * sizeof *a1);
+  double *a2 = xmalloc(n * F * sizeof *a2), *z = xmalloc(n * c * sizeof *z);
+  for (size_t k = 0; k < n * cin * H * W; k++) a0[k] = absmode ? fabs((double)x[k]) : x[k];
+  ref_block(net, p, 0, a0, n, cin, H, W, c1, eval, absmode, a1, stats1);
+  ref_block(net, p, 1, a1, n, c1, H / 2, W / 2, c2, eval, absmode, a2, stats2);
+  const double *W3 = seg_d(net, p, "fc3.weight"), *b3 = seg_d(net, p, "fc3.bias");
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < c; k++) {
+      double s = absmode ? fabs(b3[k]) : b3[k];
+      for (size_t f = 0; f < F; f++)
+        s += absmode ? fabs(W3[k * F + f] * a2[i * F + f]) : W3[k * F + f] * a2[i * F + f];
+      z[i * c + k] = s;
+    }
+  if (logits != NULL) memcpy(logits, z, n * c * sizeof *z);
+  double total = 0.0;
+  for (size_t i = 0; i < n && y != NULL; i++) {
+    double m = z[i * c];
+    for (size_t k = 1; k < c; k++) m = fmax(m, z[i * c + k]);
+    double s = 0.0;
+    for (size_t k = 0; k < c; k++) s += exp(z[i * c + k] - m);
+    total += m + log(s) - z[i * c + y[i]];
+  }
+  free(a0);
+  free(a1);
+  free(a2);
+  free(z);
+  return total / (double)n;
+}
+
+/* Random float parameters near init (BN scales/shifts and biases moved off 1/0), random running
+ * statistics, inputs in [-1, 1] and labels. */
+static void cnn_setup(valley_mlp_t *net, float *p, float *x, uint8_t *y, size_t n,
+                      uint64_t seed) {
+  valley_mlp_init(net, p, seed);
+  valley_pcg32_t rng;
+  valley_pcg32_seed(&rng, seed, 6);
+  for (size_t k = 0; k < net->n_params; k++) p[k] += (float)(0.2 * (valley_pcg32_double(&rng) - 0.5));
+  for (size_t k = 0; k < net->n_buffers / 2; k++) {
+    net->running_mean[k] = (float)(0.3 * (valley_pcg32_double(&rng) - 0.5));
+    net->running_var[k] = (float)(0.5 + valley_pcg32_double(&rng));
+  }
+  for (size_t k = 0; k < n * net->cfg.widths[0]; k++)
+    x[k] = (float)(2.0 * valley_pcg32_double(&rng) - 1.0);
+  for (size_t i = 0; i < n; i++)
+    y[i] = (uint8_t)valley_pcg32_bounded(&rng, (uint32_t)net->cfg.widths[3]);
+}
+
+/* The CNN's float gradient against central differences of the double reference, with the MLP's
+ * tolerance: the float backward's sums here have at most 36 terms per GEMM entry (K = 4 x 9) and
+ * per-channel BN sums over 384 rows accumulated in double, so the float gradient's relative error
+ * stays at a few hundred units of 2^-24 (< 1e-4); |g - fd| <= 1e-3 |fd| + 1e-4 max|fd| holds with
+ * room.  h = 1e-5 in double: truncation O(h^2) ~ 1e-10, rounding ~ 1e-16 / h ~ 1e-11. */
+static void cnn_grad_check(check_t *t, const char *label, int bn, valley_net_mode_t mode) {
+  const size_t n = 6;
+  valley_mlp_t *net = make_cnn(2, 8, 8, 3, 4, 5, bn, 8);
+  float *p = xmalloc(net->n_params * sizeof *p), *g = xmalloc(net->n_params * sizeof *g);
+  double *pd = xmalloc(net->n_params * sizeof *pd);
+  float x[6 * 128];
+  uint8_t y[6];
+  cnn_setup(net, p, x, y, n, 11);
+  valley_error_t err;
+  double loss = 0.0;
+  valley_status_t st = valley_mlp_batch(net, p, x, y, n, mode, g, &loss, NULL, &err);
+  int eval = mode == VALLEY_NET_EVAL;
+  for (size_t k = 0; k < net->n_params; k++) pd[k] = p[k];
+  double lref = cnn_ref(net, pd, x, y, n, eval, 0, NULL, NULL, NULL);
+  double *fd = xmalloc(net->n_params * sizeof *fd), fmax_ = 0.0;
+  for (size_t k = 0; k < net->n_params; k++) {
+    double h = 1e-5, save = pd[k];
+    pd[k] = save + h;
+    double lp = cnn_ref(net, pd, x, y, n, eval, 0, NULL, NULL, NULL);
+    pd[k] = save - h;
+    double lm = cnn_ref(net, pd, x, y, n, eval, 0, NULL, NULL, NULL);
+    pd[k] = save;
+    fd[k] = (lp - lm) / (2.0 * h);
+    if (fabs(fd[k]) > fmax_) fmax_ = fabs(fd[k]);
+  }
+  size_t bad = 0, worst = 0;
+  double worst_err = 0.0;
+  for (size_t k = 0; k < net->n_params; k++) {
+    double e = fabs((double)g[k] - fd[k]);
+    if (e > 1e-3 * fabs(fd[k]) + 1e-4 * fmax_) bad++;
+    if (e > worst_err) {
+      worst_err = e;
+      worst = k;
+    }
+  }
+  check(t, st == VALLEY_OK && close_rel(loss, lref, 1e-5),
+        "%s: float loss %.9g vs double reference %.9g", label, loss, lref);
+  check(t, bad == 0 && fmax_ > 1e-3,
+        "%s: gradient vs central differences, %zu of %zu outside tolerance (worst |err| %.3g at "
+        "%zu: %.6g vs %.6g; max|fd| %.3g)",
+        label, bad, net->n_params, worst_err, worst, (double)g[worst], fd[worst], fmax_);
+  free(fd);
+  free(pd);
+  free(g);
+  free(p);
+  valley_mlp_free(net);
+}
+
+/* EVAL logits against the double reference, per logit within 256 u M (u = 2^-24, M the same
+ * forward on magnitudes): by Higham's bound a K-term float dot product errs by at most
+ * gamma_K = K u / (1 - K u) times the sum of the magnitudes; ReLU and max pooling are
+ * 1-Lipschitz, BN in EVAL is an affine map of a few roundings; the errors of the three layers add
+ * up to (18 + 2) + 5 + (27 + 2) + 5 + (16 + 1) = 76 u M here (K = 2 x 9, 3 x 9, 4 x 2 x 2), and
+ * 256 leaves room for the compounding. */
+static void cnn_eval_check(check_t *t, int bn) {
+  const size_t n = 5;
+  valley_mlp_t *net = make_cnn(2, 8, 8, 3, 4, 5, bn, 8);
+  float *p = xmalloc(net->n_params * sizeof *p);
+  double *pd = xmalloc(net->n_params * sizeof *pd);
+  float x[5 * 128];
+  uint8_t y[5];
+  cnn_setup(net, p, x, y, n, 17);
+  for (size_t k = 0; k < net->n_params; k++) pd[k] = p[k];
+  valley_error_t err;
+  valley_status_t st = valley_mlp_batch(net, p, x, y, n, VALLEY_NET_EVAL, NULL, NULL, NULL, &err);
+  double ref[25], mag[25], worst = 0.0;
+  cnn_ref(net, pd, x, y, n, 1, 0, ref, NULL, NULL);
+  cnn_ref(net, pd, x, NULL, n, 1, 1, mag, NULL, NULL);
+  const float *lg = valley_mlp_logits(net);
+  int ok = st == VALLEY_OK;
+  for (size_t k = 0; k < n * 5; k++) {
+    double e = fabs(lg[k] - ref[k]) / (ldexp(1.0, -24) * mag[k]);
+    if (!(e <= 256.0)) ok = 0;
+    if (e > worst) worst = e;
+  }
+  check(t, ok, "CNN %s EVAL logits vs the double reference within 256 u M (worst %.2f u M)",
+        bn ? "BN" : "no BN", worst);
+  free(pd);
+  free(p);
+  valley_mlp_free(net);
+}
+
+static void test_cnn_segments(check_t *t) {
+  valley_mlp_t *net = make_cnn(1, 28, 28, 16, 32, 10, 1, 4);
+  const valley_net_segment_t *c1 = valley_mlp_segment(net, "conv1.weight");
+  const valley_net_segment_t *c2 = valley_mlp_segment(net, "conv2.weight");
+  const valley_net_segment_t *f3 = valley_mlp_segment(net, "fc3.weight");
+  size_t sum = 0, nw = 0;
+  int contiguous = 1;
+  for (size_t s = 0; s < net->n_segments; s++) {
+    const valley_net_segment_t *g = &net->segments[s];
+    size_t len = 1;
+    for (size_t d = 0; d < g->ndims; d++) len *= g->shape[d];
+    if (g->offset != sum || len != g->length) contiguous = 0;
+    sum += g->length;
+    nw += g->kind == VALLEY_NET_WEIGHT;
+  }
+  check(t,
+        net->n_segments == 8 && c1 && c2 && f3 && c1->ndims == 4 && c1->shape[0] == 16 &&
+            c1->shape[1] == 1 && c1->shape[2] == 3 && c1->shape[3] == 3 && c2->shape[0] == 32 &&
+            c2->shape[1] == 16 && f3->ndims == 2 && f3->shape[0] == 10 &&
+            f3->shape[1] == 32 * 7 * 7 && valley_mlp_segment(net, "bn2.shift") &&
+            valley_mlp_segment(net, "fc3.bias") && !valley_mlp_segment(net, "conv1.bias") &&
+            contiguous && sum == net->n_params && nw == 3 && net->n_buffers == 2 * (16 + 32),
+        "CNN 16,32 with BN: 8 segments, conv1.weight {16,1,3,3}, fc3.weight {10,1568}, "
+        "contiguous, %zu parameters, %zu buffers", net->n_params, net->n_buffers);
+  valley_mlp_free(net);
+  net = make_cnn(3, 8, 12, 4, 5, 6, 0, 4);
+  const valley_net_segment_t *b1 = valley_mlp_segment(net, "conv1.bias");
+  check(t, net->n_segments == 6 && b1 && b1->length == 4 && net->n_buffers == 0 &&
+            net->n_params == 4 * 27 + 4 + 5 * 36 + 5 + 6 * 5 * 2 * 3 + 6,
+        "CNN 3x8x12, 4,5 without BN: conv biases, %zu parameters", net->n_params);
+  valley_mlp_free(net);
+  /* bad configurations */
+  valley_mlp_config_t cfg;
+  valley_mlp_config_default(&cfg);
+  cfg.arch = VALLEY_ARCH_CNN;
+  cfg.n_layers = 3;
+  cfg.in_channels = 1;
+  cfg.height = 10; /* not divisible by 4 */
+  cfg.width = 8;
+  cfg.widths[0] = 80;
+  cfg.widths[1] = cfg.widths[2] = 2;
+  cfg.widths[3] = 3;
+  valley_error_t err;
+  valley_mlp_t *bad = NULL;
+  valley_status_t st = valley_mlp_alloc(&cfg, 4, &bad, &err);
+  check(t, st == VALLEY_EINVAL && bad == NULL && strstr(err.message, "divisible by 4"),
+        "CNN height 10 rejected: %s", err.message);
+  cfg.height = 8;
+  cfg.widths[0] = 65;
+  st = valley_mlp_alloc(&cfg, 4, &bad, &err);
+  check(t, st == VALLEY_EINVAL && strstr(err.message, "widths[0]"), "CNN widths[0] != C H W: %s",
+        err.message);
+  cfg.widths[0] = 64;
+  cfg.n_layers = 2;
+  cfg.widths[2] = 3;
+  st = valley_mlp_alloc(&cfg, 4, &bad, &err);
+  check(t, st == VALLEY_EINVAL && strstr(err.message, "3 layers"), "CNN with 2 layers: %s",
+        err.message);
+  cfg.n_layers = 3;
+  cfg.arch = (valley_arch_t)7;
+  st = valley_mlp_alloc(&cfg, 4, &bad, &err);
+  check(t, st == VALLEY_EINVAL && strstr(err.message, "architecture"), "arch 7: %s",
+        err.message);
+}
+
+/* Images (1 x 8 x 8) whose class sets the brightness of one quadrant. */
+static void synth_images(valley_dataset_t *ds, size_t n, unsigned classes, uint64_t seed) {
+  synth(ds, n, 64, classes, seed);
+  ds->rows = 8;
+  ds->cols = 8;
+  valley_pcg32_t rng;
+  valley_pcg32_seed(&rng, seed, 2);
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < 64; k++) {
+      size_t q = (k / 8 / 4) * 2 + (k % 8) / 4;
+      ds->x[i * 64 + k] =
+          (float)(valley_pcg32_double(&rng) * 0.6 + (q == ds->y[i] ? 0.5 : 0.0));
+    }
+}
+
+/* Same seed -> the same parameter and running-statistics bytes after two epochs, with 1 and 2
+ * OpenMP threads; and the training learns. */
+static void test_cnn_determinism(check_t *t) {
+  valley_dataset_t ds;
+  synth_images(&ds, 160, 4, 5);
+  float *pp[2] = {NULL, NULL}, *rm[2] = {NULL, NULL}, *rv[2] = {NULL, NULL};
+  double acc[2] = {0, 0}, loss0 = 0, loss1[2] = {0, 0};
+  size_t np = 0, nb = 0;
+  for (int r = 0; r < 2; r++) {
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(r + 1);
+#endif
+    valley_mlp_t *net = make_cnn(1, 8, 8, 4, 6, 4, 1, 32);
+    np = net->n_params;
+    nb = net->n_buffers / 2;
+    pp[r] = xmalloc(np * sizeof(float));
+    rm[r] = xmalloc(nb * sizeof(float));
+    rv[r] = xmalloc(nb * sizeof(float));
+    float *v = xmalloc(np * sizeof *v);
+    valley_mlp_init(net, pp[r], 9);
+    valley_error_t err;
+    valley_mlp_evaluate(net, pp[r], &ds, 32, &loss0, NULL, &err);
+    valley_sgd_config_t sc;
+    valley_sgd_config_default(&sc);
+    sc.batch = 20;
+    sc.lr = 0.05;
+    sc.seed = 9;
+    for (size_t e = 0; e < 3; e++)
+      if (valley_mlp_train_epoch(net, pp[r], v, &ds, &sc, e, NULL, &err) != VALLEY_OK) {
+        fprintf(stderr, "test_net: %s\n", err.message);
+        exit(2);
+      }
+    memcpy(rm[r], net->running_mean, nb * sizeof(float));
+    memcpy(rv[r], net->running_var, nb * sizeof(float));
+    valley_mlp_evaluate(net, pp[r], &ds, 32, &loss1[r], &acc[r], &err);
+    free(v);
+    valley_mlp_free(net);
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
+  }
+  check(t,
+        memcmp(pp[0], pp[1], np * sizeof(float)) == 0 &&
+            memcmp(rm[0], rm[1], nb * sizeof(float)) == 0 &&
+            memcmp(rv[0], rv[1], nb * sizeof(float)) == 0 && acc[0] == acc[1],
+        "CNN determinism: 1 and 2 OpenMP threads give the same parameter and BN bytes after 3 "
+        "epochs");
+  check(t, loss1[0] < 0.5 * loss0 && acc[0] > 0.9,
+        "CNN learns the synthetic quadrants: loss %.4f -> %.4f, accuracy %.4f", loss0, loss1[0],
+        acc[0]);
+  for (int r = 0; r < 2; r++) {
+    free(pp[r]);
+    free(rm[r]);
+    free(rv[r]);
+  }
+  valley_dataset_free(&ds);
+}
+
+/* recompute_bn on the CNN: each running statistic equals the batch-size-weighted average of the
+ * per-batch means and unbiased variances (over batch x H x W values per channel) that the double
+ * reference computes batch by batch (its conv2 statistics after BN1 with that batch's
+ * statistics).  Tolerance: the float forward's values carry relative errors of at most a few
+ * hundred u (< 1e-4) of their magnitudes through two 3x3 convolutions and one BN, so means agree
+ * to 1e-4 of (|mean| + sd) and variances to 1e-4 relative (2 x 1e-4 for the square, with room). */
+static void test_cnn_recompute_bn(check_t *t) {
+  valley_mlp_t *net = make_cnn(1, 8, 8, 3, 4, 3, 1, 16);
+  float *p = xmalloc(net->n_params * sizeof *p);
+  valley_mlp_init(net, p, 4);
+  double *pd = xmalloc(net->n_params * sizeof *pd);
+  for (size_t k = 0; k < net->n_params; k++) pd[k] = p[k];
+  valley_dataset_t ds;
+  synth_images(&ds, 40, 3, 8); /* batches of 16, 16, 8 */
+  valley_error_t err;
+  valley_status_t st = valley_mlp_recompute_bn(net, p, &ds, 16, &err);
+  double want[2 * (3 + 4)] = {0}, s1[6], s2[8];
+  for (size_t i0 = 0; i0 < ds.n; i0 += 16) {
+    size_t m = ds.n - i0 < 16 ? ds.n - i0 : 16;
+    cnn_ref(net, pd, ds.x + i0 * 64, NULL, m, 0, 0, NULL, s1, s2);
+    for (size_t o = 0; o < 3; o++) {
+      want[o] += (double)m * s1[o];
+      want[7 + o] += (double)m * s1[3 + o];
+    }
+    for (size_t o = 0; o < 4; o++) {
+      want[3 + o] += (double)m * s2[o];
+      want[7 + 3 + o] += (double)m * s2[4 + o];
+    }
+  }
+  double worst_m = 0.0, worst_v = 0.0;
+  for (size_t k = 0; k < 7; k++) {
+    double mu = want[k] / (double)ds.n, var = want[7 + k] / (double)ds.n;
+    worst_m = fmax(worst_m, fabs(net->running_mean[k] - mu) / (fabs(mu) + sqrt(var)));
+    worst_v = fmax(worst_v, fabs(net->running_var[k] - var) / var);
+  }
+  check(t, st == VALLEY_OK && worst_m < 1e-4 && worst_v < 1e-4,
+        "CNN recompute_bn: 7 channels' running mean and variance equal the weighted batch "
+        "statistics (worst rel. %.2g, %.2g)",
+        worst_m, worst_v);
+  free(pd);
+  free(p);
+  valley_mlp_free(net);
+  valley_dataset_free(&ds);
+}
+
 static void test_errors(check_t *t) {
   valley_mlp_config_t cfg;
   valley_mlp_config_default(&cfg);
@@ -457,6 +883,14 @@ int main(void) {
   test_determinism(&t);
   test_swa_bn(&t);
   test_errors(&t);
+  test_cnn_segments(&t);
+  cnn_grad_check(&t, "CNN 2x8x8 3,4 -> 5", 0, VALLEY_NET_TRAIN);
+  cnn_grad_check(&t, "CNN 2x8x8 3,4 -> 5 BN (train)", 1, VALLEY_NET_TRAIN);
+  cnn_grad_check(&t, "CNN 2x8x8 3,4 -> 5 BN (eval)", 1, VALLEY_NET_EVAL);
+  cnn_eval_check(&t, 0);
+  cnn_eval_check(&t, 1);
+  test_cnn_determinism(&t);
+  test_cnn_recompute_bn(&t);
   test_fashion(&t);
   return check_done(&t);
 }

@@ -1,5 +1,6 @@
-/* Networks: a multilayer perceptron with optional batch normalization (Ioffe & Szegedy 2015),
- * ReLU and softmax cross-entropy, trained by minibatch SGD with momentum, with stochastic weight
+/* Networks: a multilayer perceptron, or a small CNN (two 3x3 convolutions with max pooling, then
+ * a linear layer; cfg.arch), with optional batch normalization (Ioffe & Szegedy 2015), ReLU and
+ * softmax cross-entropy, trained by minibatch SGD with momentum, with stochastic weight
  * averaging (Izmailov et al. 2018).  float32, batch-major, GEMMs through CBLAS (OpenBLAS).
  *
  * All trainable parameters live in one flat float vector described by a table of named
