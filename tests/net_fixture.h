@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "valley/net.h"
+#include "valley/pcg.h"
 
 static inline void *xmalloc(size_t n) {
   void *p = calloc(1, n ? n : 1);
@@ -55,6 +58,39 @@ static inline valley_mlp_t *make_cnn(size_t cin, size_t h, size_t w, size_t c1, 
     exit(2);
   }
   return net;
+}
+
+/* theta: He init, then every entry moved by U(-0.2, 0.2) (so BN scales/shifts and biases are
+ * not 1/0), a few entries set to exactly 0 (sign(0) = 0); random running statistics. */
+static inline float *make_theta(valley_mlp_t *net, uint64_t seed) {
+  float *p = xmalloc(net->n_params * sizeof *p);
+  valley_mlp_init(net, p, seed);
+  valley_pcg32_t rng;
+  valley_pcg32_seed(&rng, seed, 99);
+  for (size_t k = 0; k < net->n_params; k++) {
+    p[k] += (float)(0.4 * (valley_pcg32_double(&rng) - 0.5));
+    if (k % 17 == 3) p[k] = 0.0f;
+  }
+  for (size_t k = 0; k < net->n_buffers / 2; k++) {
+    net->running_mean[k] = (float)(0.5 * (valley_pcg32_double(&rng) - 0.5));
+    net->running_var[k] = (float)(0.5 + valley_pcg32_double(&rng));
+  }
+  return p;
+}
+
+/* An empty data set of n rows of dim features (1 x dim images) and `classes` labels, its x and
+ * y allocated (zero) for the caller to fill, index[i] = i. */
+static inline void alloc_dataset(valley_dataset_t *ds, size_t n, size_t dim, unsigned classes) {
+  memset(ds, 0, sizeof *ds);
+  ds->n = n;
+  ds->dim = dim;
+  ds->rows = 1;
+  ds->cols = dim;
+  ds->n_classes = classes;
+  ds->x = xmalloc(n * dim * sizeof *ds->x);
+  ds->y = xmalloc(n);
+  ds->index = xmalloc(n * sizeof *ds->index);
+  for (size_t i = 0; i < n; i++) ds->index[i] = i;
 }
 
 #endif

@@ -24,41 +24,14 @@
 #include "net_fixture.h"
 
 
-/* theta: He init, then every entry moved by U(-0.2, 0.2) (so BN scales/shifts and biases are
- * not 1/0), a few entries set to exactly 0 (sign(0) = 0); random running statistics. */
-static float *make_theta(valley_mlp_t *net, uint64_t seed) {
-  float *p = xmalloc(net->n_params * sizeof *p);
-  valley_mlp_init(net, p, seed);
-  valley_pcg32_t rng;
-  valley_pcg32_seed(&rng, seed, 99);
-  for (size_t k = 0; k < net->n_params; k++) {
-    p[k] += (float)(0.4 * (valley_pcg32_double(&rng) - 0.5));
-    if (k % 17 == 3) p[k] = 0.0f;
-  }
-  for (size_t k = 0; k < net->n_buffers / 2; k++) {
-    net->running_mean[k] = (float)(0.5 * (valley_pcg32_double(&rng) - 0.5));
-    net->running_var[k] = (float)(0.5 + valley_pcg32_double(&rng));
-  }
-  return p;
-}
-
 static void make_data(valley_dataset_t *ds, size_t n, size_t dim, unsigned classes,
                       uint64_t seed) {
-  memset(ds, 0, sizeof *ds);
-  ds->n = n;
-  ds->dim = dim;
-  ds->rows = 1;
-  ds->cols = dim;
-  ds->n_classes = classes;
-  ds->x = xmalloc(n * dim * sizeof *ds->x);
-  ds->y = xmalloc(n);
-  ds->index = xmalloc(n * sizeof *ds->index);
+  alloc_dataset(ds, n, dim, classes);
   valley_pcg32_t rng;
   valley_pcg32_seed(&rng, seed, 7);
   for (size_t k = 0; k < n * dim; k++) ds->x[k] = (float)valley_pcg32_double(&rng);
   for (size_t i = 0; i < n; i++) {
     ds->y[i] = (uint8_t)valley_pcg32_bounded(&rng, classes);
-    ds->index[i] = i;
   }
 }
 

@@ -218,20 +218,11 @@ static void test_softmax(check_t *t) {
 /* ---- determinism, SWA, errors --------------------------------------------------------------- */
 
 static void synth(valley_dataset_t *ds, size_t n, size_t dim, unsigned classes, uint64_t seed) {
-  memset(ds, 0, sizeof *ds);
-  ds->n = n;
-  ds->dim = dim;
-  ds->rows = 1;
-  ds->cols = dim;
-  ds->n_classes = classes;
-  ds->x = xmalloc(n * dim * sizeof *ds->x);
-  ds->y = xmalloc(n);
-  ds->index = xmalloc(n * sizeof *ds->index);
+  alloc_dataset(ds, n, dim, classes);
   valley_pcg32_t rng;
   valley_pcg32_seed(&rng, seed, 1);
   for (size_t i = 0; i < n; i++) {
     ds->y[i] = (uint8_t)valley_pcg32_bounded(&rng, classes);
-    ds->index[i] = i;
     for (size_t k = 0; k < dim; k++) /* class-dependent means make it learnable */
       ds->x[i * dim + k] =
           (float)(valley_pcg32_double(&rng) * 0.5 + ((k % classes) == ds->y[i] ? 0.5 : 0.0));

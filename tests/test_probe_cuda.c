@@ -24,33 +24,11 @@
 
 #include "net_fixture.h"
 
-static float *perturbed_theta(valley_mlp_t *net, uint64_t seed) {
-  float *p = xmalloc(net->n_params * sizeof *p);
-  valley_mlp_init(net, p, seed);
-  valley_pcg32_t rng;
-  valley_pcg32_seed(&rng, seed, 5);
-  for (size_t k = 0; k < net->n_params; k++)
-    p[k] += (float)(0.2 * (valley_pcg32_double(&rng) - 0.5));
-  for (size_t k = 0; k < net->n_buffers / 2; k++) {
-    net->running_mean[k] = (float)(0.3 * (valley_pcg32_double(&rng) - 0.5));
-    net->running_var[k] = (float)(0.5 + 2.0 * valley_pcg32_double(&rng));
-  }
-  return p;
-}
-
 /* n rows of dim features in [0, 1) whose label is the argmax of a fixed random linear map of
  * the features (so a network has something to fit and the logits are not all alike). */
 static void labelled_data(valley_dataset_t *ds, size_t n, size_t dim, unsigned classes,
                           uint64_t seed) {
-  memset(ds, 0, sizeof *ds);
-  ds->n = n;
-  ds->dim = dim;
-  ds->rows = 1;
-  ds->cols = dim;
-  ds->n_classes = classes;
-  ds->x = xmalloc(n * dim * sizeof *ds->x);
-  ds->y = xmalloc(n);
-  ds->index = xmalloc(n * sizeof *ds->index);
+  alloc_dataset(ds, n, dim, classes);
   valley_pcg32_t rng;
   valley_pcg32_seed(&rng, seed, 11);
   double *map = xmalloc(classes * dim * sizeof *map);
@@ -65,7 +43,6 @@ static void labelled_data(valley_dataset_t *ds, size_t n, size_t dim, unsigned c
       if (s > bv) bv = s, best = c;
     }
     ds->y[i] = (uint8_t)best;
-    ds->index[i] = i;
   }
   free(map);
 }
@@ -109,33 +86,12 @@ typedef struct {
   valley_prof_t cpu[3];
 } setup_t;
 
-/* The MLP 96-64-48-10, or the CNN on 2 x 12 x 12 images with 5 and 7 channels (96 inputs too is
- * not possible: 288 inputs). */
-static valley_mlp_t *make_cnn(int bn) {
-  valley_mlp_config_t cfg;
-  valley_mlp_config_default(&cfg);
-  cfg.arch = VALLEY_ARCH_CNN;
-  cfg.in_channels = 2;
-  cfg.height = 12;
-  cfg.width = 12;
-  cfg.n_layers = 3;
-  size_t w[4] = {288, 5, 7, 10};
-  memcpy(cfg.widths, w, sizeof w);
-  cfg.batch_norm = bn;
-  valley_mlp_t *net;
-  valley_error_t err;
-  if (valley_mlp_alloc(&cfg, 256, &net, &err) != VALLEY_OK) {
-    fprintf(stderr, "make_cnn: %s\n", err.message);
-    exit(2);
-  }
-  return net;
-}
-
+/* The MLP 96-64-48-10, or the CNN on 2 x 12 x 12 images (288 inputs) with 5 and 7 channels. */
 static void setup(setup_t *s, int bn, int cnn) {
   const size_t widths[] = {96, 64, 48, 10};
-  s->net = cnn ? make_cnn(bn) : make_net(3, widths, bn, 512);
+  s->net = cnn ? make_cnn(2, 12, 12, 5, 7, 10, bn, 256) : make_net(3, widths, bn, 512);
   size_t dim = s->net->cfg.widths[0];
-  s->theta = perturbed_theta(s->net, bn ? 21 : 22);
+  s->theta = make_theta(s->net, bn ? 21 : 22);
   valley_dir_family_t fams[3] = {VALLEY_DIR_FAMILY_FILTER, VALLEY_DIR_FAMILY_WHOLE,
                                  bn ? VALLEY_DIR_FAMILY_BN : VALLEY_DIR_FAMILY_SIGN};
   valley_error_t err;
@@ -257,7 +213,7 @@ static int no_gpu(check_t *t) {
   check(t, why[0] != '\0', "no device: the reason is given (%s)", why);
   const size_t widths[] = {4, 3, 2};
   valley_mlp_t *net = make_net(2, widths, 0, 8);
-  float *theta = perturbed_theta(net, 1);
+  float *theta = make_theta(net, 1);
   valley_dataset_t ds;
   labelled_data(&ds, 5, 4, 2, 1);
   const float *dirs[1] = {theta};
