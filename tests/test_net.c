@@ -87,6 +87,28 @@ static double ref_loss(const valley_mlp_t *net, const double *p, const float *x,
   return total / (double)n;
 }
 
+/* The float loss against the double reference, and the float gradient g against the central
+ * differences fd (n parameters, largest |fd| fmax_): each within 1e-3 |fd| + 1e-4 fmax_. */
+static void grad_verdict(check_t *t, const char *label, valley_status_t st, double loss,
+                         double lref, const float *g, const double *fd, size_t n, double fmax_) {
+  size_t bad = 0, worst = 0;
+  double worst_err = 0.0;
+  for (size_t k = 0; k < n; k++) {
+    double e = fabs((double)g[k] - fd[k]);
+    if (e > 1e-3 * fabs(fd[k]) + 1e-4 * fmax_) bad++;
+    if (e > worst_err) {
+      worst_err = e;
+      worst = k;
+    }
+  }
+  check(t, st == VALLEY_OK && close_rel(loss, lref, 1e-5),
+        "%s: float loss %.9g vs double reference %.9g", label, loss, lref);
+  check(t, bad == 0 && fmax_ > 1e-3,
+        "%s: gradient vs central differences, %zu of %zu outside tolerance (worst |err| %.3g at "
+        "%zu: %.6g vs %.6g; max|fd| %.3g)",
+        label, bad, n, worst_err, worst, (double)g[worst], fd[worst], fmax_);
+}
+
 /* The float gradient against central differences (h = 1e-5) of the double reference.  The
  * tolerance comes from float rounding: the float backward carries relative errors of a few
  * hundred units of 2^-24 over these few-term sums, so |g - fd| <= 1e-3 |fd| + 1e-4 max|fd|;
@@ -127,22 +149,7 @@ static void grad_check(check_t *t, const char *label, int bn, valley_net_mode_t 
     fd[k] = (lp - lm) / (2.0 * h);
     if (fabs(fd[k]) > fmax_) fmax_ = fabs(fd[k]);
   }
-  size_t bad = 0, worst = 0;
-  double worst_err = 0.0;
-  for (size_t k = 0; k < net->n_params; k++) {
-    double e = fabs((double)g[k] - fd[k]);
-    if (e > 1e-3 * fabs(fd[k]) + 1e-4 * fmax_) bad++;
-    if (e > worst_err) {
-      worst_err = e;
-      worst = k;
-    }
-  }
-  check(t, st == VALLEY_OK && close_rel(loss, lref, 1e-5),
-        "%s: float loss %.9g vs double reference %.9g", label, loss, lref);
-  check(t, bad == 0 && fmax_ > 1e-3,
-        "%s: gradient vs central differences, %zu of %zu outside tolerance (worst |err| %.3g at "
-        "%zu: %.6g vs %.6g; max|fd| %.3g)",
-        label, bad, net->n_params, worst_err, worst, (double)g[worst], fd[worst], fmax_);
+  grad_verdict(t, label, st, loss, lref, g, fd, net->n_params, fmax_);
   free(fd);
   free(pd);
   free(g);
@@ -500,22 +507,7 @@ static void cnn_grad_check(check_t *t, const char *label, int bn, valley_net_mod
     fd[k] = (lp - lm) / (2.0 * h);
     if (fabs(fd[k]) > fmax_) fmax_ = fabs(fd[k]);
   }
-  size_t bad = 0, worst = 0;
-  double worst_err = 0.0;
-  for (size_t k = 0; k < net->n_params; k++) {
-    double e = fabs((double)g[k] - fd[k]);
-    if (e > 1e-3 * fabs(fd[k]) + 1e-4 * fmax_) bad++;
-    if (e > worst_err) {
-      worst_err = e;
-      worst = k;
-    }
-  }
-  check(t, st == VALLEY_OK && close_rel(loss, lref, 1e-5),
-        "%s: float loss %.9g vs double reference %.9g", label, loss, lref);
-  check(t, bad == 0 && fmax_ > 1e-3,
-        "%s: gradient vs central differences, %zu of %zu outside tolerance (worst |err| %.3g at "
-        "%zu: %.6g vs %.6g; max|fd| %.3g)",
-        label, bad, net->n_params, worst_err, worst, (double)g[worst], fd[worst], fmax_);
+  grad_verdict(t, label, st, loss, lref, g, fd, net->n_params, fmax_);
   free(fd);
   free(pd);
   free(g);
