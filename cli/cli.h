@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "valley/json.h"
+
 /* Exit statuses. */
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1  /* a run that could not finish (out of memory, I/O) */
@@ -50,25 +52,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* A streaming JSON writer: numbers with %.17g, non-finite numbers as null. */
-typedef struct {
-  FILE *f;
-  int depth;
-  int need_comma[64];
-} cli_json_t;
-
-void cli_json_begin(cli_json_t *j, FILE *f);
-void cli_json_end(cli_json_t *j);
-void cli_json_object(cli_json_t *j, const char *key); /* key NULL inside arrays */
-void cli_json_object_end(cli_json_t *j);
-void cli_json_array(cli_json_t *j, const char *key);
-void cli_json_array_end(cli_json_t *j);
-void cli_json_number(cli_json_t *j, const char *key, double v);
-void cli_json_u64(cli_json_t *j, const char *key, uint64_t v);
-void cli_json_string(cli_json_t *j, const char *key, const char *s);
-void cli_json_bool(cli_json_t *j, const char *key, int v);
-void cli_json_null(cli_json_t *j, const char *key);
-void cli_json_numbers(cli_json_t *j, const char *key, const double *v, size_t n);
 
 /* Progress bar on stderr: shown only when stderr is a terminal and the run has lasted 2 s. */
 typedef struct {

@@ -196,51 +196,51 @@ static int prepare(args_t *a, const valley_basin1d_t *b, valley_fp1d_t *p,
   return 0;
 }
 
-static void json_landscape(cli_json_t *j, const valley_basin1d_t *b, const args_t *a,
+static void json_landscape(valley_json_t *j, const valley_basin1d_t *b, const args_t *a,
                            const valley_steady_ctx_t *ctx) {
-  cli_json_object(j, "landscape");
-  cli_json_string(j, "source", a->spec ? "spec" : "preset");
-  cli_json_string(j, "name", a->spec ? a->spec : a->preset);
-  cli_json_string(j, "kind", b->kind == VALLEY_BLAND_MIXTURE ? "mixture" : "valley");
+  valley_json_object(j, "landscape");
+  valley_json_string(j, "source", a->spec ? "spec" : "preset");
+  valley_json_string(j, "name", a->spec ? a->spec : a->preset);
+  valley_json_string(j, "kind", b->kind == VALLEY_BLAND_MIXTURE ? "mixture" : "valley");
   if (b->kind == VALLEY_BLAND_MIXTURE) {
-    cli_json_numbers(j, "mixture_minima", b->minima, b->n);
-    cli_json_numbers(j, "mixture_weights", b->weights, b->n);
-    cli_json_numbers(j, "mixture_sigmas", b->sigmas, b->n);
-    cli_json_number(j, "c", b->c);
+    valley_json_numbers(j, "mixture_minima", b->minima, b->n);
+    valley_json_numbers(j, "mixture_weights", b->weights, b->n);
+    valley_json_numbers(j, "mixture_sigmas", b->sigmas, b->n);
+    valley_json_number(j, "c", b->c);
   } else {
-    cli_json_number(j, "a_plus", b->valley.a_plus);
-    cli_json_number(j, "a_minus", b->valley.a_minus);
+    valley_json_number(j, "a_plus", b->valley.a_plus);
+    valley_json_number(j, "a_minus", b->valley.a_minus);
   }
-  cli_json_number(j, "lscale", b->lscale);
-  cli_json_number(j, "wscale", b->wscale);
-  cli_json_string(j, "noise", valley_dnoise_name(b->noise));
-  cli_json_number(j, "stddev_shift", b->shift);
-  cli_json_string(j, "test_shift", valley_tshift_name(b->test_shift));
-  cli_json_number(j, "lo", b->lo);
-  cli_json_number(j, "hi", b->hi);
-  cli_json_number(j, "min_U_train", b->umin);
-  cli_json_numbers(j, "train_minima", ctx->theta_tr, ctx->ntr);
-  cli_json_string(j, "v_method", ctx->closed_form ? "closed form" : "adaptive quadrature");
-  cli_json_object_end(j);
+  valley_json_number(j, "lscale", b->lscale);
+  valley_json_number(j, "wscale", b->wscale);
+  valley_json_string(j, "noise", valley_dnoise_name(b->noise));
+  valley_json_number(j, "stddev_shift", b->shift);
+  valley_json_string(j, "test_shift", valley_tshift_name(b->test_shift));
+  valley_json_number(j, "lo", b->lo);
+  valley_json_number(j, "hi", b->hi);
+  valley_json_number(j, "min_U_train", b->umin);
+  valley_json_numbers(j, "train_minima", ctx->theta_tr, ctx->ntr);
+  valley_json_string(j, "v_method", ctx->closed_form ? "closed form" : "adaptive quadrature");
+  valley_json_object_end(j);
 }
 
 /* Per-basin arrays of one field. */
 #define BASIN_ARRAY(j, key, s, field)                                                            \
   do {                                                                                           \
-    cli_json_array(j, key);                                                                      \
-    for (size_t k_ = 0; k_ < (s)->nbasins; k_++) cli_json_number(j, NULL, (s)->basin[k_].field); \
-    cli_json_array_end(j);                                                                       \
+    valley_json_array(j, key);                                                                      \
+    for (size_t k_ = 0; k_ < (s)->nbasins; k_++) valley_json_number(j, NULL, (s)->basin[k_].field); \
+    valley_json_array_end(j);                                                                       \
   } while (0)
 
-static void json_solution(cli_json_t *j, const valley_steady_t *s) {
-  cli_json_number(j, "T", s->T);
+static void json_solution(valley_json_t *j, const valley_steady_t *s) {
+  valley_json_number(j, "T", s->T);
   BASIN_ARRAY(j, "minima", s, mu);
-  cli_json_numbers(j, "maxima", s->maxima, s->nmax);
+  valley_json_numbers(j, "maxima", s->maxima, s->nmax);
   BASIN_ARRAY(j, "basin_lo", s, a);
   BASIN_ARRAY(j, "basin_hi", s, b);
-  cli_json_array(j, "boundary");
-  for (size_t k = 0; k < s->nbasins; k++) cli_json_bool(j, NULL, s->basin[k].boundary);
-  cli_json_array_end(j);
+  valley_json_array(j, "boundary");
+  for (size_t k = 0; k < s->nbasins; k++) valley_json_bool(j, NULL, s->basin[k].boundary);
+  valley_json_array_end(j);
   BASIN_ARRAY(j, "weights_exact", s, weight);
   BASIN_ARRAY(j, "log_weights_exact", s, log_weight);
   BASIN_ARRAY(j, "weights_laplace", s, weight_laplace);
@@ -257,16 +257,16 @@ static void json_solution(cli_json_t *j, const valley_steady_t *s) {
   BASIN_ARRAY(j, "basin_shift_curvature", s, shift_curvature);
   BASIN_ARRAY(j, "basin_E_train", s, E_train);
   BASIN_ARRAY(j, "basin_E_test", s, E_test);
-  cli_json_number(j, "log_Z", s->log_Z);
-  cli_json_number(j, "E_train", s->E_train);
-  cli_json_number(j, "E_test", s->E_test);
-  cli_json_number(j, "E_train_laplace", s->E_train_laplace);
-  cli_json_number(j, "E_test_eq4", s->E_test_eq4);
-  cli_json_number(j, "E_test_eq7", s->E_test_eq7);
-  cli_json_number(j, "E_test_eq8", s->E_test_eq8);
-  cli_json_number(j, "shift_curvature", s->shift_curvature);
-  cli_json_number(j, "laplace_max_rel_error", s->laplace_max_rel);
-  cli_json_number(j, "weight_without_training_minimum", s->unmatched_weight);
+  valley_json_number(j, "log_Z", s->log_Z);
+  valley_json_number(j, "E_train", s->E_train);
+  valley_json_number(j, "E_test", s->E_test);
+  valley_json_number(j, "E_train_laplace", s->E_train_laplace);
+  valley_json_number(j, "E_test_eq4", s->E_test_eq4);
+  valley_json_number(j, "E_test_eq7", s->E_test_eq7);
+  valley_json_number(j, "E_test_eq8", s->E_test_eq8);
+  valley_json_number(j, "shift_curvature", s->shift_curvature);
+  valley_json_number(j, "laplace_max_rel_error", s->laplace_max_rel);
+  valley_json_number(j, "weight_without_training_minimum", s->unmatched_weight);
 }
 
 static void print_solution(const valley_steady_t *s) {
@@ -414,28 +414,28 @@ int cli_cmd_basins(int argc, char **argv) {
     }
   }
   if (a.json) {
-    cli_json_t j;
-    cli_json_begin(&j, stdout);
-    cli_json_string(&j, "command", a.cmd);
-    cli_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_t j;
+    valley_json_begin(&j, stdout);
+    valley_json_string(&j, "command", a.cmd);
+    valley_json_string(&j, "version", VALLEY_VERSION);
     json_landscape(&j, &b, &a, &ctx);
     if (!a.sweep) {
       json_solution(&j, &s[0]);
     } else {
-      cli_json_array(&j, "sweep");
+      valley_json_array(&j, "sweep");
       for (size_t i = 0; i < nT; i++) {
-        cli_json_object(&j, NULL);
+        valley_json_object(&j, NULL);
         json_solution(&j, &s[i]);
-        cli_json_object_end(&j);
+        valley_json_object_end(&j);
       }
-      cli_json_array_end(&j);
-      cli_json_object(&j, "optimal_T");
-      cli_json_number(&j, "T", Topt);
-      cli_json_number(&j, "E_test", Eopt);
-      cli_json_bool(&j, "interior", interior);
-      cli_json_object_end(&j);
+      valley_json_array_end(&j);
+      valley_json_object(&j, "optimal_T");
+      valley_json_number(&j, "T", Topt);
+      valley_json_number(&j, "E_test", Eopt);
+      valley_json_bool(&j, "interior", interior);
+      valley_json_object_end(&j);
     }
-    cli_json_end(&j);
+    valley_json_end(&j);
   } else {
     printf("valley basins: %s %s, noise %s (wscale %g), stddev_shift %g (%s), domain [%g, %g]\n",
            a.spec ? "spec" : "preset", a.spec ? a.spec : a.preset, valley_dnoise_name(b.noise),
@@ -623,41 +623,41 @@ int cli_cmd_steady_state(int argc, char **argv) {
     }
   }
   if (a.json) {
-    cli_json_t j;
-    cli_json_begin(&j, stdout);
-    cli_json_string(&j, "command", a.cmd);
-    cli_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_t j;
+    valley_json_begin(&j, stdout);
+    valley_json_string(&j, "command", a.cmd);
+    valley_json_string(&j, "version", VALLEY_VERSION);
     json_landscape(&j, &b, &a, &ctx);
     json_solution(&j, &s);
     if (nens > 0) {
-      cli_json_array(&j, "ensembles");
+      valley_json_array(&j, "ensembles");
       for (int i = 0; i < nens; i++) {
-        cli_json_object(&j, NULL);
-        cli_json_string(&j, "scheme", valley_langevin_scheme_name(ens[i].scheme));
-        cli_json_string(&j, "noise", ens[i].scheme == VALLEY_LANGEVIN_EM ? "gaussian" : valley_lnoise_name(noise));
-        cli_json_number(&j, "step", ens[i].step);
-        cli_json_u64(&j, "steps", ens[i].steps);
-        cli_json_u64(&j, "particles", a.particles);
-        cli_json_string(&j, "start", a.start);
-        cli_json_u64(&j, "bins", a.bins);
-        cli_json_number(&j, "L1_to_rho", ens[i].l1.l1);
-        cli_json_number(&j, "sampling_noise_mean", ens[i].l1.noise_mean);
-        cli_json_number(&j, "sampling_noise_sd", ens[i].l1.noise_sd);
-        cli_json_number(&j, "z", (ens[i].l1.l1 - ens[i].l1.noise_mean) / ens[i].l1.noise_sd);
-        cli_json_object_end(&j);
+        valley_json_object(&j, NULL);
+        valley_json_string(&j, "scheme", valley_langevin_scheme_name(ens[i].scheme));
+        valley_json_string(&j, "noise", ens[i].scheme == VALLEY_LANGEVIN_EM ? "gaussian" : valley_lnoise_name(noise));
+        valley_json_number(&j, "step", ens[i].step);
+        valley_json_u64(&j, "steps", ens[i].steps);
+        valley_json_u64(&j, "particles", a.particles);
+        valley_json_string(&j, "start", a.start);
+        valley_json_u64(&j, "bins", a.bins);
+        valley_json_number(&j, "L1_to_rho", ens[i].l1.l1);
+        valley_json_number(&j, "sampling_noise_mean", ens[i].l1.noise_mean);
+        valley_json_number(&j, "sampling_noise_sd", ens[i].l1.noise_sd);
+        valley_json_number(&j, "z", (ens[i].l1.l1 - ens[i].l1.noise_mean) / ens[i].l1.noise_sd);
+        valley_json_object_end(&j);
       }
-      cli_json_array_end(&j);
+      valley_json_array_end(&j);
     }
     if (a.fv > 0) {
-      cli_json_object(&j, "finite_volume");
-      cli_json_u64(&j, "cells", a.fv);
-      cli_json_number(&j, "L1_to_rho", fv_l1);
-      cli_json_u64(&j, "steps", (uint64_t)fv_steps);
-      cli_json_number(&j, "march_distance_to_steady", fv_change);
-      cli_json_object_end(&j);
+      valley_json_object(&j, "finite_volume");
+      valley_json_u64(&j, "cells", a.fv);
+      valley_json_number(&j, "L1_to_rho", fv_l1);
+      valley_json_u64(&j, "steps", (uint64_t)fv_steps);
+      valley_json_number(&j, "march_distance_to_steady", fv_change);
+      valley_json_object_end(&j);
     }
-    cli_json_number(&j, "v_star", s.v_star);
-    cli_json_end(&j);
+    valley_json_number(&j, "v_star", s.v_star);
+    valley_json_end(&j);
   } else {
     printf("valley steady-state: %s %s, noise %s (wscale %g), domain [%g, %g]; v by %s\n\n",
            a.spec ? "spec" : "preset", a.spec ? a.spec : a.preset, valley_dnoise_name(b.noise),

@@ -46,49 +46,49 @@ static const char *const SUMMARY =
     "    c x^2 / 2; the shift s = l_min(test) - l_min(train) and s^2 c_test / 2.\n"
     "See docs/profiles.md.";
 
-static void json_window(cli_json_t *j, const char *key, const valley_prof_window_t *w) {
-  cli_json_object(j, key);
-  cli_json_bool(j, "found", w->valid);
+static void json_window(valley_json_t *j, const char *key, const valley_prof_window_t *w) {
+  valley_json_object(j, key);
+  valley_json_bool(j, "found", w->valid);
   if (w->valid) {
-    cli_json_string(j, "flat_side", w->flat_side > 0 ? "positive" : "negative");
-    cli_json_number(j, "r", w->r);
-    cli_json_number(j, "rbar", w->rbar);
-    cli_json_number(j, "p", w->p);
-    cli_json_number(j, "cp", w->cp);
-    cli_json_number(j, "c", w->c);
-    cli_json_bool(j, "c_unbounded", isinf(w->c));
-    cli_json_number(j, "p_conservative", w->p_hi);
-    cli_json_number(j, "cp_conservative", w->cp_lo);
-    cli_json_number(j, "c_conservative", w->c_conservative);
-    cli_json_bool(j, "asymmetric", w->asymmetric);
-    cli_json_bool(j, "asymmetric_conservative", w->asymmetric_conservative);
-    cli_json_u64(j, "slopes_flat", w->n_flat);
-    cli_json_u64(j, "slopes_sharp", w->n_sharp);
+    valley_json_string(j, "flat_side", w->flat_side > 0 ? "positive" : "negative");
+    valley_json_number(j, "r", w->r);
+    valley_json_number(j, "rbar", w->rbar);
+    valley_json_number(j, "p", w->p);
+    valley_json_number(j, "cp", w->cp);
+    valley_json_number(j, "c", w->c);
+    valley_json_bool(j, "c_unbounded", isinf(w->c));
+    valley_json_number(j, "p_conservative", w->p_hi);
+    valley_json_number(j, "cp_conservative", w->cp_lo);
+    valley_json_number(j, "c_conservative", w->c_conservative);
+    valley_json_bool(j, "asymmetric", w->asymmetric);
+    valley_json_bool(j, "asymmetric_conservative", w->asymmetric_conservative);
+    valley_json_u64(j, "slopes_flat", w->n_flat);
+    valley_json_u64(j, "slopes_sharp", w->n_sharp);
   }
-  cli_json_object_end(j);
+  valley_json_object_end(j);
 }
 
-static void json_def1(cli_json_t *j, const char *key, const valley_prof_def1_t *d) {
-  cli_json_object(j, key);
-  cli_json_number(j, "noise_sd", d->noise_sd);
-  cli_json_number(j, "slope_se", d->slope_se);
-  cli_json_number(j, "slope_median_abs", d->slope_abs);
-  cli_json_u64(j, "slopes", d->slopes);
-  cli_json_u64(j, "windows", d->windows);
+static void json_def1(valley_json_t *j, const char *key, const valley_prof_def1_t *d) {
+  valley_json_object(j, key);
+  valley_json_number(j, "noise_sd", d->noise_sd);
+  valley_json_number(j, "slope_se", d->slope_se);
+  valley_json_number(j, "slope_median_abs", d->slope_abs);
+  valley_json_u64(j, "slopes", d->slopes);
+  valley_json_u64(j, "windows", d->windows);
   json_window(j, "best", &d->best);
   json_window(j, "widest", &d->widest);
-  cli_json_object_end(j);
+  valley_json_object_end(j);
 }
 
-static void json_fit(cli_json_t *j, const char *key, const valley_prof_fit_t *f) {
-  cli_json_object(j, key);
-  cli_json_number(j, "l_min", f->l_min);
-  cli_json_number(j, "min", f->y_min);
-  cli_json_number(j, "c", f->c);
-  cli_json_number(j, "rms", f->rms);
-  cli_json_u64(j, "points", f->points);
-  cli_json_string(j, "side", f->side < 0 ? "negative" : f->side > 0 ? "positive" : "both");
-  cli_json_object_end(j);
+static void json_fit(valley_json_t *j, const char *key, const valley_prof_fit_t *f) {
+  valley_json_object(j, key);
+  valley_json_number(j, "l_min", f->l_min);
+  valley_json_number(j, "min", f->y_min);
+  valley_json_number(j, "c", f->c);
+  valley_json_number(j, "rms", f->rms);
+  valley_json_u64(j, "points", f->points);
+  valley_json_string(j, "side", f->side < 0 ? "negative" : f->side > 0 ? "positive" : "both");
+  valley_json_object_end(j);
 }
 
 static void print_window(const char *what, const valley_prof_window_t *w) {
@@ -201,62 +201,62 @@ int cli_cmd_direction(int argc, char **argv) {
   double acc0_tr = p.train_acc ? valley_prof_interp(p.l, p.train_acc, p.n, 0) : NAN;
   double acc0_te = p.test_acc ? valley_prof_interp(p.l, p.test_acc, p.n, 0) : NAN;
   if (a.json) {
-    cli_json_t j;
-    cli_json_begin(&j, stdout);
-    cli_json_string(&j, "command", CMD);
-    cli_json_string(&j, "version", VALLEY_VERSION);
-    cli_json_object(&j, "profile");
-    cli_json_string(&j, "path", a.profile);
-    cli_json_u64(&j, "points", p.n);
-    cli_json_number(&j, "l_first", p.l[0]);
-    cli_json_number(&j, "l_last", p.l[p.n - 1]);
-    cli_json_bool(&j, "has_accuracy", p.train_acc != NULL);
+    valley_json_t j;
+    valley_json_begin(&j, stdout);
+    valley_json_string(&j, "command", CMD);
+    valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_object(&j, "profile");
+    valley_json_string(&j, "path", a.profile);
+    valley_json_u64(&j, "points", p.n);
+    valley_json_number(&j, "l_first", p.l[0]);
+    valley_json_number(&j, "l_last", p.l[p.n - 1]);
+    valley_json_bool(&j, "has_accuracy", p.train_acc != NULL);
     if (p.train_acc) {
-      cli_json_number(&j, "train_acc_at_0", acc0_tr);
-      cli_json_number(&j, "test_acc_at_0", acc0_te);
+      valley_json_number(&j, "train_acc_at_0", acc0_tr);
+      valley_json_number(&j, "test_acc_at_0", acc0_te);
     }
-    cli_json_object_end(&j);
-    cli_json_object(&j, "definition1");
-    cli_json_string(&j, "slopes_by", "least-squares slope over samples i-K..i+K");
-    cli_json_u64(&j, "smooth", d1tr.config.smooth);
-    cli_json_number(&j, "min_width", d1tr.config.min_width);
-    cli_json_number(&j, "r_min", d1tr.config.r_min);
-    cli_json_u64(&j, "min_points", d1tr.config.min_points);
-    cli_json_number(&j, "z", d1tr.config.z);
-    cli_json_number(&j, "tie", d1tr.config.tie);
+    valley_json_object_end(&j);
+    valley_json_object(&j, "definition1");
+    valley_json_string(&j, "slopes_by", "least-squares slope over samples i-K..i+K");
+    valley_json_u64(&j, "smooth", d1tr.config.smooth);
+    valley_json_number(&j, "min_width", d1tr.config.min_width);
+    valley_json_number(&j, "r_min", d1tr.config.r_min);
+    valley_json_u64(&j, "min_points", d1tr.config.min_points);
+    valley_json_number(&j, "z", d1tr.config.z);
+    valley_json_number(&j, "tie", d1tr.config.tie);
     json_def1(&j, "train", &d1tr);
-    cli_json_object_end(&j);
-    cli_json_object(&j, "shift_gap");
-    cli_json_string(&j, "interpolation", "linear");
-    cli_json_number(&j, "R", gap.config.R);
-    cli_json_number(&j, "delta_min", gap.config.delta_min);
-    cli_json_number(&j, "delta_max", gap.config.delta_max);
-    cli_json_number(&j, "delta_step", gap.config.delta_step);
-    cli_json_number(&j, "min_train", gap.min_train);
-    cli_json_number(&j, "min_test", gap.min_test);
-    cli_json_number(&j, "xi_0", gap.xi0);
-    cli_json_number(&j, "delta_star", gap.delta_star);
-    cli_json_number(&j, "xi_star", gap.xi_star);
-    cli_json_number(&j, "ratio", gap.ratio);
-    cli_json_numbers(&j, "delta", gap.delta, gap.n);
-    cli_json_numbers(&j, "xi", gap.xi, gap.n);
-    cli_json_object_end(&j);
-    cli_json_object(&j, "curvature");
-    cli_json_bool(&j, "available", curv_ok);
+    valley_json_object_end(&j);
+    valley_json_object(&j, "shift_gap");
+    valley_json_string(&j, "interpolation", "linear");
+    valley_json_number(&j, "R", gap.config.R);
+    valley_json_number(&j, "delta_min", gap.config.delta_min);
+    valley_json_number(&j, "delta_max", gap.config.delta_max);
+    valley_json_number(&j, "delta_step", gap.config.delta_step);
+    valley_json_number(&j, "min_train", gap.min_train);
+    valley_json_number(&j, "min_test", gap.min_test);
+    valley_json_number(&j, "xi_0", gap.xi0);
+    valley_json_number(&j, "delta_star", gap.delta_star);
+    valley_json_number(&j, "xi_star", gap.xi_star);
+    valley_json_number(&j, "ratio", gap.ratio);
+    valley_json_numbers(&j, "delta", gap.delta, gap.n);
+    valley_json_numbers(&j, "xi", gap.xi, gap.n);
+    valley_json_object_end(&j);
+    valley_json_object(&j, "curvature");
+    valley_json_bool(&j, "available", curv_ok);
     if (!curv_ok) {
-      cli_json_string(&j, "reason", cerr.message);
+      valley_json_string(&j, "reason", cerr.message);
     } else {
-      cli_json_string(&j, "fit_side", both ? "both" : "paper");
-      cli_json_number(&j, "window", curv.config.window);
+      valley_json_string(&j, "fit_side", both ? "both" : "paper");
+      valley_json_number(&j, "window", curv.config.window);
       json_fit(&j, "train", &curv.train);
       json_fit(&j, "test", &curv.test);
-      cli_json_number(&j, "shift", curv.shift);
-      cli_json_number(&j, "shift_curvature", curv.shift_curvature);
-      cli_json_number(&j, "test_at_train_min", curv.test_at_train_min);
-      cli_json_number(&j, "test_predicted", curv.test_predicted);
+      valley_json_number(&j, "shift", curv.shift);
+      valley_json_number(&j, "shift_curvature", curv.shift_curvature);
+      valley_json_number(&j, "test_at_train_min", curv.test_at_train_min);
+      valley_json_number(&j, "test_predicted", curv.test_predicted);
     }
-    cli_json_object_end(&j);
-    cli_json_end(&j);
+    valley_json_object_end(&j);
+    valley_json_end(&j);
   } else {
     printf("valley direction: %s, %zu points, l in [%g, %g]%s\n", a.profile, p.n, p.l[0],
            p.l[p.n - 1], p.train_acc ? ", with accuracies" : "");

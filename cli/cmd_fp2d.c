@@ -118,35 +118,35 @@ int cli_cmd_fp2d(int argc, char **argv) {
     }
   }
   if (a.json) {
-    cli_json_t j;
-    cli_json_begin(&j, stdout);
-    cli_json_string(&j, "command", CMD);
-    cli_json_string(&j, "version", VALLEY_VERSION);
-    cli_json_string(&j, "example", a.example);
-    cli_json_number(&j, "a", a.a);
-    cli_json_number(&j, "T", a.T);
-    cli_json_number(&j, "L", a.L);
-    cli_json_u64(&j, "cells", a.cells);
-    cli_json_number(&j, "curl_max", r.curl_max);
-    cli_json_number(&j, "L1_formula_xy_vs_fv", r.l1_xy);
-    cli_json_number(&j, "L1_formula_yx_vs_fv", r.l1_yx);
-    cli_json_number(&j, "L1_formula_avg_vs_fv", r.l1_avg);
-    cli_json_number(&j, "L1_between_paths", r.l1_paths);
-    cli_json_number(&j, "fv_residual", r.fv_residual);
+    valley_json_t j;
+    valley_json_begin(&j, stdout);
+    valley_json_string(&j, "command", CMD);
+    valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_string(&j, "example", a.example);
+    valley_json_number(&j, "a", a.a);
+    valley_json_number(&j, "T", a.T);
+    valley_json_number(&j, "L", a.L);
+    valley_json_u64(&j, "cells", a.cells);
+    valley_json_number(&j, "curl_max", r.curl_max);
+    valley_json_number(&j, "L1_formula_xy_vs_fv", r.l1_xy);
+    valley_json_number(&j, "L1_formula_yx_vs_fv", r.l1_yx);
+    valley_json_number(&j, "L1_formula_avg_vs_fv", r.l1_avg);
+    valley_json_number(&j, "L1_between_paths", r.l1_paths);
+    valley_json_number(&j, "fv_residual", r.fv_residual);
     if (a.sde > 0) {
-      cli_json_object(&j, "sde");
-      cli_json_u64(&j, "particles", a.sde);
-      cli_json_number(&j, "dt", a.dt);
-      cli_json_u64(&j, "steps", steps);
-      cli_json_u64(&j, "bins_per_side", a.bins);
-      cli_json_number(&j, "sampling_noise_mean", l1_fv.noise_mean);
-      cli_json_number(&j, "sampling_noise_sd", l1_fv.noise_sd);
-      cli_json_number(&j, "L1_to_fv", l1_fv.l1);
-      cli_json_number(&j, "L1_to_formula_xy", l1_xy.l1);
-      cli_json_number(&j, "L1_to_formula_yx", l1_yx.l1);
-      cli_json_object_end(&j);
+      valley_json_object(&j, "sde");
+      valley_json_u64(&j, "particles", a.sde);
+      valley_json_number(&j, "dt", a.dt);
+      valley_json_u64(&j, "steps", steps);
+      valley_json_u64(&j, "bins_per_side", a.bins);
+      valley_json_number(&j, "sampling_noise_mean", l1_fv.noise_mean);
+      valley_json_number(&j, "sampling_noise_sd", l1_fv.noise_sd);
+      valley_json_number(&j, "L1_to_fv", l1_fv.l1);
+      valley_json_number(&j, "L1_to_formula_xy", l1_xy.l1);
+      valley_json_number(&j, "L1_to_formula_yx", l1_yx.l1);
+      valley_json_object_end(&j);
     }
-    cli_json_end(&j);
+    valley_json_end(&j);
   } else {
     printf("valley fp2d: %s example, a = %g, T = %g, box [-%g, %g]^2, %zu x %zu cells\n",
            a.example, a.a, a.T, a.L, a.L, a.cells, a.cells);

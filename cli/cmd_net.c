@@ -214,20 +214,20 @@ static int load_net(const char *cmd, const char *ck_path, const char *st_path,
   return -1;
 }
 
-static void json_widths(cli_json_t *j, const valley_mlp_config_t *cfg) {
+static void json_widths(valley_json_t *j, const valley_mlp_config_t *cfg) {
   double w[VALLEY_MLP_MAX_LAYERS + 1];
   for (size_t i = 0; i <= cfg->n_layers; i++) w[i] = (double)cfg->widths[i];
-  cli_json_string(j, "arch", valley_arch_name(cfg->arch));
-  cli_json_numbers(j, "widths", w, cfg->n_layers + 1);
+  valley_json_string(j, "arch", valley_arch_name(cfg->arch));
+  valley_json_numbers(j, "widths", w, cfg->n_layers + 1);
   if (cfg->arch == VALLEY_ARCH_CNN) {
     double c[3] = {(double)cfg->widths[1], (double)cfg->widths[2], 0};
-    cli_json_numbers(j, "channels", c, 2);
+    valley_json_numbers(j, "channels", c, 2);
     c[0] = (double)cfg->in_channels;
     c[1] = (double)cfg->height;
     c[2] = (double)cfg->width;
-    cli_json_numbers(j, "image", c, 3);
+    valley_json_numbers(j, "image", c, 3);
   }
-  cli_json_bool(j, "batch_norm", cfg->batch_norm);
+  valley_json_bool(j, "batch_norm", cfg->batch_norm);
 }
 
 static void format_widths(char *buf, size_t size, const valley_mlp_config_t *cfg) {
@@ -256,11 +256,11 @@ static valley_status_t evaluate_both(valley_mlp_t *net, const float *params,
   return st;
 }
 
-static void json_metrics(cli_json_t *j, const net_metrics_t *m) {
-  cli_json_number(j, "train_loss", m->train_loss);
-  cli_json_number(j, "train_accuracy", m->train_acc);
-  cli_json_number(j, "test_loss", m->test_loss);
-  cli_json_number(j, "test_accuracy", m->test_acc);
+static void json_metrics(valley_json_t *j, const net_metrics_t *m) {
+  valley_json_number(j, "train_loss", m->train_loss);
+  valley_json_number(j, "train_accuracy", m->train_acc);
+  valley_json_number(j, "test_loss", m->test_loss);
+  valley_json_number(j, "test_accuracy", m->test_acc);
 }
 
 /* ---- train ---------------------------------------------------------------------------------- */
@@ -437,53 +437,53 @@ static int cmd_train(int argc, char **argv) {
     fprintf(stderr, "valley %s: %s\n", cmd, err.message);
     rc = CLI_EXIT_FAIL;
   } else if (a.json) {
-    cli_json_t j;
-    cli_json_begin(&j, stdout);
-    cli_json_string(&j, "command", "net");
-    cli_json_string(&j, "subcommand", "train");
-    cli_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_t j;
+    valley_json_begin(&j, stdout);
+    valley_json_string(&j, "command", "net");
+    valley_json_string(&j, "subcommand", "train");
+    valley_json_string(&j, "version", VALLEY_VERSION);
     json_widths(&j, &cfg);
-    cli_json_u64(&j, "parameters", net->n_params);
-    cli_json_u64(&j, "epochs", a.epochs);
-    cli_json_u64(&j, "batch", a.batch);
-    cli_json_number(&j, "lr", a.lr);
-    cli_json_number(&j, "momentum", a.momentum);
-    cli_json_number(&j, "weight_decay", a.wd);
-    cli_json_u64(&j, "lr_step_epoch", a.lr_step);
-    cli_json_number(&j, "lr_gamma", a.gamma);
-    cli_json_u64(&j, "seed", a.seed);
-    cli_json_u64(&j, "data_seed", a.data_seed);
-    cli_json_string(&j, "data", a.data);
-    cli_json_u64(&j, "train_examples", train.n);
-    cli_json_u64(&j, "test_examples", test.n);
-    cli_json_object(&j, "swa");
-    cli_json_bool(&j, "used", swa_count > 0);
-    cli_json_u64(&j, "start", a.swa_start);
-    cli_json_u64(&j, "freq", a.swa_freq);
-    cli_json_u64(&j, "models", swa_count);
-    cli_json_object_end(&j);
-    cli_json_array(&j, "history");
+    valley_json_u64(&j, "parameters", net->n_params);
+    valley_json_u64(&j, "epochs", a.epochs);
+    valley_json_u64(&j, "batch", a.batch);
+    valley_json_number(&j, "lr", a.lr);
+    valley_json_number(&j, "momentum", a.momentum);
+    valley_json_number(&j, "weight_decay", a.wd);
+    valley_json_u64(&j, "lr_step_epoch", a.lr_step);
+    valley_json_number(&j, "lr_gamma", a.gamma);
+    valley_json_u64(&j, "seed", a.seed);
+    valley_json_u64(&j, "data_seed", a.data_seed);
+    valley_json_string(&j, "data", a.data);
+    valley_json_u64(&j, "train_examples", train.n);
+    valley_json_u64(&j, "test_examples", test.n);
+    valley_json_object(&j, "swa");
+    valley_json_bool(&j, "used", swa_count > 0);
+    valley_json_u64(&j, "start", a.swa_start);
+    valley_json_u64(&j, "freq", a.swa_freq);
+    valley_json_u64(&j, "models", swa_count);
+    valley_json_object_end(&j);
+    valley_json_array(&j, "history");
     for (size_t e = 0; e < a.epochs; e++) {
-      cli_json_object(&j, NULL);
-      cli_json_u64(&j, "epoch", e + 1);
-      cli_json_number(&j, "lr", hist[e].lr);
-      cli_json_number(&j, "train_loss", hist[e].train_loss);
-      cli_json_number(&j, "test_loss", hist[e].test_loss);
-      cli_json_number(&j, "test_accuracy", hist[e].test_acc);
-      cli_json_number(&j, "seconds", hist[e].seconds);
-      cli_json_object_end(&j);
+      valley_json_object(&j, NULL);
+      valley_json_u64(&j, "epoch", e + 1);
+      valley_json_number(&j, "lr", hist[e].lr);
+      valley_json_number(&j, "train_loss", hist[e].train_loss);
+      valley_json_number(&j, "test_loss", hist[e].test_loss);
+      valley_json_number(&j, "test_accuracy", hist[e].test_acc);
+      valley_json_number(&j, "seconds", hist[e].seconds);
+      valley_json_object_end(&j);
     }
-    cli_json_array_end(&j);
-    cli_json_object(&j, "final");
+    valley_json_array_end(&j);
+    valley_json_object(&j, "final");
     json_metrics(&j, &fin);
-    cli_json_object_end(&j);
-    cli_json_number(&j, "seconds", seconds);
-    cli_json_string(&j, "checkpoint", a.out);
+    valley_json_object_end(&j);
+    valley_json_number(&j, "seconds", seconds);
+    valley_json_string(&j, "checkpoint", a.out);
     if (a.safetensors != NULL)
-      cli_json_string(&j, "safetensors", a.safetensors);
+      valley_json_string(&j, "safetensors", a.safetensors);
     else
-      cli_json_null(&j, "safetensors");
-    cli_json_end(&j);
+      valley_json_null(&j, "safetensors");
+    valley_json_end(&j);
   } else {
     printf("valley net train: %s%s, %zu parameters, %zu epochs on %zu images, %.1f s\n", wbuf,
            cfg.batch_norm ? " with BN" : "", net->n_params, a.epochs, train.n, seconds);
@@ -585,18 +585,18 @@ static int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "valley %s: %s\n", cmd, err.message);
         rc = fail_status(st);
       } else if (a.json) {
-        cli_json_t j;
-        cli_json_begin(&j, stdout);
-        cli_json_string(&j, "command", "net");
-        cli_json_string(&j, "subcommand", "eval");
-        cli_json_string(&j, "version", VALLEY_VERSION);
-        cli_json_string(&j, "source", a.checkpoint ? a.checkpoint : a.safetensors);
+        valley_json_t j;
+        valley_json_begin(&j, stdout);
+        valley_json_string(&j, "command", "net");
+        valley_json_string(&j, "subcommand", "eval");
+        valley_json_string(&j, "version", VALLEY_VERSION);
+        valley_json_string(&j, "source", a.checkpoint ? a.checkpoint : a.safetensors);
         json_widths(&j, &net->cfg);
-        cli_json_u64(&j, "parameters", net->n_params);
-        cli_json_u64(&j, "train_examples", train.n);
-        cli_json_u64(&j, "test_examples", test.n);
+        valley_json_u64(&j, "parameters", net->n_params);
+        valley_json_u64(&j, "train_examples", train.n);
+        valley_json_u64(&j, "test_examples", test.n);
         json_metrics(&j, &m);
-        cli_json_end(&j);
+        valley_json_end(&j);
       } else {
         char wbuf[160];
         format_widths(wbuf, sizeof wbuf, &net->cfg);
@@ -840,50 +840,50 @@ static int cmd_probe(int argc, char **argv) {
   }
   size_t i0 = grid_index(grid, n_grid, 0.0);
   if (a.json) {
-    cli_json_t j;
-    cli_json_begin(&j, stdout);
-    cli_json_string(&j, "command", "net");
-    cli_json_string(&j, "subcommand", "probe");
-    cli_json_string(&j, "version", VALLEY_VERSION);
-    cli_json_string(&j, "source", a.checkpoint ? a.checkpoint : a.safetensors);
+    valley_json_t j;
+    valley_json_begin(&j, stdout);
+    valley_json_string(&j, "command", "net");
+    valley_json_string(&j, "subcommand", "probe");
+    valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_string(&j, "source", a.checkpoint ? a.checkpoint : a.safetensors);
     json_widths(&j, &net->cfg);
-    cli_json_u64(&j, "parameters", net->n_params);
-    cli_json_string(&j, "family", valley_dir_family_name(family));
-    cli_json_u64(&j, "seed", a.seed);
-    cli_json_u64(&j, "data_seed", a.data_seed);
-    cli_json_u64(&j, "train_examples", train.n);
-    cli_json_u64(&j, "test_examples", test.n);
-    cli_json_numbers(&j, "grid", grid, n_grid);
-    cli_json_string(&j, "device", on_cuda ? "cuda" : "cpu");
-    if (on_cuda) cli_json_string(&j, "gpu", gpu);
-    cli_json_u64(&j, "batch", a.batch);
-    cli_json_number(&j, "seconds", seconds);
-    cli_json_array(&j, "files");
-    for (size_t k = 0; k < K; k++) cli_json_string(&j, NULL, paths[k]);
-    cli_json_array_end(&j);
-    cli_json_array(&j, "directions");
+    valley_json_u64(&j, "parameters", net->n_params);
+    valley_json_string(&j, "family", valley_dir_family_name(family));
+    valley_json_u64(&j, "seed", a.seed);
+    valley_json_u64(&j, "data_seed", a.data_seed);
+    valley_json_u64(&j, "train_examples", train.n);
+    valley_json_u64(&j, "test_examples", test.n);
+    valley_json_numbers(&j, "grid", grid, n_grid);
+    valley_json_string(&j, "device", on_cuda ? "cuda" : "cpu");
+    if (on_cuda) valley_json_string(&j, "gpu", gpu);
+    valley_json_u64(&j, "batch", a.batch);
+    valley_json_number(&j, "seconds", seconds);
+    valley_json_array(&j, "files");
+    for (size_t k = 0; k < K; k++) valley_json_string(&j, NULL, paths[k]);
+    valley_json_array_end(&j);
+    valley_json_array(&j, "directions");
     for (size_t k = 0; k < K; k++) {
       const valley_prof_t *p = &profs[k];
       size_t at[3] = {0, i0, p->n - 1};
       const char *keys[3] = {"at_lmin", "at_0", "at_lmax"};
-      cli_json_object(&j, NULL);
-      cli_json_u64(&j, "index", k);
-      cli_json_string(&j, "file", paths[k]);
+      valley_json_object(&j, NULL);
+      valley_json_u64(&j, "index", k);
+      valley_json_string(&j, "file", paths[k]);
       for (int q = 0; q < 3; q++) {
-        cli_json_object(&j, keys[q]);
-        cli_json_number(&j, "l", p->l[at[q]]);
-        cli_json_number(&j, "train_loss", p->train[at[q]]);
-        cli_json_number(&j, "test_loss", p->test[at[q]]);
+        valley_json_object(&j, keys[q]);
+        valley_json_number(&j, "l", p->l[at[q]]);
+        valley_json_number(&j, "train_loss", p->train[at[q]]);
+        valley_json_number(&j, "test_loss", p->test[at[q]]);
         if (p->train_acc != NULL) {
-          cli_json_number(&j, "train_accuracy", p->train_acc[at[q]]);
-          cli_json_number(&j, "test_accuracy", p->test_acc[at[q]]);
+          valley_json_number(&j, "train_accuracy", p->train_acc[at[q]]);
+          valley_json_number(&j, "test_accuracy", p->test_acc[at[q]]);
         }
-        cli_json_object_end(&j);
+        valley_json_object_end(&j);
       }
-      cli_json_object_end(&j);
+      valley_json_object_end(&j);
     }
-    cli_json_array_end(&j);
-    cli_json_end(&j);
+    valley_json_array_end(&j);
+    valley_json_end(&j);
   } else {
     printf("valley net probe: %zu %s directions, %zu grid points in [%g, %g], %zu train and %zu "
            "test images, %.2f s on %s%s\n", K, valley_dir_family_name(family), n_grid, grid[0],

@@ -137,106 +137,106 @@ static int read_directions(const char *path, size_t d, size_t k, double *U) {
   return rc;
 }
 
-static void json_list(cli_json_t *j, const char *key, const double *v, size_t n) {
-  cli_json_array(j, key);
-  for (size_t i = 0; i < n; i++) cli_json_number(j, NULL, v[i]);
-  cli_json_array_end(j);
+static void json_list(valley_json_t *j, const char *key, const double *v, size_t n) {
+  valley_json_array(j, key);
+  for (size_t i = 0; i < n; i++) valley_json_number(j, NULL, v[i]);
+  valley_json_array_end(j);
 }
 
-static void json_params(cli_json_t *j, const valley_land_t *L, uint64_t rotation_seed,
+static void json_params(valley_json_t *j, const valley_land_t *L, uint64_t rotation_seed,
                         const char *directions) {
-  cli_json_object(j, "parameters");
-  cli_json_u64(j, "d", L->d);
-  cli_json_u64(j, "k", L->k);
-  cli_json_string(j, "profile", valley_profile_name(L->profile));
-  if (L->profile == VALLEY_PROFILE_COUPLED) cli_json_number(j, "coupling", L->gamma);
-  cli_json_number(j, "r", L->r);
-  cli_json_number(j, "rbar", L->rbar);
+  valley_json_object(j, "parameters");
+  valley_json_u64(j, "d", L->d);
+  valley_json_u64(j, "k", L->k);
+  valley_json_string(j, "profile", valley_profile_name(L->profile));
+  if (L->profile == VALLEY_PROFILE_COUPLED) valley_json_number(j, "coupling", L->gamma);
+  valley_json_number(j, "r", L->r);
+  valley_json_number(j, "rbar", L->rbar);
   json_list(j, "p", L->p, L->k);
   json_list(j, "c", L->c, L->k);
   json_list(j, "l", L->l, L->k);
   json_list(j, "dbar", L->dbar, L->d);
-  cli_json_string(j, "q", valley_qkind_name(L->q));
-  cli_json_number(j, "xi", L->xi);
-  if (L->q == VALLEY_Q_SIN) cli_json_number(j, "q_freq", L->omega);
-  if (L->q == VALLEY_Q_BUMP) cli_json_number(j, "bump_radius", L->rho);
-  cli_json_string(j, "shift_frame", valley_frame_name(L->frame));
+  valley_json_string(j, "q", valley_qkind_name(L->q));
+  valley_json_number(j, "xi", L->xi);
+  if (L->q == VALLEY_Q_SIN) valley_json_number(j, "q_freq", L->omega);
+  if (L->q == VALLEY_Q_BUMP) valley_json_number(j, "bump_radius", L->rho);
+  valley_json_string(j, "shift_frame", valley_frame_name(L->frame));
   if (directions != NULL)
-    cli_json_string(j, "directions", directions);
+    valley_json_string(j, "directions", directions);
   else
-    cli_json_u64(j, "rotation_seed", rotation_seed);
-  cli_json_object_end(j);
+    valley_json_u64(j, "rotation_seed", rotation_seed);
+  valley_json_object_end(j);
 }
 
 static void print_json(const args_t *a, const valley_land_t *L, const valley_thm1_report_t *r) {
-  cli_json_t j;
-  cli_json_begin(&j, stdout);
-  cli_json_string(&j, "command", "theorem1");
-  cli_json_string(&j, "version", VALLEY_VERSION);
-  cli_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 1");
+  valley_json_t j;
+  valley_json_begin(&j, stdout);
+  valley_json_string(&j, "command", "theorem1");
+  valley_json_string(&j, "version", VALLEY_VERSION);
+  valley_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 1");
   json_params(&j, L, a->rotation_seed, a->directions);
-  cli_json_string(&j, "method", valley_thm1_method_name(r->method));
-  cli_json_u64(&j, "patterns", r->g.patterns);
-  cli_json_number(&j, "gain", r->gain);
+  valley_json_string(&j, "method", valley_thm1_method_name(r->method));
+  valley_json_u64(&j, "patterns", r->g.patterns);
+  valley_json_number(&j, "gain", r->gain);
   if (r->g.exact) {
-    cli_json_null(&j, "gain_ci");
+    valley_json_null(&j, "gain_ci");
   } else {
-    cli_json_array(&j, "gain_ci");
-    cli_json_number(&j, NULL, r->gain_ci[0]);
-    cli_json_number(&j, NULL, r->gain_ci[1]);
-    cli_json_array_end(&j);
-    cli_json_number(&j, "gain_ci_level", 0.999);
-    cli_json_number(&j, "gain_stderr", r->g.stderr_);
+    valley_json_array(&j, "gain_ci");
+    valley_json_number(&j, NULL, r->gain_ci[0]);
+    valley_json_number(&j, NULL, r->gain_ci[1]);
+    valley_json_array_end(&j);
+    valley_json_number(&j, "gain_ci_level", 0.999);
+    valley_json_number(&j, "gain_stderr", r->g.stderr_);
   }
-  cli_json_number(&j, "gain_hat", r->g.gain_hat);
-  cli_json_number(&j, "q_part", r->q_part);
-  cli_json_number(&j, "bound", r->bound);
-  cli_json_number(&j, "ratio", r->ratio);
-  cli_json_string(&j, "verdict", valley_verdict_name(r->verdict));
-  cli_json_object(&j, "xi_assumption1");
-  cli_json_number(&j, "R", r->R);
-  cli_json_number(&j, "value", r->xi_A.value);
-  cli_json_bool(&j, "exact", r->xi_A.exact);
-  cli_json_u64(&j, "numeric_patterns", r->gap_checked);
-  cli_json_number(&j, "numeric_max_gap", r->gap_numeric_max);
-  cli_json_object_end(&j);
-  cli_json_object(&j, "proof_reading");
-  cli_json_number(&j, "R_prime", r->Rp);
-  cli_json_number(&j, "xi", r->xi_A_proof.value);
-  cli_json_bool(&j, "xi_exact", r->xi_A_proof.exact);
-  cli_json_number(&j, "bound", r->bound_proof);
-  cli_json_number(&j, "ratio", r->ratio_proof);
-  cli_json_string(&j, "verdict", valley_verdict_name(r->verdict_proof));
-  cli_json_object_end(&j);
-  cli_json_array(&j, "assumption2");
+  valley_json_number(&j, "gain_hat", r->g.gain_hat);
+  valley_json_number(&j, "q_part", r->q_part);
+  valley_json_number(&j, "bound", r->bound);
+  valley_json_number(&j, "ratio", r->ratio);
+  valley_json_string(&j, "verdict", valley_verdict_name(r->verdict));
+  valley_json_object(&j, "xi_assumption1");
+  valley_json_number(&j, "R", r->R);
+  valley_json_number(&j, "value", r->xi_A.value);
+  valley_json_bool(&j, "exact", r->xi_A.exact);
+  valley_json_u64(&j, "numeric_patterns", r->gap_checked);
+  valley_json_number(&j, "numeric_max_gap", r->gap_numeric_max);
+  valley_json_object_end(&j);
+  valley_json_object(&j, "proof_reading");
+  valley_json_number(&j, "R_prime", r->Rp);
+  valley_json_number(&j, "xi", r->xi_A_proof.value);
+  valley_json_bool(&j, "xi_exact", r->xi_A_proof.exact);
+  valley_json_number(&j, "bound", r->bound_proof);
+  valley_json_number(&j, "ratio", r->ratio_proof);
+  valley_json_string(&j, "verdict", valley_verdict_name(r->verdict_proof));
+  valley_json_object_end(&j);
+  valley_json_array(&j, "assumption2");
   for (size_t i = 0; i < L->k; i++) {
-    cli_json_object(&j, NULL);
-    cli_json_u64(&j, "i", i + 1);
-    cli_json_number(&j, "p_prime", r->pp[i]);
-    cli_json_number(&j, "c_prime", r->cc[i]);
-    cli_json_number(&j, "p_sampled", r->p_hat[i]);
-    cli_json_number(&j, "c_sampled", r->c_hat[i]);
-    cli_json_object_end(&j);
+    valley_json_object(&j, NULL);
+    valley_json_u64(&j, "i", i + 1);
+    valley_json_number(&j, "p_prime", r->pp[i]);
+    valley_json_number(&j, "c_prime", r->cc[i]);
+    valley_json_number(&j, "p_sampled", r->p_hat[i]);
+    valley_json_number(&j, "c_sampled", r->c_hat[i]);
+    valley_json_object_end(&j);
   }
-  cli_json_array_end(&j);
-  cli_json_array(&j, "conditions");
+  valley_json_array_end(&j);
+  valley_json_array(&j, "conditions");
   for (int i = 0; i < VALLEY_THM1_NCOND; i++) {
-    cli_json_object(&j, NULL);
-    cli_json_string(&j, "name", r->cond[i].name);
-    cli_json_string(&j, "source", r->cond[i].source);
-    cli_json_string(&j, "condition", r->cond[i].text);
-    cli_json_bool(&j, "holds", r->cond[i].holds);
-    cli_json_string(&j, "detail", r->cond[i].detail);
-    cli_json_object_end(&j);
+    valley_json_object(&j, NULL);
+    valley_json_string(&j, "name", r->cond[i].name);
+    valley_json_string(&j, "source", r->cond[i].source);
+    valley_json_string(&j, "condition", r->cond[i].text);
+    valley_json_bool(&j, "holds", r->cond[i].holds);
+    valley_json_string(&j, "detail", r->cond[i].detail);
+    valley_json_object_end(&j);
   }
-  cli_json_array_end(&j);
+  valley_json_array_end(&j);
   if (a->sweep != NULL) {
-    cli_json_object(&j, "sweep");
-    cli_json_string(&j, "file", a->sweep);
-    cli_json_u64(&j, "points", (uint64_t)a->sweep_points);
-    cli_json_object_end(&j);
+    valley_json_object(&j, "sweep");
+    valley_json_string(&j, "file", a->sweep);
+    valley_json_u64(&j, "points", (uint64_t)a->sweep_points);
+    valley_json_object_end(&j);
   }
-  cli_json_end(&j);
+  valley_json_end(&j);
 }
 
 static void print_list(const char *name, const double *v, size_t n) {
@@ -303,85 +303,85 @@ static void print_text(const args_t *a, const valley_land_t *L, const valley_thm
   if (a->sweep) printf("\nwrote %s (%d rows)\n", a->sweep, a->sweep_points);
 }
 
-static void json_range(cli_json_t *j, const char *key, const double r[2]) {
-  cli_json_array(j, key);
-  cli_json_number(j, NULL, r[0]);
-  cli_json_number(j, NULL, r[1]);
-  cli_json_array_end(j);
+static void json_range(valley_json_t *j, const char *key, const double r[2]) {
+  valley_json_array(j, key);
+  valley_json_number(j, NULL, r[0]);
+  valley_json_number(j, NULL, r[1]);
+  valley_json_array_end(j);
 }
 
-static void json_counts(cli_json_t *j, const char *key, const uint64_t *v, const char *const *names,
+static void json_counts(valley_json_t *j, const char *key, const uint64_t *v, const char *const *names,
                         int n) {
-  cli_json_object(j, key);
-  for (int i = 0; i < n; i++) cli_json_u64(j, names[i], v[i]);
-  cli_json_object_end(j);
+  valley_json_object(j, key);
+  for (int i = 0; i < n; i++) valley_json_u64(j, names[i], v[i]);
+  valley_json_object_end(j);
 }
 
 static const char *const PROFILES[] = {"linear", "smooth", "coupled"};
 static const char *const QS[] = {"zero", "sin", "bump"};
 static const char *const FRAMES[] = {"u", "axes"};
 
-static void json_worst(cli_json_t *j, const char *key, const valley_thm1_worst_t *wr) {
+static void json_worst(valley_json_t *j, const char *key, const valley_thm1_worst_t *wr) {
   if (!wr->has) {
-    cli_json_null(j, key);
+    valley_json_null(j, key);
     return;
   }
   const valley_thm1_instance_t *w = &wr->inst;
-  cli_json_object(j, key);
-  cli_json_number(j, "ratio", wr->ratio);
-  cli_json_number(j, "gain", wr->gain);
-  cli_json_number(j, "bound", wr->bound);
-  cli_json_u64(j, "index", wr->index);
-  cli_json_object(j, "params");
-  cli_json_u64(j, "d", w->d);
-  cli_json_u64(j, "k", w->k);
-  cli_json_string(j, "profile", valley_profile_name(w->profile));
-  cli_json_number(j, "coupling", w->gamma);
-  cli_json_number(j, "r", w->r);
-  cli_json_number(j, "rbar", w->rbar);
+  valley_json_object(j, key);
+  valley_json_number(j, "ratio", wr->ratio);
+  valley_json_number(j, "gain", wr->gain);
+  valley_json_number(j, "bound", wr->bound);
+  valley_json_u64(j, "index", wr->index);
+  valley_json_object(j, "params");
+  valley_json_u64(j, "d", w->d);
+  valley_json_u64(j, "k", w->k);
+  valley_json_string(j, "profile", valley_profile_name(w->profile));
+  valley_json_number(j, "coupling", w->gamma);
+  valley_json_number(j, "r", w->r);
+  valley_json_number(j, "rbar", w->rbar);
   json_list(j, "p", w->p, w->k);
   json_list(j, "c", w->c, w->k);
   json_list(j, "l", w->l, w->k);
   json_list(j, "dbar", w->dbar, w->d);
-  cli_json_string(j, "q", valley_qkind_name(w->q));
-  cli_json_number(j, "xi", w->xi);
-  cli_json_number(j, "q_freq", w->omega);
-  cli_json_string(j, "shift_frame", valley_frame_name(w->frame));
-  cli_json_u64(j, "rotation_seed", w->rotation_seed);
-  cli_json_object_end(j);
-  cli_json_string(j, "command", wr->command);
-  cli_json_object_end(j);
+  valley_json_string(j, "q", valley_qkind_name(w->q));
+  valley_json_number(j, "xi", w->xi);
+  valley_json_number(j, "q_freq", w->omega);
+  valley_json_string(j, "shift_frame", valley_frame_name(w->frame));
+  valley_json_u64(j, "rotation_seed", w->rotation_seed);
+  valley_json_object_end(j);
+  valley_json_string(j, "command", wr->command);
+  valley_json_object_end(j);
 }
 
 static void print_search_json(const valley_thm1_search_opts_t *o, const valley_thm1_search_t *s) {
-  cli_json_t j;
-  cli_json_begin(&j, stdout);
-  cli_json_string(&j, "command", "theorem1");
-  cli_json_string(&j, "version", VALLEY_VERSION);
-  cli_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 1");
-  cli_json_object(&j, "search");
-  cli_json_string(&j, "space", valley_thm1_space_name(o->space));
-  cli_json_u64(&j, "seed", o->seed);
-  cli_json_u64(&j, "drawn", o->n);
-  cli_json_u64(&j, "evaluated", s->evaluated);
-  cli_json_u64(&j, "skipped", s->skipped);
-  cli_json_u64(&j, "violations", s->violations);
-  cli_json_object(&j, "violations_breaking");
-  cli_json_u64(&j, "l_upper_proof", s->viol_l_upper_proof);
-  cli_json_u64(&j, "assumption1_radius_proof", s->viol_radius);
-  cli_json_u64(&j, "shift_frame_proof", s->viol_frame);
-  cli_json_u64(&j, "no_proof_condition", s->viol_none);
-  cli_json_object_end(&j);
-  cli_json_number(&j, "min_ratio_holding", s->min_ratio_nonviolating);
+  valley_json_t j;
+  valley_json_begin(&j, stdout);
+  valley_json_string(&j, "command", "theorem1");
+  valley_json_string(&j, "version", VALLEY_VERSION);
+  valley_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 1");
+  valley_json_object(&j, "search");
+  valley_json_string(&j, "space", valley_thm1_space_name(o->space));
+  valley_json_u64(&j, "seed", o->seed);
+  valley_json_u64(&j, "drawn", o->n);
+  valley_json_u64(&j, "evaluated", s->evaluated);
+  valley_json_u64(&j, "skipped", s->skipped);
+  valley_json_u64(&j, "violations", s->violations);
+  valley_json_object(&j, "violations_breaking");
+  valley_json_u64(&j, "l_upper_proof", s->viol_l_upper_proof);
+  valley_json_u64(&j, "assumption1_radius_proof", s->viol_radius);
+  valley_json_u64(&j, "shift_frame_proof", s->viol_frame);
+  valley_json_u64(&j, "no_proof_condition", s->viol_none);
+  valley_json_object_end(&j);
+  valley_json_number(&j, "min_ratio_holding", s->min_ratio_nonviolating);
   json_worst(&j, "worst", &s->worst);
-  cli_json_object(&j, "worst_breaking_only");
+  valley_json_object(&j, "worst_breaking_only");
   json_worst(&j, "l_upper_proof", &s->worst_only[VALLEY_THM1_ONLY_L_UPPER]);
   json_worst(&j, "assumption1_radius_proof", &s->worst_only[VALLEY_THM1_ONLY_RADIUS]);
   json_worst(&j, "shift_frame_proof", &s->worst_only[VALLEY_THM1_ONLY_FRAME]);
-  cli_json_object_end(&j);
-  cli_json_object(&j, "coverage");
-  cli_json_u64(&j, "kmax", o->kmax);
-  cli_json_u64(&j, "dmax", o->dmax);
+  valley_json_object_end(&j);
+  valley_json_object(&j, "coverage");
+  valley_json_u64(&j, "kmax", o->kmax);
+  valley_json_u64(&j, "dmax", o->dmax);
   json_counts(&j, "profile", s->by_profile, PROFILES, 3);
   json_counts(&j, "q", s->by_q, QS, 3);
   json_counts(&j, "shift_frame", s->by_frame, FRAMES, 2);
@@ -393,9 +393,9 @@ static void print_search_json(const valley_thm1_search_opts_t *o, const valley_t
   json_range(&j, "r", s->range_r);
   json_range(&j, "rbar_over_r", s->range_rbar_over_r);
   json_range(&j, "l_over_statement_max", s->range_l_frac);
-  cli_json_object_end(&j);
-  cli_json_object_end(&j);
-  cli_json_end(&j);
+  valley_json_object_end(&j);
+  valley_json_object_end(&j);
+  valley_json_end(&j);
 }
 
 static void print_search_text(const valley_thm1_search_opts_t *o, const valley_thm1_search_t *s) {

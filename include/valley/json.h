@@ -1,0 +1,29 @@
+/* A streaming JSON writer for reports: numbers with %.17g (they round-trip), non-finite numbers
+ * as null, strings escaped.  Used by the command line and by the experiments' reports. */
+#ifndef VALLEY_JSON_H
+#define VALLEY_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+  FILE *f;
+  int depth;
+  int need_comma[64];
+} valley_json_t;
+
+void valley_json_begin(valley_json_t *j, FILE *f);
+void valley_json_end(valley_json_t *j);
+void valley_json_object(valley_json_t *j, const char *key); /* key NULL inside arrays */
+void valley_json_object_end(valley_json_t *j);
+void valley_json_array(valley_json_t *j, const char *key);
+void valley_json_array_end(valley_json_t *j);
+void valley_json_number(valley_json_t *j, const char *key, double v);
+void valley_json_u64(valley_json_t *j, const char *key, uint64_t v);
+void valley_json_string(valley_json_t *j, const char *key, const char *s);
+void valley_json_bool(valley_json_t *j, const char *key, int v);
+void valley_json_null(valley_json_t *j, const char *key);
+void valley_json_numbers(valley_json_t *j, const char *key, const double *v, size_t n);
+
+#endif
