@@ -73,5 +73,6 @@ int cli_cmd_steady_state(int argc, char **argv);
 int cli_cmd_fp2d(int argc, char **argv);
 int cli_cmd_direction(int argc, char **argv);
 int cli_cmd_net(int argc, char **argv);
+int cli_cmd_experiment(int argc, char **argv);
 
 #endif
