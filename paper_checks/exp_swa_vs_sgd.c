@@ -44,6 +44,7 @@ static const double RAND_SCALE[N_SCALES] = {1.0, 4.0};
 typedef struct {
   int full;
   size_t n_train, n_test;
+  size_t probe_n_train; /* train subset of the direction probes; 0: the whole train set */
   size_t widths[4];
   size_t epochs, swa_start, ft_epochs, seeds;
   double lr, momentum, wd;
@@ -68,8 +69,9 @@ static void settings_for(int full, settings_t *s) {
   s->dir_hi = 2.0;
   s->dir_step = 0.125;
   if (full) {
-    s->n_train = 20000;
+    s->n_train = 0; /* all 60,000 */
     s->n_test = 10000;
+    s->probe_n_train = 10000;
     s->widths[1] = s->widths[2] = 256;
     s->epochs = 20;
     s->swa_start = 11;
@@ -253,6 +255,7 @@ static valley_status_t interp_recomputed(const valley_exp_model_t *base, const f
 /* Everything one seed produces. */
 typedef struct {
   evals_t swa, sgd, run; /* SWA, SGD from SWA, the training run's last SGD iterate */
+  evals_t swa_probe, sgd_probe; /* on the direction probes' train subset and test set */
   double dist;           /* ||SGD - SWA|| */
   sides_t interp_fixed, interp_re, interp_re_test;
   sides_t dir_swa[N_SCALES][N_DIRS], dir_sgd[N_SCALES][N_DIRS];
@@ -260,7 +263,7 @@ typedef struct {
 
 static valley_status_t run_seed(valley_exp_run_t *r, const settings_t *S, size_t si,
                                 const valley_dataset_t *train, const valley_dataset_t *test,
-                                size_t n_ig, const double *ig, size_t n_dg, const double *dg,
+                                const valley_dataset_t *ptrain, size_t n_ig, const double *ig, size_t n_dg, const double *dg,
                                 FILE *f_table, FILE *f_interp, FILE *f_dirs, FILE *f_dsum,
                                 seed_result_t *res, valley_error_t *err) {
   const valley_exp_config_t *cfg = valley_exp_cfg(r);
@@ -299,6 +302,8 @@ static valley_status_t run_seed(valley_exp_run_t *r, const settings_t *S, size_t
   st = eval_model(&swa, train, test, &res->swa, err);
   if (st == VALLEY_OK) st = eval_model(&sgd, train, test, &res->sgd, err);
   if (st == VALLEY_OK) st = eval_model(&run, train, test, &res->run, err);
+  if (st == VALLEY_OK) st = eval_model(&swa, ptrain, test, &res->swa_probe, err);
+  if (st == VALLEY_OK) st = eval_model(&sgd, ptrain, test, &res->sgd_probe, err);
   if (st != VALLEY_OK) goto done;
   const char *names[3] = {"swa", "sgd", "sgd_run"};
   const evals_t *ev[3] = {&res->swa, &res->sgd, &res->run};
@@ -369,9 +374,10 @@ static valley_status_t run_seed(valley_exp_run_t *r, const settings_t *S, size_t
     }
     valley_prof_t *pq = &pf[1 + q * 2 * N_DIRS];
     if (st == VALLEY_OK)
-      st = valley_exp_probe(r, &swa, N_DIRS, dp, n_dg, dg, train, test, pq, err);
+      st = valley_exp_probe(r, &swa, N_DIRS, dp, n_dg, dg, ptrain, test, pq, err);
     if (st == VALLEY_OK)
-      st = valley_exp_probe(r, &sgd, N_DIRS, dp, n_dg, dg, train, test, pq + N_DIRS, err);
+      st = valley_exp_probe(r, &sgd, N_DIRS, dp, n_dg, dg, ptrain, test, pq + N_DIRS,
+                             err);
     if (st != VALLEY_OK) break;
     for (size_t d = 0; d < N_DIRS; d++) {
       for (int b = 0; b < 2; b++) {
@@ -464,6 +470,18 @@ valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *e
   FILE *f_table, *f_interp, *f_dirs, *f_dsum;
   valley_status_t st = valley_exp_load(r, S.n_train, S.n_test, &train, &test, err);
   if (st != VALLEY_OK) return st;
+  valley_dataset_t psub;
+  memset(&psub, 0, sizeof psub);
+  const valley_dataset_t *ptrain = &train;
+  if (S.probe_n_train > 0 && S.probe_n_train < train.n) {
+    st = valley_dataset_subset(&train, S.probe_n_train, mix(cfg->seed, 7), &psub, err);
+    if (st != VALLEY_OK) {
+      valley_dataset_free(&train);
+      valley_dataset_free(&test);
+      return st;
+    }
+    ptrain = &psub;
+  }
   size_t n_ig = grid_make(S.interp_lo, S.interp_hi, S.interp_step, &ig);
   size_t n_dg = grid_make(S.dir_lo, S.dir_hi, S.dir_step, &dg);
   res = calloc(S.seeds, sizeof *res);
@@ -489,7 +507,7 @@ valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *e
                   "rand_scale,seed,direction,base,valid,l_min,flat_side,sharp_over_flat,offset_to_flat,"
                   "on_flat\n");
   for (size_t si = 0; si < S.seeds && st == VALLEY_OK; si++)
-    st = run_seed(r, &S, si, &train, &test, n_ig, ig, n_dg, dg, f_table, f_interp, f_dirs, f_dsum,
+    st = run_seed(r, &S, si, &train, &test, ptrain, n_ig, ig, n_dg, dg, f_table, f_interp, f_dirs, f_dsum,
                   &res[si], err);
   if (st != VALLEY_OK) goto done;
 
@@ -533,6 +551,7 @@ valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *e
                                                (double)S.widths[2], (double)S.widths[3]}, 4);
   valley_json_u64(j, "n_train", train.n);
   valley_json_u64(j, "n_test", test.n);
+  valley_json_u64(j, "probe_n_train", ptrain->n);
   valley_json_u64(j, "seeds", ns);
   valley_json_u64(j, "epochs", S.epochs);
   valley_json_u64(j, "swa_start", S.swa_start);
@@ -556,6 +575,8 @@ valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *e
     evals_json(j, "swa", &res[s].swa);
     evals_json(j, "sgd", &res[s].sgd);
     evals_json(j, "sgd_run", &res[s].run);
+    evals_json(j, "swa_probe_data", &res[s].swa_probe);
+    evals_json(j, "sgd_probe_data", &res[s].sgd_probe);
     valley_json_number(j, "distance_sgd_swa", res[s].dist);
     sides_json(j, "interp_train_bn_recomputed", &res[s].interp_re);
     sides_json(j, "interp_test_bn_recomputed", &res[s].interp_re_test);
@@ -633,6 +654,7 @@ done:
   free(res);
   free(ig);
   free(dg);
+  valley_dataset_free(&psub);
   valley_dataset_free(&train);
   valley_dataset_free(&test);
   return st;
