@@ -91,12 +91,6 @@ static a2_fixed_t a2_fixed_window(const double *l, const double *y, size_t n, in
   return f;
 }
 
-static double a2_norm(const float *x, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-  return sqrt(s);
-}
-
 static void a2_window_json(valley_json_t *j, const char *key, const valley_prof_window_t *w) {
   valley_json_object(j, key);
   valley_json_bool(j, "valid", w->valid);
@@ -166,7 +160,7 @@ valley_status_t valley_exp_run_assumption2(valley_exp_run_t *r, valley_error_t *
   st = valley_exp_train(r, &spec, &train, &sgd, NULL, err);
   if (st != VALLEY_OK) goto done;
   const size_t np = sgd.net->n_params;
-  const double theta_norm = a2_norm(sgd.theta, np);
+  const double theta_norm = valley_exp_norm(sgd.theta, np);
 
   prof = calloc(n_all, sizeof *prof);
   d1 = calloc(n_all, sizeof *d1);
@@ -276,7 +270,7 @@ valley_status_t valley_exp_run_assumption2(valley_exp_run_t *r, valley_error_t *
     goto done;
   }
   const valley_prof_window_t W = d1[best].best;
-  const double dnorm = a2_norm(dirs[best], np);
+  const double dnorm = valley_exp_norm(dirs[best], np);
   for (size_t i = 0; i < np; i++) u[i] = (float)((double)dirs[best][i] / dnorm);
   valley_json_object(j, "direction");
   valley_json_string(j, "family", best < s.n_filter ? "filter" : "bn");
@@ -309,7 +303,7 @@ valley_status_t valley_exp_run_assumption2(valley_exp_run_t *r, valley_error_t *
       for (size_t k = 0; k < np; k++)
         ub[k] = (float)((double)v[k] * R - R * vu * (double)u[k]);
       size_t idx = ri * s.n_points + i;
-      vperp_norm[idx] = a2_norm(ub, np);
+      vperp_norm[idx] = valley_exp_norm(ub, np);
       for (size_t k = 0; k < np; k++) base.theta[k] = sgd.theta[k] + ub[k];
       st = valley_exp_probe(r, &base, 1, pdir, ng, grid, ptrain, &test, &pts[idx], err);
       if (st != VALLEY_OK) goto done;

@@ -24,8 +24,6 @@
 
 #define AC_THRESHOLD 2.0   /* c > 2 (Sec. 3.2) */
 #define AC_RISE 1.0        /* nats the train loss must rise on both sides at l = +-L */
-#define AC_LADDER_LO (-10) /* ladder 2^k ||theta|| / ||u||, k = LO..HI */
-#define AC_LADDER_HI 2
 #define AC_PILOT_INDEX UINT64_C(1000000) /* the pilot's direction index, never counted */
 #define AC_DECENT 0.10     /* "decent probability": pooled Wilson lower bound at least this */
 #define AC_NONE_UPPER 0.30 /* a network with no hit counts against the claim below this bound */
@@ -48,29 +46,6 @@ typedef struct {
   int valid, flat_side;
   double r, rbar, p, cp, c, c_cons, train0, noise_sd;
 } ac_dir_t;
-
-static uint64_t ac_mix(uint64_t x) {
-  x += UINT64_C(0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
-
-/* A seed for (what, a, b) from the experiment's seed. */
-static uint64_t ac_seed(uint64_t seed, uint64_t what, uint64_t a, uint64_t b) {
-  return ac_mix(ac_mix(ac_mix(seed ^ ac_mix(what)) + a) + b);
-}
-
-static double ac_norm(const float *v, size_t n) {
-  double s = 0.0;
-  for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
-  return sqrt(s);
-}
-
-static int ac_cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
 
 /* Nearest-rank quantile of sorted v (n >= 1): v[ceil(q n) - 1]; +inf stays +inf. */
 static double ac_quantile(const double *v, size_t n, double q) {
@@ -138,45 +113,6 @@ static const valley_dir_family_t ac_families[AC_N_FAM] = {
     VALLEY_DIR_FAMILY_UNIFORM,  VALLEY_DIR_FAMILY_SIGN,   VALLEY_DIR_FAMILY_BN,
     VALLEY_DIR_FAMILY_NON_BN};
 
-/* The pilot: the half-width L for (network, family).  *rise_lo, *rise_hi: the train loss rise
- * at -L and +L. */
-static valley_status_t ac_pilot(valley_exp_run_t *r, const valley_exp_model_t *m,
-                                const valley_dir_config_t *dc, uint64_t dseed, float *u,
-                                const valley_dataset_t *train, const valley_dataset_t *test,
-                                double *L, double *rise_lo, double *rise_hi, valley_error_t *err) {
-  size_t np = m->net->n_params;
-  valley_status_t st = valley_direction(m->net, m->theta, dc, dseed, AC_PILOT_INDEX, u, err);
-  if (st != VALLEY_OK) return st;
-  double nu = ac_norm(u, np), nt = ac_norm(m->theta, np);
-  if (!(nu > 0) || !(nt > 0))
-    return VALLEY_ERROR(err, VALLEY_EDOM, "asym-common: a zero pilot direction or theta");
-  enum { K = AC_LADDER_HI - AC_LADDER_LO + 1 };
-  double grid[2 * K + 1];
-  for (int k = 0; k < K; k++) {
-    double v = ldexp(nt / nu, AC_LADDER_LO + k);
-    grid[K + 1 + k] = v;
-    grid[K - 1 - k] = -v;
-  }
-  grid[K] = 0.0;
-  valley_prof_t p;
-  const float *dirs[1] = {u};
-  st = valley_exp_probe(r, m, 1, dirs, 2 * K + 1, grid, train, test, &p, err);
-  if (st != VALLEY_OK) return st;
-  int chosen = K - 1;
-  for (int k = 0; k < K; k++) {
-    double lo = p.train[K - 1 - k] - p.train[K], hi = p.train[K + 1 + k] - p.train[K];
-    if (lo >= AC_RISE && hi >= AC_RISE) {
-      chosen = k;
-      break;
-    }
-  }
-  *L = grid[K + 1 + chosen];
-  *rise_lo = p.train[K - 1 - chosen] - p.train[K];
-  *rise_hi = p.train[K + 1 + chosen] - p.train[K];
-  valley_prof_free(&p);
-  return VALLEY_OK;
-}
-
 /* Definition 1 on one train-loss profile, windows starting at r >= max(|l_min| + h, L / 10). */
 static valley_status_t ac_def1(const valley_prof_t *p, double L, double h, ac_dir_t *d,
                                valley_error_t *err) {
@@ -219,12 +155,12 @@ static void ac_stats(const ac_dir_t *d, size_t n, double *work, ac_fam_stats_t *
     s->k_asym += d[i].c_cons > 1.0;
     work[m++] = d[i].c_cons;
   }
-  qsort(work, m, sizeof *work, ac_cmp);
+  qsort(work, m, sizeof *work, valley_exp_cmp_double);
   for (int q = 0; q < 3; q++) s->q_cons[q] = ac_quantile(work, m, 0.25 * (q + 1));
   m = 0;
   for (size_t i = 0; i < n; i++)
     if (d[i].valid) work[m++] = d[i].c;
-  qsort(work, m, sizeof *work, ac_cmp);
+  qsort(work, m, sizeof *work, valley_exp_cmp_double);
   for (int q = 0; q < 3; q++) s->q_raw[q] = ac_quantile(work, m, 0.25 * (q + 1));
 }
 
@@ -252,8 +188,8 @@ static void ac_settings_json(valley_json_t *j, const ac_settings_t *s, const ac_
   valley_json_u64(j, "directions_per_family", s->dirs);
   valley_json_u64(j, "grid_points", 2 * s->half_points + 1);
   valley_json_number(j, "rise_target", AC_RISE);
-  valley_json_number(j, "ladder_k_lo", AC_LADDER_LO);
-  valley_json_number(j, "ladder_k_hi", AC_LADDER_HI);
+  valley_json_number(j, "ladder_k_lo", VALLEY_EXP_LADDER_LO);
+  valley_json_number(j, "ladder_k_hi", VALLEY_EXP_LADDER_HI);
   valley_json_number(j, "threshold_c", AC_THRESHOLD);
   valley_json_string(j, "count_on", "c_conservative");
   valley_json_string(j, "r_min", "max(|l_min(train)| + h, L/10)");
@@ -335,9 +271,9 @@ valley_status_t valley_exp_run_asym_common(valley_exp_run_t *r, valley_error_t *
     spec.sgd.lr = s.lr;
     spec.sgd.momentum = s.momentum;
     spec.sgd.weight_decay = s.wd;
-    spec.sgd.seed = ac_seed(cfg->seed, 1, (uint64_t)ni, 0);
+    spec.sgd.seed = valley_exp_seed(cfg->seed, 1, (uint64_t)ni, 0);
     spec.epochs = s.epochs;
-    spec.init_seed = ac_seed(cfg->seed, 2, (uint64_t)ni, 0);
+    spec.init_seed = valley_exp_seed(cfg->seed, 2, (uint64_t)ni, 0);
     valley_exp_progress(r, "asym-common: training %s", net->key);
     st = valley_exp_train(r, &spec, &train, &m, NULL, err);
     if (st != VALLEY_OK) break;
@@ -355,7 +291,7 @@ valley_status_t valley_exp_run_asym_common(valley_exp_run_t *r, valley_error_t *
     valley_json_object(j, NULL);
     valley_json_string(j, "network", net->key);
     valley_json_u64(j, "n_params", np);
-    valley_json_number(j, "theta_norm", ac_norm(m.theta, np));
+    valley_json_number(j, "theta_norm", valley_exp_norm(m.theta, np));
     valley_json_number(j, "train_loss", tr_loss);
     valley_json_number(j, "train_acc", tr_acc);
     valley_json_number(j, "test_loss", te_loss);
@@ -368,10 +304,10 @@ valley_status_t valley_exp_run_asym_common(valley_exp_run_t *r, valley_error_t *
       const char *fname = valley_dir_family_name(fam);
       valley_dir_config_t dc;
       if ((st = valley_dir_config_family(fam, &dc, err)) != VALLEY_OK) break;
-      uint64_t dseed = ac_seed(cfg->seed, 3, (uint64_t)ni, (uint64_t)fi);
+      uint64_t dseed = valley_exp_seed(cfg->seed, 3, (uint64_t)ni, (uint64_t)fi);
       ac_fam_stats_t fs;
-      st = ac_pilot(r, &m, &dc, dseed, u + s.dirs * np, &train, &test, &fs.L, &fs.rise_lo,
-                    &fs.rise_hi, err);
+      st = valley_exp_pilot(r, &m, &dc, dseed, AC_PILOT_INDEX, AC_RISE, u + s.dirs * np, &train,
+                            &test, &fs.L, &fs.rise_lo, &fs.rise_hi, err);
       if (st != VALLEY_OK) break;
       for (size_t g = 0; g < G; g++)
         grid[g] = fs.L * ((double)g - (double)s.half_points) / (double)s.half_points;

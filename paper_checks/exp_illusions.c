@@ -79,16 +79,6 @@ static double il_crossing(const double *l, const double *y, size_t n, size_t mid
   return side > 0 ? fabs(l[n - 1]) : fabs(l[0]);
 }
 
-static void il_mean_se(const double *x, size_t n, double *mean, double *se, double *sd) {
-  double a = 0, a2 = 0;
-  for (size_t i = 0; i < n; i++) a += x[i];
-  double m = a / (double)n;
-  for (size_t i = 0; i < n; i++) a2 += (x[i] - m) * (x[i] - m);
-  *mean = m;
-  *sd = n > 1 ? sqrt(a2 / (double)(n - 1)) : NAN;
-  *se = n > 1 ? *sd / sqrt((double)n) : NAN;
-}
-
 /* Loss and accuracy along theta_a + t (theta_b - theta_a), BN statistics recomputed over train
  * at every t (so each point is evaluated as a model of its own, like the SWA solution). */
 static valley_status_t il_segment(valley_exp_run_t *r, const valley_exp_model_t *a,
@@ -339,9 +329,9 @@ valley_status_t valley_exp_run_illusions(valley_exp_run_t *r, valley_error_t *er
     for (size_t di = 0; di < IL_N_DELTA; di++) {
       size_t o = (di * IL_N_SOL + (size_t)k) * nr;
       double m, se, sd, mmn, msd, mse, pmn, psd, pse;
-      il_mean_se(width + o, nr, &m, &se, &sd);
-      il_mean_se(lm + o, nr, &mmn, &mse, &msd);
-      il_mean_se(lp + o, nr, &pmn, &pse, &psd);
+      valley_exp_mean_se(width + o, nr, &m, &se, &sd);
+      valley_exp_mean_se(lm + o, nr, &mmn, &mse, &msd);
+      valley_exp_mean_se(lp + o, nr, &pmn, &pse, &psd);
       size_t nc = 0;
       for (size_t d = 0; d < nr; d++) nc += cens[o + d] > 0;
       valley_json_object(j, NULL);
@@ -390,7 +380,7 @@ valley_status_t valley_exp_run_illusions(valley_exp_run_t *r, valley_error_t *er
         diff[d] = width[(di * IL_N_SOL + (size_t)pb[q]) * nr + d] -
                   width[(di * IL_N_SOL + (size_t)pa[q]) * nr + d];
       double m, se, sd;
-      il_mean_se(diff, nr, &m, &se, &sd);
+      valley_exp_mean_se(diff, nr, &m, &se, &sd);
       size_t pos = 0;
       for (size_t d = 0; d < nr; d++) pos += diff[d] > 0;
       valley_json_object(j, NULL);

@@ -22,8 +22,6 @@
 #include "experiments_internal.h"
 
 #define SG_RISE 1.0
-#define SG_LADDER_LO (-10)
-#define SG_LADDER_HI 2
 #define SG_PILOT_INDEX UINT64_C(1000000)
 #define SG_THRESHOLD 2.0
 #define SG_MATCH 0.5 /* xi_delta* / xi_0 at most this: the curves match after the shift */
@@ -41,23 +39,11 @@ typedef struct {
   int toward_flat; /* sign(delta*) == flat_side; 0 when delta* = 0 */
 } sg_dir_t;
 
-static uint64_t sg_mix(uint64_t x) {
-  x += UINT64_C(0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
 
+/* The seed of part `what` (1 shuffles, 2 init, 3 directions) under the experiment's seed. */
 static uint64_t sg_seed(uint64_t seed, uint64_t what) {
-  return sg_mix(sg_mix(seed ^ sg_mix(what + UINT64_C(0x73686966))));
+  return valley_exp_mix(valley_exp_mix(seed ^ valley_exp_mix(what + UINT64_C(0x73686966))));
 }
-
-static double sg_norm(const float *v, size_t n) {
-  double s = 0.0;
-  for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
-  return sqrt(s);
-}
-
 static void sg_settings(int full, sg_settings_t *s) {
   memset(s, 0, sizeof *s);
   s->batch = 128;
@@ -83,51 +69,12 @@ static void sg_settings(int full, sg_settings_t *s) {
   }
 }
 
-/* The half-width L from the pilot direction (as asym-common). */
-static valley_status_t sg_pilot(valley_exp_run_t *r, const valley_exp_model_t *m,
-                                const valley_dir_config_t *dc, uint64_t dseed, float *u,
-                                const valley_dataset_t *train, const valley_dataset_t *test,
-                                double *L, valley_error_t *err) {
-  size_t np = m->net->n_params;
-  valley_status_t st = valley_direction(m->net, m->theta, dc, dseed, SG_PILOT_INDEX, u, err);
-  if (st != VALLEY_OK) return st;
-  double nu = sg_norm(u, np), nt = sg_norm(m->theta, np);
-  if (!(nu > 0) || !(nt > 0))
-    return VALLEY_ERROR(err, VALLEY_EDOM, "shift-gap: a zero pilot direction or theta");
-  enum { K = SG_LADDER_HI - SG_LADDER_LO + 1 };
-  double grid[2 * K + 1];
-  for (int k = 0; k < K; k++) {
-    double v = ldexp(nt / nu, SG_LADDER_LO + k);
-    grid[K + 1 + k] = v;
-    grid[K - 1 - k] = -v;
-  }
-  grid[K] = 0.0;
-  valley_prof_t p;
-  const float *dirs[1] = {u};
-  st = valley_exp_probe(r, m, 1, dirs, 2 * K + 1, grid, train, test, &p, err);
-  if (st != VALLEY_OK) return st;
-  int chosen = K - 1;
-  for (int k = 0; k < K; k++)
-    if (p.train[K - 1 - k] - p.train[K] >= SG_RISE && p.train[K + 1 + k] - p.train[K] >= SG_RISE) {
-      chosen = k;
-      break;
-    }
-  *L = grid[K + 1 + chosen];
-  valley_prof_free(&p);
-  return VALLEY_OK;
-}
-
 static int sg_cmp_desc(const void *a, const void *b) {
   const sg_dir_t *x = a, *y = b;
   double cx = x->valid ? x->c_cons : -INFINITY, cy = y->valid ? y->c_cons : -INFINITY;
   if (cx > cy) return -1;
   if (cx < cy) return 1;
   return x->index < y->index ? -1 : x->index > y->index;
-}
-
-static int sg_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *err) {
@@ -213,7 +160,7 @@ valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *er
     goto done;
   valley_json_object(j, "solution");
   valley_json_u64(j, "n_params", np);
-  valley_json_number(j, "theta_norm", sg_norm(m.theta, np));
+  valley_json_number(j, "theta_norm", valley_exp_norm(m.theta, np));
   valley_json_number(j, "train_loss", tr_loss);
   valley_json_number(j, "train_acc", tr_acc);
   valley_json_number(j, "test_loss", te_loss);
@@ -229,7 +176,8 @@ valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *er
   if ((st = valley_dir_config_family(VALLEY_DIR_FAMILY_UNIFORM, &dc, err)) != VALLEY_OK)
     goto done;
   double L = 0.0;
-  if ((st = sg_pilot(r, &m, &dc, dseed, u + s.pool * np, &train, &test, &L, err)) != VALLEY_OK)
+  if ((st = valley_exp_pilot(r, &m, &dc, dseed, SG_PILOT_INDEX, SG_RISE, u + s.pool * np, &train,
+                             &test, &L, NULL, NULL, err)) != VALLEY_OK)
     goto done;
   for (size_t g = 0; g < G; g++)
     grid[g] = L * ((double)g - (double)s.half_points) / (double)s.half_points;
@@ -314,7 +262,7 @@ valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *er
       fprintf(fprof, "%zu,%.9g,%.9g,%.9g,%.6g,%.6g\n", i, prof[i].l[g], prof[i].train[g],
               prof[i].test[g], prof[i].train_acc[g], prof[i].test_acc[g]);
 
-  qsort(ratios, m_r, sizeof *ratios, sg_cmp_double);
+  qsort(ratios, m_r, sizeof *ratios, valley_exp_cmp_double);
   double mean = 0.0, var = 0.0;
   for (size_t k = 0; k < m_r; k++) mean += ratios[k];
   mean /= (double)m_r;

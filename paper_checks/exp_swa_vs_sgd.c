@@ -183,16 +183,6 @@ static void sides_json(valley_json_t *j, const char *key, const sides_t *s) {
   valley_json_object_end(j);
 }
 
-static void mean_se(const double *x, size_t n, double *mean, double *se) {
-  double m = 0.0;
-  for (size_t i = 0; i < n; i++) m += x[i];
-  m /= (double)n;
-  double v = 0.0;
-  for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
-  *mean = m;
-  *se = n > 1 ? sqrt(v / (double)(n - 1) / (double)n) : NAN;
-}
-
 /* SGD from the model m's parameters (a copy; fresh zero velocity) for `epochs` epochs. */
 static valley_status_t sgd_from(valley_exp_run_t *r, const valley_exp_model_t *m,
                                 const valley_sgd_config_t *sgd, size_t epochs,
@@ -525,10 +515,10 @@ valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *e
     swa_hi_train += res[s].swa.loss[0] > res[s].sgd.loss[0];
   }
   double m_test, se_test, m_train, se_train, m_tacc, se_tacc, m_tracc, se_tracc;
-  mean_se(dtest, ns, &m_test, &se_test);
-  mean_se(dtrain, ns, &m_train, &se_train);
-  mean_se(dtacc, ns, &m_tacc, &se_tacc);
-  mean_se(dtracc, ns, &m_tracc, &se_tracc);
+  valley_exp_mean_se(dtest, ns, &m_test, &se_test, NULL);
+  valley_exp_mean_se(dtrain, ns, &m_train, &se_train, NULL);
+  valley_exp_mean_se(dtacc, ns, &m_tacc, &se_tacc, NULL);
+  valley_exp_mean_se(dtracc, ns, &m_tracc, &se_tracc, NULL);
   dir_stats_t ds[N_SCALES];
   for (size_t q = 0; q < N_SCALES; q++) dir_stats(res, ns, q, &ds[q]);
   double w_lo = ds[0].w_lo, w_hi = ds[0].w_hi;
@@ -590,7 +580,7 @@ valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *e
         kg += (uint64_t)res[s].dir_sgd[q][d].on_flat;
         lm[d] = res[s].dir_swa[q][d].l_min;
       }
-      mean_se(lm, N_DIRS, &lm_mean, &lm_se);
+      valley_exp_mean_se(lm, N_DIRS, &lm_mean, &lm_se, NULL);
       valley_json_object(j, NULL);
       valley_json_number(j, "rand_scale", RAND_SCALE[q]);
       valley_json_u64(j, "swa_on_flat", ks);

@@ -221,6 +221,77 @@ void valley_exp_wilson(uint64_t k, uint64_t n, double z, double *lo, double *hi)
   *hi = fmin(1.0, c + h);
 }
 
+/* ---- helpers shared by the experiments ------------------------------------------------------ */
+
+uint64_t valley_exp_mix(uint64_t x) {
+  x += UINT64_C(0x9e3779b97f4a7c15);
+  x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return x ^ (x >> 31);
+}
+
+uint64_t valley_exp_seed(uint64_t seed, uint64_t what, uint64_t a, uint64_t b) {
+  return valley_exp_mix(valley_exp_mix(valley_exp_mix(seed ^ valley_exp_mix(what)) + a) + b);
+}
+
+double valley_exp_norm(const float *v, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
+  return sqrt(s);
+}
+
+int valley_exp_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+void valley_exp_mean_se(const double *x, size_t n, double *mean, double *se, double *sd) {
+  double a = 0.0, a2 = 0.0;
+  for (size_t i = 0; i < n; i++) a += x[i];
+  double m = a / (double)n;
+  for (size_t i = 0; i < n; i++) a2 += (x[i] - m) * (x[i] - m);
+  double s = n > 1 ? sqrt(a2 / (double)(n - 1)) : NAN;
+  *mean = m;
+  if (sd != NULL) *sd = s;
+  if (se != NULL) *se = n > 1 ? s / sqrt((double)n) : NAN;
+}
+
+valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *m,
+                                 const valley_dir_config_t *dc, uint64_t dseed, uint64_t index,
+                                 double rise, float *u, const valley_dataset_t *train,
+                                 const valley_dataset_t *test, double *L, double *rise_lo,
+                                 double *rise_hi, valley_error_t *err) {
+  size_t np = m->net->n_params;
+  valley_status_t st = valley_direction(m->net, m->theta, dc, dseed, index, u, err);
+  if (st != VALLEY_OK) return st;
+  double nu = valley_exp_norm(u, np), nt = valley_exp_norm(m->theta, np);
+  if (!(nu > 0) || !(nt > 0))
+    return VALLEY_ERROR(err, VALLEY_EDOM, "%s: a zero pilot direction or theta", r->exp->name);
+  enum { K = VALLEY_EXP_LADDER_HI - VALLEY_EXP_LADDER_LO + 1 };
+  double grid[2 * K + 1];
+  for (int k = 0; k < K; k++) {
+    double v = ldexp(nt / nu, VALLEY_EXP_LADDER_LO + k);
+    grid[K + 1 + k] = v;
+    grid[K - 1 - k] = -v;
+  }
+  grid[K] = 0.0;
+  valley_prof_t p;
+  const float *dirs[1] = {u};
+  st = valley_exp_probe(r, m, 1, dirs, 2 * K + 1, grid, train, test, &p, err);
+  if (st != VALLEY_OK) return st;
+  int chosen = K - 1;
+  for (int k = 0; k < K; k++)
+    if (p.train[K - 1 - k] - p.train[K] >= rise && p.train[K + 1 + k] - p.train[K] >= rise) {
+      chosen = k;
+      break;
+    }
+  *L = grid[K + 1 + chosen];
+  if (rise_lo != NULL) *rise_lo = p.train[K - 1 - chosen] - p.train[K];
+  if (rise_hi != NULL) *rise_hi = p.train[K + 1 + chosen] - p.train[K];
+  valley_prof_free(&p);
+  return VALLEY_OK;
+}
+
 /* ---- registry and runner --------------------------------------------------------------------- */
 
 static const valley_exp_t experiments[] = {

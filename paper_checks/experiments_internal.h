@@ -11,6 +11,33 @@ valley_status_t valley_exp_run_assumption2(valley_exp_run_t *r, valley_error_t *
 valley_status_t valley_exp_run_illusions(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *err);
 
+/* ---- helpers shared by the experiments (paper_checks/experiment.c) ---- */
+
+/* The splitmix64 finalizer of x + the golden-ratio increment: seeds for sub-streams. */
+uint64_t valley_exp_mix(uint64_t x);
+/* A seed for (what, a, b) under the experiment's seed: mix(mix(mix(seed ^ mix(what)) + a) + b). */
+uint64_t valley_exp_seed(uint64_t seed, uint64_t what, uint64_t a, uint64_t b);
+/* Euclidean norm of n floats, summed in double. */
+double valley_exp_norm(const float *v, size_t n);
+/* qsort comparison of doubles, ascending. */
+int valley_exp_cmp_double(const void *a, const void *b);
+/* Mean, standard error sd / sqrt(n) and sample standard deviation (n - 1) of x[0..n-1]; se and
+ * sd are NaN for n < 2.  se or sd may be NULL. */
+void valley_exp_mean_se(const double *x, size_t n, double *mean, double *se, double *sd);
+
+/* The pilot rule of asym-common and shift-gap: the direction `index` of (dc, dseed) at m is
+ * probed on the ladder l = +-2^k ||theta|| / ||u||, k = VALLEY_EXP_LADDER_LO .. _HI; *L is the
+ * smallest rung where the train loss has risen by at least `rise` on both sides (the top rung
+ * when none), *rise_lo and *rise_hi (may be NULL) the rises there.  u: n_params floats of
+ * scratch (the pilot direction on return).  EDOM for a zero direction or theta. */
+#define VALLEY_EXP_LADDER_LO (-10)
+#define VALLEY_EXP_LADDER_HI 2
+valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *m,
+                                 const valley_dir_config_t *dc, uint64_t dseed, uint64_t index,
+                                 double rise, float *u, const valley_dataset_t *train,
+                                 const valley_dataset_t *test, double *L, double *rise_lo,
+                                 double *rise_hi, valley_error_t *err);
+
 /* name, claim, source, run: the order is issue 6's */
 #define VALLEY_EXPERIMENTS                                                                       \
   {"asym-common",                                                                                \

@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests build
 jobs=$(nproc)
+# ctest runs two programs at once and each may start OpenMP threads: idle threads sleep instead
+# of spinning, so that oversubscribed cores are not burnt waiting.
+export OMP_WAIT_POLICY=PASSIVE
 echo "== gcc, Release =="
 ctest --test-dir build --output-on-failure -j "$jobs"
 echo "== clang, AddressSanitizer + UndefinedBehaviorSanitizer =="
