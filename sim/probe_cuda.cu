@@ -14,6 +14,7 @@
  * run repeats bit for bit.  GEMMs run in plain FP32 (CUBLAS_DEFAULT_MATH: no TF32). */
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
+#include <dlfcn.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -207,7 +208,63 @@ void say(char *msg, size_t len, const char *fmt, ...) {
   va_end(ap);
 }
 
-const char *cublas_text(cublasStatus_t s) { return cublasGetStatusString(s); }
+const char *cublas_text(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "cuBLAS not initialized";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "cuBLAS allocation failed";
+    case CUBLAS_STATUS_INVALID_VALUE: return "invalid value";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "architecture mismatch";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "execution failed";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "cuBLAS internal error";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "not supported";
+    default: return "cuBLAS error";
+  }
+}
+
+/* cuBLAS is opened at the first probe, not linked: its libraries (about 600 MB with cuBLASLt)
+ * would otherwise be mapped by every valley process at start, 0.4 s each, GPU or not. */
+struct cublas_api {
+  void *dl = nullptr;
+  decltype(&cublasCreate) create = nullptr;
+  decltype(&cublasDestroy) destroy = nullptr;
+  decltype(&cublasSetMathMode) set_math_mode = nullptr;
+  decltype(&cublasSgemm) sgemm = nullptr;
+  decltype(&cublasSgemmStridedBatched) sgemm_batched = nullptr;
+};
+
+/* Opens libcublas.so.<major of this build's CUDA> by the loader's search, then in the toolkit's
+ * library directory of the build (VALLEY_CUBLAS_DIR), then libcublas.so; 0 with msg on failure. */
+int cublas_open(cublas_api *api, char *msg, size_t msg_len) {
+  char name[64];
+  snprintf(name, sizeof name, "libcublas.so.%d", CUDART_VERSION / 1000);
+  api->dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+#ifdef VALLEY_CUBLAS_DIR
+  /* the toolkit this was built with: its lib directory, or lib64 beside a lib */
+  for (int k = 0; k < 2 && api->dl == nullptr; k++) {
+    char path[512];
+    snprintf(path, sizeof path, "%s%s/%s", VALLEY_CUBLAS_DIR, k ? "64" : "", name);
+    api->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  }
+#endif
+  if (api->dl == nullptr) api->dl = dlopen("libcublas.so", RTLD_NOW | RTLD_LOCAL);
+  if (api->dl == nullptr) {
+    say(msg, msg_len, "cannot open %s: %s", name, dlerror());
+    return 0;
+  }
+  api->create = reinterpret_cast<decltype(api->create)>(dlsym(api->dl, "cublasCreate_v2"));
+  api->destroy = reinterpret_cast<decltype(api->destroy)>(dlsym(api->dl, "cublasDestroy_v2"));
+  api->set_math_mode =
+      reinterpret_cast<decltype(api->set_math_mode)>(dlsym(api->dl, "cublasSetMathMode"));
+  api->sgemm = reinterpret_cast<decltype(api->sgemm)>(dlsym(api->dl, "cublasSgemm_v2"));
+  api->sgemm_batched = reinterpret_cast<decltype(api->sgemm_batched)>(
+      dlsym(api->dl, "cublasSgemmStridedBatched"));
+  if (!api->create || !api->destroy || !api->set_math_mode || !api->sgemm ||
+      !api->sgemm_batched) {
+    say(msg, msg_len, "%s lacks a cuBLAS function this build needs", name);
+    return 0;
+  }
+  return 1;
+}
 
 /* Device buffers of one probe; every pointer starts NULL and is freed once. */
 struct bufs {
@@ -219,12 +276,14 @@ struct bufs {
   unsigned long long *acc_right = nullptr;
   unsigned *part_right = nullptr;
   cublasHandle_t h = nullptr;
+  cublas_api api;
   ~bufs() {
     void *all[] = {theta, dirs, pts, lp, rm, inv, a, b, z0, zu, x[0], x[1], cols, y[0], y[1],
                    acc_loss, acc_right, part_loss, part_right};
     for (void *p : all)
       if (p != nullptr) cudaFree(p);
-    if (h != nullptr) cublasDestroy(h);
+    if (h != nullptr) api.destroy(h);
+    if (api.dl != nullptr) dlclose(api.dl);
   }
 };
 
@@ -323,9 +382,9 @@ int cnn_batch(const vcu_net_t *net, bufs *B, const float *xb, size_t mb, size_t 
     size_t pool_out = (size_t)m * (hh / 2) * (ww / 2) * la.d;
     if (l == 0 && split) {
       /* Z0 = cols X W1^T and Z_U = cols U_d^T: row-major (R1 x c1) is column-major c1 x R1 */
-      CB(cublasSgemm(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)c1, (int)R1, (int)K1, &one,
+      CB(B->api.sgemm(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)c1, (int)R1, (int)K1, &one,
                      B->theta + net->w_off[0], (int)K1, B->cols, (int)K1, &zero, B->z0, (int)c1));
-      CB(cublasSgemmStridedBatched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)c1, (int)R1, (int)K1,
+      CB(B->api.sgemm_batched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)c1, (int)R1, (int)K1,
                                    &one, B->dirs + net->w_off[0], (int)K1, (long long)pstride,
                                    B->cols, (int)K1, 0, &zero, B->zu, (int)c1,
                                    (long long)R1 * c1, (int)dc));
@@ -347,7 +406,7 @@ int cnn_batch(const vcu_net_t *net, bufs *B, const float *xb, size_t mb, size_t 
         K = K2;
       }
       float *z = l == 0 ? B->a : B->b;
-      CB(cublasSgemmStridedBatched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)la.d, (int)rows, (int)K,
+      CB(B->api.sgemm_batched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)la.d, (int)rows, (int)K,
                                    &one, B->pts + net->w_off[l], (int)K, (long long)pstride, cols,
                                    (int)K, cstride, &zero, z, (int)la.d, (long long)astride,
                                    (int)P));
@@ -358,7 +417,7 @@ int cnn_batch(const vcu_net_t *net, bufs *B, const float *xb, size_t mb, size_t 
     CU(cudaGetLastError());
   }
   /* flat (B->a, mb x F) -> logits (B->b) = flat W3^T + b3 */
-  CB(cublasSgemmStridedBatched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)cls, (int)m, (int)F, &one,
+  CB(B->api.sgemm_batched(B->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)cls, (int)m, (int)F, &one,
                                B->pts + net->w_off[2], (int)F, (long long)pstride, B->a, (int)F,
                                (long long)astride, &zero, B->b, (int)cls, (long long)astride,
                                (int)P));
@@ -453,8 +512,9 @@ extern "C" int vcu_probe(const vcu_net_t *net, const float *theta, size_t n_dirs
   size_t pmax = dchunk * n_grid;
 
   bufs B;
-  CB(cublasCreate(&B.h));
-  CB(cublasSetMathMode(B.h, CUBLAS_DEFAULT_MATH));
+  if (!cublas_open(&B.api, msg, msg_len)) return 5;
+  CB(B.api.create(&B.h));
+  CB(B.api.set_math_mode(B.h, CUBLAS_DEFAULT_MATH));
   CU(cudaMalloc(&B.theta, 4 * pstride));
   CU(cudaMalloc(&B.dirs, 4 * pstride * dchunk));
   CU(cudaMalloc(&B.pts, 4 * pstride * pmax));
@@ -522,14 +582,14 @@ extern "C" int vcu_probe(const vcu_net_t *net, const float *theta, size_t n_dirs
           layer_args la;
           memset(&la, 0, sizeof la);
           if (split_first) {
-            CB(cublasSgemm(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb, (int)d0, &one,
+            CB(B.api.sgemm(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb, (int)d0, &one,
                            B.theta + net->w_off[0], (int)d0, xb, (int)d0, &zero, B.z0, (int)d1));
-            CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb,
+            CB(B.api.sgemm_batched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb,
                                          (int)d0, &one, B.dirs + net->w_off[0], (int)d0,
                                          (long long)pstride, xb, (int)d0, 0, &zero, B.zu,
                                          (int)d1, (long long)(mb * d1), (int)dc));
           } else {
-            CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb,
+            CB(B.api.sgemm_batched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)d1, (int)mb,
                                          (int)d0, &one, B.pts + net->w_off[0], (int)d0,
                                          (long long)pstride, xb, (int)d0, 0, &zero, B.a, (int)d1,
                                          (long long)astride, (int)P));
@@ -538,7 +598,7 @@ extern "C" int vcu_probe(const vcu_net_t *net, const float *theta, size_t n_dirs
           for (size_t l = 0; l < L; l++) {
             size_t din = net->widths[l], dout = net->widths[l + 1];
             if (l > 0)
-              CB(cublasSgemmStridedBatched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)dout, (int)mb,
+              CB(B.api.sgemm_batched(B.h, CUBLAS_OP_T, CUBLAS_OP_N, (int)dout, (int)mb,
                                            (int)din, &one, B.pts + net->w_off[l], (int)din,
                                            (long long)pstride, a, (int)din, (long long)astride,
                                            &zero, b, (int)dout, (long long)astride, (int)P));
@@ -598,8 +658,9 @@ extern "C" int vcu_sgemm_gflops(size_t n, int reps, double *gflops, char *msg, s
     return 5;
   }
   bufs B;
-  CB(cublasCreate(&B.h));
-  CB(cublasSetMathMode(B.h, CUBLAS_DEFAULT_MATH));
+  if (!cublas_open(&B.api, msg, msg_len)) return 5;
+  CB(B.api.create(&B.h));
+  CB(B.api.set_math_mode(B.h, CUBLAS_DEFAULT_MATH));
   CU(cudaMalloc(&B.a, 4 * n * n));
   CU(cudaMalloc(&B.b, 4 * n * n));
   CU(cudaMalloc(&B.pts, 4 * n * n));
@@ -614,7 +675,7 @@ extern "C" int vcu_sgemm_gflops(size_t n, int reps, double *gflops, char *msg, s
   int ni = (int)n;
   for (int r = 0; r <= reps; r++) { /* r = 0 warms up */
     CU(cudaEventRecord(e0));
-    CB(cublasSgemm(B.h, CUBLAS_OP_N, CUBLAS_OP_N, ni, ni, ni, &one, B.a, ni, B.b, ni, &zero,
+    CB(B.api.sgemm(B.h, CUBLAS_OP_N, CUBLAS_OP_N, ni, ni, ni, &one, B.a, ni, B.b, ni, &zero,
                    B.pts, ni));
     CU(cudaEventRecord(e1));
     CU(cudaEventSynchronize(e1));
