@@ -491,5 +491,30 @@ check_bad_in net --out --widths train --arch cnn --channels 4,4 --widths 784,10
 check_bad_in net --out --arch probe --checkpoint x.vck --arch cnn --grid -1:1:5
 check_bad_in net --out --channels probe --safetensors y --arch cnn --grid -1:1:5
 
+# valley experiment: the list, and bad input (one line naming the problem, exit 2, no output
+# directory created).  The experiments themselves run in tests/test_experiment.sh.
+"$valley" experiment --list --json > "$tmp/elist.json" && "$py" - "$tmp/elist.json" <<'PY' \
+  && ok "experiment --list --json names every experiment with its claim and source" || bad "experiment --list"
+import json, sys
+e = json.load(open(sys.argv[1]))["experiments"]
+assert len(e) >= 5 and all(x["name"] and x["claim"] and x["source"] for x in e)
+assert {"asym-common", "shift-gap", "assumption2", "swa-vs-sgd", "illusions"} <= {x["name"] for x in e}
+PY
+check_exp_bad() {
+  local want=$1; shift
+  "$valley" experiment "$@" --out "$tmp/eout" > "$tmp/so" 2> "$tmp/se"
+  local rc=$?
+  if [ $rc -eq 2 ] && [ "$(wc -l < "$tmp/se")" -eq 1 ] && grep -q -- "$want" "$tmp/se" && [ ! -e "$tmp/eout" ]; then
+    ok "bad experiment $* -> $(cat "$tmp/se")"
+  else
+    bad "bad experiment $*: rc=$rc stderr='$(cat "$tmp/se")'"
+  fi
+}
+check_exp_bad "unknown experiment" nosuch
+check_exp_bad "name" --seed 3
+check_exp_bad "\-\-device" shift-gap --device gpu
+check_exp_bad "\-\-data" shift-gap --data "$tmp/nodata"
+check_exp_bad "\-\-seed" shift-gap --seed x
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
