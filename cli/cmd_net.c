@@ -516,13 +516,18 @@ typedef struct {
   const char *arch, *channels;
 } eval_args_t;
 
-#define EVAL_OPTIONS(X, a)                                                                        \
-  X("--checkpoint", OPT_STRING, &a.checkpoint, "CK.vck", "the valley checkpoint to evaluate")  \
+/* The network of eval and probe, when it is not a checkpoint: a .safetensors file and its
+ * architecture. */
+#define NET_SOURCE_OPTIONS(X, a)                                                                  \
   X("--safetensors", OPT_STRING, &a.safetensors, "FILE", "or a .safetensors file (with --widths and --bn)") \
   X("--arch", OPT_STRING, &a.arch, "mlp|cnn", "the architecture of --safetensors (default mlp)") \
   X("--widths", OPT_STRING, &a.widths, "W0,...,WL", "mlp: the widths of --safetensors")        \
   X("--channels", OPT_STRING, &a.channels, "C1,C2", "cnn: the channels of --safetensors (1x28x28 images, 10 classes)") \
-  X("--bn", OPT_FLAG, &a.bn, NULL, "--safetensors has batch normalization")                     \
+  X("--bn", OPT_FLAG, &a.bn, NULL, "--safetensors has batch normalization")
+
+#define EVAL_OPTIONS(X, a)                                                                        \
+  X("--checkpoint", OPT_STRING, &a.checkpoint, "CK.vck", "the valley checkpoint to evaluate")  \
+  NET_SOURCE_OPTIONS(X, a)                                                                     \
   X("--train-subset", OPT_SIZE, &a.train_subset, "N", "evaluate on N training images chosen by --data-seed (0: all)") \
   X("--test-subset", OPT_SIZE, &a.test_subset, "N", "evaluate on N test images chosen by --data-seed (0: all)") \
   X("--data-seed", OPT_U64, &a.data_seed, "S", "PCG32 seed of the subsets")                  \
@@ -629,11 +634,7 @@ typedef struct {
 
 #define PROBE_OPTIONS(X, a)                                                                       \
   X("--checkpoint", OPT_STRING, &a.checkpoint, "CK.vck", "the solution w* (a valley checkpoint)") \
-  X("--safetensors", OPT_STRING, &a.safetensors, "FILE", "or a .safetensors file (with --widths and --bn)") \
-  X("--arch", OPT_STRING, &a.arch, "mlp|cnn", "the architecture of --safetensors (default mlp)") \
-  X("--widths", OPT_STRING, &a.widths, "W0,...,WL", "mlp: the widths of --safetensors")        \
-  X("--channels", OPT_STRING, &a.channels, "C1,C2", "cnn: the channels of --safetensors (1x28x28 images, 10 classes)") \
-  X("--bn", OPT_FLAG, &a.bn, NULL, "--safetensors has batch normalization")                     \
+  NET_SOURCE_OPTIONS(X, a)                                                                     \
   X("--family", OPT_STRING, &a.family, "NAME", "gaussian | filter | whole | uniform | sign | bn | non-bn (docs/directions.md)") \
   X("--directions", OPT_SIZE, &a.directions, "K", "directions 0..K-1 of --seed (1..256)")     \
   X("--grid", OPT_STRING, &a.grid, "LMIN:LMAX:N", "N equally spaced l in [LMIN, LMAX], LMIN < 0 < LMAX, N >= 5; l = 0 is added when not on it") \

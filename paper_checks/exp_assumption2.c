@@ -146,17 +146,7 @@ valley_status_t valley_exp_run_assumption2(valley_exp_run_t *r, valley_error_t *
   }
 
   valley_exp_train_t spec;
-  memset(&spec, 0, sizeof spec);
-  valley_mlp_config_default(&spec.arch);
-  spec.arch.n_layers = 3;
-  memcpy(spec.arch.widths, s.widths, sizeof s.widths);
-  spec.arch.batch_norm = 1;
-  valley_sgd_config_default(&spec.sgd);
-  spec.sgd.batch = s.batch;
-  spec.sgd.lr = s.lr;
-  spec.sgd.seed = base_seed + 2;
-  spec.epochs = s.epochs;
-  spec.init_seed = base_seed + 1;
+  valley_exp_spec_bn_mlp(&spec, s.widths, s.batch, s.lr, s.epochs, base_seed + 1, base_seed + 2);
   st = valley_exp_train(r, &spec, &train, &sgd, NULL, err);
   if (st != VALLEY_OK) goto done;
   const size_t np = sgd.net->n_params;

@@ -148,17 +148,7 @@ valley_status_t valley_exp_run_illusions(valley_exp_run_t *r, valley_error_t *er
 
   /* ---- training: SGD + SWA (batch 128), then small batch from the SGD solution ---- */
   valley_exp_train_t spec;
-  memset(&spec, 0, sizeof spec);
-  valley_mlp_config_default(&spec.arch);
-  spec.arch.n_layers = 3;
-  memcpy(spec.arch.widths, s.widths, sizeof s.widths);
-  spec.arch.batch_norm = 1;
-  valley_sgd_config_default(&spec.sgd);
-  spec.sgd.batch = s.batch;
-  spec.sgd.lr = s.lr;
-  spec.sgd.seed = base_seed + 12;
-  spec.epochs = s.epochs;
-  spec.init_seed = base_seed + 11;
+  valley_exp_spec_bn_mlp(&spec, s.widths, s.batch, s.lr, s.epochs, base_seed + 11, base_seed + 12);
   spec.swa_start = s.swa_start;
   spec.swa_freq = 1;
   st = valley_exp_train(r, &spec, &train, &sol[IL_SGD], &sol[IL_SWA], err);

@@ -95,22 +95,11 @@ valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *er
   valley_status_t st = valley_exp_load(r, s.n_train, s.n_test, &train, &test, err);
   if (st != VALLEY_OK) return st;
   valley_exp_train_t spec;
-  memset(&spec, 0, sizeof spec);
-  valley_mlp_config_default(&spec.arch);
-  spec.arch.n_layers = 3;
-  spec.arch.widths[0] = 784;
-  spec.arch.widths[1] = s.width;
-  spec.arch.widths[2] = s.width;
-  spec.arch.widths[3] = 10;
-  spec.arch.batch_norm = 1;
-  valley_sgd_config_default(&spec.sgd);
-  spec.sgd.batch = s.batch;
-  spec.sgd.lr = s.lr;
+  const size_t widths[4] = {784, s.width, s.width, 10};
+  valley_exp_spec_bn_mlp(&spec, widths, s.batch, s.lr, s.epochs, sg_seed(cfg->seed, 2),
+                         sg_seed(cfg->seed, 1));
   spec.sgd.momentum = s.momentum;
   spec.sgd.weight_decay = s.wd;
-  spec.sgd.seed = sg_seed(cfg->seed, 1);
-  spec.epochs = s.epochs;
-  spec.init_seed = sg_seed(cfg->seed, 2);
   uint64_t dseed = sg_seed(cfg->seed, 3);
 
   valley_json_object(j, "settings");

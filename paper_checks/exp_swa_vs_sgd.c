@@ -259,20 +259,9 @@ static valley_status_t run_seed(valley_exp_run_t *r, const settings_t *S, size_t
   const valley_exp_config_t *cfg = valley_exp_cfg(r);
   uint64_t base = mix(cfg->seed, 1000 + si);
   valley_exp_train_t spec;
-  memset(&spec, 0, sizeof spec);
-  valley_mlp_config_default(&spec.arch);
-  spec.arch.n_layers = 3;
-  for (int i = 0; i < 4; i++) spec.arch.widths[i] = S->widths[i];
-  spec.arch.batch_norm = 1;
-  valley_sgd_config_default(&spec.sgd);
-  spec.sgd.batch = S->batch;
-  spec.sgd.lr = S->lr;
+  valley_exp_spec_bn_mlp(&spec, S->widths, S->batch, S->lr, S->epochs, mix(base, 1), mix(base, 2));
   spec.sgd.momentum = S->momentum;
   spec.sgd.weight_decay = S->wd;
-  spec.sgd.schedule = VALLEY_LR_CONSTANT;
-  spec.sgd.seed = mix(base, 2);
-  spec.init_seed = mix(base, 1);
-  spec.epochs = S->epochs;
   spec.swa_start = S->swa_start;
   spec.swa_freq = 1;
 

@@ -256,6 +256,21 @@ void valley_exp_mean_se(const double *x, size_t n, double *mean, double *se, dou
   if (se != NULL) *se = n > 1 ? s / sqrt((double)n) : NAN;
 }
 
+void valley_exp_spec_bn_mlp(valley_exp_train_t *spec, const size_t widths[4], size_t batch,
+                            double lr, size_t epochs, uint64_t init_seed, uint64_t sgd_seed) {
+  memset(spec, 0, sizeof *spec);
+  valley_mlp_config_default(&spec->arch);
+  spec->arch.n_layers = 3;
+  for (int i = 0; i < 4; i++) spec->arch.widths[i] = widths[i];
+  spec->arch.batch_norm = 1;
+  valley_sgd_config_default(&spec->sgd);
+  spec->sgd.batch = batch;
+  spec->sgd.lr = lr;
+  spec->sgd.seed = sgd_seed;
+  spec->epochs = epochs;
+  spec->init_seed = init_seed;
+}
+
 valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *m,
                                  const valley_dir_config_t *dc, uint64_t dseed, uint64_t index,
                                  double rise, float *u, const valley_dataset_t *train,

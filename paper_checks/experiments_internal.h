@@ -25,6 +25,12 @@ int valley_exp_cmp_double(const void *a, const void *b);
  * sd are NaN for n < 2.  se or sd may be NULL. */
 void valley_exp_mean_se(const double *x, size_t n, double *mean, double *se, double *sd);
 
+/* The BN MLP widths[0]-widths[1]-widths[2]-widths[3] trained by SGD with the defaults of
+ * valley_sgd_config_default (momentum 0.9, weight decay 5e-4, constant lr) but batch and lr;
+ * no SWA.  Callers change what else they need. */
+void valley_exp_spec_bn_mlp(valley_exp_train_t *spec, const size_t widths[4], size_t batch,
+                            double lr, size_t epochs, uint64_t init_seed, uint64_t sgd_seed);
+
 /* The pilot rule of asym-common and shift-gap: the direction `index` of (dc, dseed) at m is
  * probed on the ladder l = +-2^k ||theta|| / ||u||, k = VALLEY_EXP_LADDER_LO .. _HI; *L is the
  * smallest rung where the train loss has risen by at least `rise` on both sides (the top rung
