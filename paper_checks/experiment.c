@@ -125,6 +125,14 @@ static valley_status_t model_alloc(const valley_mlp_config_t *arch, size_t batch
   return VALLEY_OK;
 }
 
+valley_status_t valley_exp_model_init(const valley_mlp_config_t *arch, size_t batch,
+                                      uint64_t init_seed, valley_exp_model_t *out,
+                                      valley_error_t *err) {
+  valley_status_t st = model_alloc(arch, batch, out, err);
+  if (st == VALLEY_OK) valley_mlp_init(out->net, out->theta, init_seed);
+  return st;
+}
+
 valley_status_t valley_exp_model_copy(const valley_exp_model_t *m, const float *theta,
                                       valley_exp_model_t *out, valley_error_t *err) {
   valley_status_t st = model_alloc(&m->net->cfg, m->net->max_batch, out, err);
@@ -157,7 +165,21 @@ valley_status_t valley_exp_train(valley_exp_run_t *r, const valley_exp_train_t *
     st = VALLEY_ERROR(err, VALLEY_ENOMEM, "training buffers of %zu parameters", np);
     goto done;
   }
-  valley_mlp_init(sgd->net, sgd->theta, spec->init_seed);
+  if (spec->start == NULL) {
+    valley_mlp_init(sgd->net, sgd->theta, spec->init_seed);
+  } else {
+    if (spec->start->net->n_params != np || spec->start->net->n_buffers != sgd->net->n_buffers) {
+      st = VALLEY_ERROR(err, VALLEY_EINVAL, "the start model has %zu parameters, not %zu",
+                        spec->start->net->n_params, np);
+      goto done;
+    }
+    memcpy(sgd->theta, spec->start->theta, np * sizeof *sgd->theta);
+    size_t nb = sgd->net->n_buffers / 2;
+    if (nb > 0) {
+      memcpy(sgd->net->running_mean, spec->start->net->running_mean, nb * sizeof(float));
+      memcpy(sgd->net->running_var, spec->start->net->running_var, nb * sizeof(float));
+    }
+  }
   size_t count = 0;
   for (size_t e = 0; e < spec->epochs && st == VALLEY_OK; e++) {
     double loss = 0.0;
@@ -170,6 +192,7 @@ valley_status_t valley_exp_train(valley_exp_run_t *r, const valley_exp_train_t *
     valley_exp_progress(r, "%s: %s, epoch %zu/%zu, train loss %.4f%s", r->exp->name,
                         spec->arch.arch == VALLEY_ARCH_CNN ? "CNN" : "MLP", e + 1, spec->epochs,
                         loss, now ? " [SWA]" : "");
+    if (spec->on_epoch != NULL) st = spec->on_epoch(spec->epoch_ctx, e, sgd, loss, err);
   }
   if (st == VALLEY_OK && want_swa) {
     st = valley_exp_model_copy(sgd, avg, swa, err);

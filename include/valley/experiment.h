@@ -86,15 +86,28 @@ typedef struct {
   uint64_t init_seed;       /* valley_mlp_init */
   size_t swa_start;         /* 0: no SWA; else average after epoch swa_start (1-based) and every */
   size_t swa_freq;          /* swa_freq epochs after it (>= 1), then recompute the BN statistics */
+  /* NULL: start from valley_mlp_init(init_seed); else from start's parameters and running
+   * statistics (fine-tuning; start->net must have arch's parameter count) */
+  const valley_exp_model_t *start;
+  /* NULL, or called after every epoch e (0-based) with the SGD iterate and the epoch's mean
+   * training loss; a status other than VALLEY_OK stops the training with that status */
+  valley_status_t (*on_epoch)(void *ctx, size_t epoch, const valley_exp_model_t *sgd,
+                              double mean_loss, valley_error_t *err);
+  void *epoch_ctx;
 } valley_exp_train_t;
 
 /* Trains spec on train (a progress line per epoch).  *sgd: the final SGD iterate with its
  * running statistics; *swa (when not NULL and spec->swa_start > 0): the SWA average with BN
- * statistics recomputed over train.  *mean_loss (may be NULL): the last epoch's mean training
- * loss.  EINVAL / ENOMEM. */
+ * statistics recomputed over train.  EINVAL / ENOMEM, or spec->on_epoch's status. */
 valley_status_t valley_exp_train(valley_exp_run_t *r, const valley_exp_train_t *spec,
                                  const valley_dataset_t *train, valley_exp_model_t *sgd,
                                  valley_exp_model_t *swa, valley_error_t *err);
+
+/* A new model of architecture arch (workspace for batches of up to `batch` rows) initialised by
+ * valley_mlp_init(init_seed).  EINVAL / ENOMEM. */
+valley_status_t valley_exp_model_init(const valley_mlp_config_t *arch, size_t batch,
+                                      uint64_t init_seed, valley_exp_model_t *out,
+                                      valley_error_t *err);
 
 /* A copy of m with parameters theta (running statistics copied; the caller may recompute
  * them).  ENOMEM. */
