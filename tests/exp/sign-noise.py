@@ -107,3 +107,18 @@ for x in sub: v = both(v, x)
 assert rep["verdict"] == v, (rep["verdict"], v)
 print(f"ok  : sign-noise: {len(dirs)} directions recomputed from their profiles; sub-verdicts "
       f"{sub}; verdict {v}")
+
+# the paired comparison (not voted on): |A| of the sign direction against the whole direction of
+# the same Gaussian draw
+absA = {}
+for d in dirs:
+    if int(d["resolved"]):
+        absA[(d["network"], d["seed"], d["family"], d["direction"])] = abs(float(d["A"]))
+for pc in res["paired_sign_vs_whole"]:
+    pairs = [(absA[k], absA[k[:2] + ("whole",) + k[3:]]) for k in absA
+             if k[0] == pc["network"] and k[2] == "sign" and k[:2] + ("whole",) + k[3:] in absA]
+    k = sum(1 for s_, w_ in pairs if s_ > w_)
+    assert pc["n_pairs"] == len(pairs) and pc["n_sign_more_asymmetric"] == k, pc
+    lo, hi = wilson(k, len(pairs))
+    assert abs(lo - pc["wilson_lo"]) < 1e-12 and abs(hi - pc["wilson_hi"]) < 1e-12
+print("ok  : sign-noise: paired sign vs whole comparison recomputed")
