@@ -9,24 +9,33 @@
  * of "whole" directions (Gaussian), each scaled to unit norm so l is a Euclidean distance and the
  * 1-D learning rate is the network's lr, is probed on l in [-L, L] (L from the shared pilot: the
  * smallest rung where the train loss rises >= 1 nat on both sides, converted to unit norm);
- * Definition 1 (valley_prof_def1, r_min as in shift-gap) ranks them by c_conservative and the most
- * asymmetric one is u (side = its flat side).  A finer grid (step h / 5) around the profile's
- * minimum is added.
+ * Definition 1 (valley_prof_def1, r_min as in shift-gap) on these (EVAL-mode) train profiles ranks
+ * them by c_conservative and the most asymmetric one is u.
  *
  * Stability (Figure 6): the profile L(w_t + l u) on the coarse grid at every curve epoch t; each
  * curve aligned at its minimum (grid index) and compared with the final curve on the overlapping
  * offsets: RMS and max difference relative to the final curve's range there; the minimum's
  * position <w_t - w_T, u> + l*_t and the secant slopes at L/2 on either side of it.
  *
- * Prediction: a TABLE valley (Steffen spline) of the fine+coarse samples at w_T, shifted so the
- * minimum is w = 0 and flipped so the flat side is w >= 0.  Gradient noise along u at w_T:
- * <g_b, u> - mean_b <g_b, u> over the full minibatches of `noise_passes` shuffles, in TRAIN mode
- * (batch statistics, as SGD sees them); the 1-D noise is a truncated normal with sigma = their sd
- * and nu = their largest |deviation|.  valley_sgd1d_run at eta = lr from w = 0, for as many steps
- * as the network's SGD took (burn-in: the steps before the SWA window): the predicted bias is the
- * mean over chains of each chain's averaged iterate (mean, se over chains), in l units, + = flat.
+ * Gradient noise along u at w_T: <g_b, u> - mean_b <g_b, u> over the full minibatches of
+ * `noise_passes` shuffles, in TRAIN mode (batch statistics, as SGD sees them); the 1-D noise is a
+ * truncated normal with sigma = their sd and nu = their largest |deviation|.
  *
- * Actual: b = side (<theta_swa - w_T, u> - l_min), l_min the minimum of the samples at w_T; also
+ * Prediction: the loss SGD descends along u is the TRAIN-mode (batch-statistics) loss, not the
+ * EVAL-mode one of the probes (with BN the two differ, and only the former's slope matches the
+ * mean minibatch gradient); it is sampled at w_T + l u, averaged over the full batches of one
+ * fixed shuffle, on three grids: the coarse one, a fine one (step h / 5, +-2h around the coarse
+ * minimum) and a micro one (21 points, half-width min(4 eta sigma sqrt(steps), h / 5), the scale
+ * on which SGD moves along u, around the parabola vertex at the minimum).  Definition 1 on the
+ * coarse TRAIN-mode profile gives the flat side (the EVAL one when it finds no window).  A TABLE
+ * valley (Steffen spline) of all samples, shifted so the minimum is w = 0 and flipped so the flat
+ * side is w >= 0, runs valley_sgd1d_run at eta = lr from w = 0 for as many steps as the network's
+ * SGD took (burn-in: the steps before the SWA window): the predicted bias is the mean over chains
+ * of each chain's averaged iterate (mean, se over chains), in l units, + = flat side.
+ * Diagnostic (not in the verdict): the same process started where SGD was before the SWA window
+ * and averaged over the window ("transient").
+ *
+ * Actual: b = side (<theta_swa - w_T, u> - l_min), l_min the least TRAIN-mode sample at w_T; also
  * the same from the mean of the kept SWA-window iterates (what SWA averages; equal up to
  * rounding).  Over seeds: mean and se, 95 % intervals with Student's t (S - 1 degrees of freedom).
  *
@@ -366,7 +375,7 @@ valley_status_t valley_exp_run_thm2_real(valley_exp_run_t *r, valley_error_t *er
   wk.xb = malloc(s.batch * train.dim * sizeof *wk.xb);
   wk.yb = malloc(s.batch);
   proj = malloc((nb_noise > 0 ? nb_noise : 1) * sizeof *proj);
-  curv = malloc(n_curves * 8 * sizeof *curv);
+  curv = malloc(n_curves * sizeof *curv);
   prof = calloc(s.pool, sizeof *prof);
   cprof = calloc(n_curves, sizeof *cprof);
   dp = malloc(s.pool * sizeof *dp);
