@@ -10,6 +10,7 @@ valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *er
 valley_status_t valley_exp_run_assumption2(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_illusions(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *err);
+valley_status_t valley_exp_run_thm2_real(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_sign_noise(valley_exp_run_t *r, valley_error_t *err);
 
 /* ---- helpers shared by the experiments (paper_checks/experiment.c) ---- */
@@ -64,6 +65,10 @@ valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *
    "SWA generalizes better than SGD and sits on the flat side of asymmetric directions",        \
    "asymmetric-valleys-paper.txt Sec. 6.1, Table 1, Figures 7-8, Appendices E-F",               \
    valley_exp_run_swa_vs_sgd},                                                                   \
+  {"thm2-real",                                                                                  \
+   "projected onto a fixed asymmetric direction, the loss along the SGD trajectory is stable, "  \
+   "and Theorem 2's 1-D SGD on that profile predicts SWA's bias to the flat side",               \
+   "asymmetric-valleys-paper.txt Sec. 5.1-5.2, Theorem 2, Figure 6", valley_exp_run_thm2_real},  \
   {"illusions",                                                                                  \
    "random rays from SGD and SWA solutions (and from large- and small-batch solutions) show "    \
    "apparent width differences between points of the same basin",                               \

@@ -3,6 +3,7 @@
  *
  * Monte Carlo checks use fixed seeds; each states its tolerance and the false-failure
  * probability that tolerance implies (normal approximation, two-sided). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,7 +253,7 @@ static void test_noise(check_t *t) {
 }
 
 static void test_valleys(check_t *t) {
-  valley_valley1d_t v = {VALLEY_VALLEY1D_SATURATING, 2.0, -30.0, 0.5, -45.0, 0.05};
+  valley_valley1d_t v = {VALLEY_VALLEY1D_SATURATING, 2.0, -30.0, 0.5, -45.0, 0.05, NULL};
   int in_bounds = 1, deriv = 1;
   for (int i = -400; i <= 400; i++) {
     double w = i * 0.001;
@@ -272,7 +273,7 @@ static void test_valleys(check_t *t) {
   check(t, valley_valley1d_loss(0, &v) == 0 && valley_valley1d_loss(-0.1, &v) > 0 &&
                valley_valley1d_loss(0.1, &v) > 0,
         "saturating valley: minimum 0 at w* = 0");
-  valley_valley1d_t c = {VALLEY_VALLEY1D_CANONICAL, 1.0, -20.0, 1.0, -20.0, 1.0};
+  valley_valley1d_t c = {VALLEY_VALLEY1D_CANONICAL, 1.0, -20.0, 1.0, -20.0, 1.0, NULL};
   check(t, valley_valley1d_loss(0.5, &c) == 0.5 && valley_valley1d_loss(-0.5, &c) == 10.0 &&
                valley_valley1d_grad(0.0, &c) == 1.0 && valley_valley1d_grad(-1e-300, &c) == -20.0,
         "canonical valley: loss and gradient");
@@ -293,6 +294,107 @@ static void test_valleys(check_t *t) {
         "saturating valley: Lemma 4's range and one sharp iterate in all %llu rounds",
         (unsigned long long)rep->events[0].n);
   free(rep);
+}
+
+
+/* The TABLE valley from samples of known valleys.  Steffen's spline takes the derivative at an
+ * interior sample w_i as (sign s_{i-1} + sign s_i) min(|s_{i-1}|, |s_i|, |p_i| / 2), s the secant
+ * slopes and p_i the central (parabola) slope.  On a straight stretch all three agree, so a
+ * cubic Hermite segment between two samples with exact slopes reproduces the line; for
+ * k w^2 / 2 on a grid of step h, p_i = k w_i is the exact derivative and |p_i| / 2 <= |s_{i-1}|
+ * when w_i >= h, so every segment [w_i, w_i + h] with w_i >= h is the parabola itself (Hermite
+ * cubics are exact on quadratics).  Hence, up to rounding (tolerance 1e-9 relative): canonical
+ * samples give a+ and a- off the two segments next to the kink and the two end segments (where
+ * GSL's end rule applies); quadratic samples give k w there too; beyond the samples the valley
+ * is linear with the end slopes.  The samples are shifted (minimum at l = 0.3) and mirrored
+ * (side -1), which the table must undo. */
+static void test_table(check_t *t) {
+  enum { N = 41 };
+  const double h = 0.05, l0 = 0.3, ap = 1.0, am = -20.0, k = 7.0;
+  double l[N], yc[N], yq[N];
+  for (int i = 0; i < N; i++) {
+    double w = (i - 20) * h; /* flat side w >= 0 is l < l0 with side -1 */
+    l[i] = l0 - w;
+    yc[i] = 2.0 + (w >= 0 ? ap * w : am * w);
+    yq[i] = 2.0 + 0.5 * k * w * w;
+  }
+  /* l must increase: reverse */
+  for (int i = 0; i < N / 2; i++) {
+    double a = l[i], b = yc[i], c = yq[i];
+    l[i] = l[N - 1 - i], yc[i] = yc[N - 1 - i], yq[i] = yq[N - 1 - i];
+    l[N - 1 - i] = a, yc[N - 1 - i] = b, yq[N - 1 - i] = c;
+  }
+  valley_valley1d_table_t *tc = NULL, *tq = NULL;
+  valley_error_t err;
+  double lmin = 0, ymin = 0;
+  if (valley_valley1d_table_alloc(l, yc, N, -1, &tc, &lmin, &ymin, &err) != VALLEY_OK ||
+      valley_valley1d_table_alloc(l, yq, N, -1, &tq, NULL, NULL, &err) != VALLEY_OK) {
+    fprintf(stderr, "table: %s\n", err.message);
+    exit(2);
+  }
+  check(t, fabs(lmin - l0) < 1e-15 && ymin == 2.0, "table: minimum sample l = %g, loss %g", lmin,
+        ymin);
+  valley_valley1d_t vc = {.kind = VALLEY_VALLEY1D_TABLE, .table = tc};
+  valley_valley1d_t vq = {.kind = VALLEY_VALLEY1D_TABLE, .table = tq};
+  check(t, valley_valley1d_check(&vc, &err) == VALLEY_OK, "table: check accepts a table");
+  valley_valley1d_t none = {.kind = VALLEY_VALLEY1D_TABLE};
+  check(t, valley_valley1d_check(&none, &err) == VALLEY_EINVAL, "table: check needs a table");
+  double ec = 0, eq = 0, el = 0;
+  for (int i = -1900; i <= 1900; i++) {
+    double w = i * 0.0005;
+    if (fabs(w) > h + 1e-12 && fabs(w) < 19 * h - 1e-12) {
+      ec = fmax(ec, fabs(valley_valley1d_grad(w, &vc) - (w >= 0 ? ap : am)) / fabs(am));
+      ec = fmax(ec, fabs(valley_valley1d_loss(w, &vc) - (w >= 0 ? ap * w : am * w)) / fabs(am));
+      eq = fmax(eq, fabs(valley_valley1d_grad(w, &vq) - k * w) / k);
+      eq = fmax(eq, fabs(valley_valley1d_loss(w, &vq) - 0.5 * k * w * w) / k);
+    }
+  }
+  check(t, ec < 1e-9 && eq < 1e-9,
+        "table: canonical and quadratic samples reproduce loss and gradient off the kink and "
+        "the ends (max rel. error %.2g, %.2g)", ec, eq);
+  for (int s = -1; s <= 1; s += 2) {
+    double we = s * 20 * h, gq = valley_valley1d_grad(we, &vq);
+    for (int m = 1; m <= 3; m++) {
+      double w = we + s * m * 0.7;
+      el = fmax(el, fabs(valley_valley1d_grad(w, &vq) - gq));
+      el = fmax(el, fabs(valley_valley1d_loss(w, &vq) - valley_valley1d_loss(we, &vq) -
+                         gq * (w - we)));
+    }
+  }
+  check(t, el < 1e-12 && valley_valley1d_grad(0.0, &vq) == 0.0 &&
+               valley_valley1d_loss(0.0, &vq) == 0.0,
+        "table: linear beyond the samples (error %.2g), minimum 0 with zero slope at w = 0", el);
+  /* the simulator takes the generic kernel for it; results do not depend on the threads */
+  valley_sgd1d_config_t cfg;
+  valley_sgd1d_config_default(&cfg);
+  cfg.valley = vq;
+  cfg.eta = 0.01;
+  cfg.nu = 2.0;
+  cfg.noise = VALLEY_NOISE_TRUNC_NORMAL;
+  cfg.sigma = 1.0;
+  cfg.chains = 37;
+  cfg.steps = 4000;
+  cfg.burn_in = 100;
+  cfg.threads = 1;
+  valley_sgd1d_result_t *r1 = run(&cfg, NULL);
+  cfg.threads = 2;
+  valley_sgd1d_result_t *r2 = run(&cfg, NULL);
+  /* stationary sd of w on k w^2/2: sqrt(eta sigma_eff^2 / (k (2 - eta k))) ~ 0.027, far inside
+   * the segments where the table is exact; the mean of w must be ~0 (5 se) */
+  double sum = 0, sum2 = 0;
+  for (size_t c = 0; c < r1->chains; c++) {
+    double m = r1->chain[c].traj_sum / (double)r1->samples_per_chain;
+    sum += m;
+    sum2 += m * m;
+  }
+  double mean = sum / 37, se = sqrt((sum2 / 37 - mean * mean) / 36);
+  check(t, same(r1, r2) && isfinite(mean) && fabs(mean) < 5 * se + 1e-12,
+        "table: sgd1d runs it, thread-count independent, mean w %.3g (se %.2g) on the quadratic",
+        mean, se);
+  valley_sgd1d_result_free(r1);
+  valley_sgd1d_result_free(r2);
+  valley_valley1d_table_free(tc);
+  valley_valley1d_table_free(tq);
 }
 
 static void test_config_errors(check_t *t) {
@@ -326,6 +428,7 @@ int main(void) {
   test_wbar_independent(&t);
   test_noise(&t);
   test_valleys(&t);
+  test_table(&t);
   test_config_errors(&t);
   return check_done(&t);
 }
