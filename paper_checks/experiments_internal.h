@@ -10,6 +10,7 @@ valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *er
 valley_status_t valley_exp_run_assumption2(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_illusions(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *err);
+valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *err);
 
 /* ---- helpers shared by the experiments (paper_checks/experiment.c) ---- */
 
@@ -66,6 +67,10 @@ valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *
   {"illusions",                                                                                  \
    "random rays from SGD and SWA solutions (and from large- and small-batch solutions) show "    \
    "apparent width differences between points of the same basin",                               \
-   "asymmetric-valleys-paper.txt Sec. 6.2, Figures 9-10, Appendix G", valley_exp_run_illusions}
+   "asymmetric-valleys-paper.txt Sec. 6.2, Figures 9-10, Appendix G", valley_exp_run_illusions},  \
+  {"batch-norm",                                                                                 \
+   "BN directions are more asymmetric than non-BN ones, SWA over the BN parameters alone beats " \
+   "SWA over as many random non-BN parameters, and SWA gains more with BN than without",        \
+   "asymmetric-valleys-paper.txt Appendix H, Figures 41-46", valley_exp_run_batch_norm}
 
 #endif
