@@ -44,7 +44,6 @@
 #define BN_PILOT_INDEX UINT64_C(1000000)
 #define BN_DELTA 0.002
 #define BN_MAX_SEEDS 31
-#define BN_EVAL_BATCH 256
 #define BN_N_HYB 4 /* sgd, swa-bn, swa-non-bn, swa-all */
 
 static const char *const bn_hyb_names[BN_N_HYB] = {"sgd", "swa-bn", "swa-non-bn", "swa-all"};
@@ -103,10 +102,10 @@ static void bn_settings(int full, bn_settings_t *s) {
     s->n_test = 500;
     s->n_test_probe = 200;
     s->width = 32;
-    s->epochs = 5;
+    s->epochs = 6;
     s->swa_start = 3;
-    s->seeds = 2;
-    s->dirs = 4;
+    s->seeds = 3;
+    s->dirs = 6;
     s->half_points = 15;
   }
 }
@@ -133,9 +132,9 @@ static size_t bn_coords(const valley_mlp_t *net, size_t *bn, size_t *nonbn) {
 static valley_status_t bn_eval(valley_exp_model_t *m, const valley_dataset_t *train,
                                const valley_dataset_t *test, bn_eval_t *e, valley_error_t *err) {
   valley_status_t st =
-      valley_mlp_evaluate(m->net, m->theta, train, BN_EVAL_BATCH, &e->loss[0], &e->acc[0], err);
+      valley_mlp_evaluate(m->net, m->theta, train, m->net->max_batch, &e->loss[0], &e->acc[0], err);
   if (st == VALLEY_OK)
-    st = valley_mlp_evaluate(m->net, m->theta, test, BN_EVAL_BATCH, &e->loss[1], &e->acc[1], err);
+    st = valley_mlp_evaluate(m->net, m->theta, test, m->net->max_batch, &e->loss[1], &e->acc[1], err);
   return st;
 }
 
@@ -218,8 +217,9 @@ static void bn_paired(const double *d, size_t n, bn_paired_t *o) {
                                   : VALLEY_EXP_INCONCLUSIVE;
 }
 
+/* voted: the part's verdict quantity (its rule's outcome is written too) */
 static void bn_paired_json(valley_json_t *j, const char *key, const double *d,
-                           const bn_paired_t *o) {
+                           const bn_paired_t *o, int voted) {
   valley_json_object(j, key);
   valley_json_numbers(j, "per_seed", d, o->n);
   valley_json_u64(j, "n", o->n);
@@ -228,7 +228,8 @@ static void bn_paired_json(valley_json_t *j, const char *key, const double *d,
   valley_json_number(j, "t975", o->t);
   valley_json_number(j, "ci_lo", o->lo);
   valley_json_number(j, "ci_hi", o->hi);
-  valley_json_string(j, "verdict", valley_exp_verdict_name((valley_exp_verdict_t)o->verdict));
+  if (voted)
+    valley_json_string(j, "verdict", valley_exp_verdict_name((valley_exp_verdict_t)o->verdict));
   valley_json_object_end(j);
 }
 
@@ -586,18 +587,18 @@ valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *e
   bn_paired_t ps[6];
   for (int k = 0; k < 6; k++) bn_paired(sup + k * s.seeds, s.seeds, &ps[k]);
   valley_json_object(j, "part_b");
-  bn_paired_json(j, "test_acc_swa_bn_minus_swa_nonbn", dB, &pB);
-  bn_paired_json(j, "test_loss_swa_nonbn_minus_swa_bn", sup + 2 * s.seeds, &ps[2]);
-  bn_paired_json(j, "test_acc_swa_all_minus_swa_bn", sup, &ps[0]);
-  bn_paired_json(j, "test_acc_swa_bn_minus_sgd", sup + s.seeds, &ps[1]);
-  bn_paired_json(j, "test_acc_swa_nonbn_minus_sgd", sup + 5 * s.seeds, &ps[5]);
+  bn_paired_json(j, "test_acc_swa_bn_minus_swa_nonbn", dB, &pB, 1);
+  bn_paired_json(j, "test_loss_swa_nonbn_minus_swa_bn", sup + 2 * s.seeds, &ps[2], 0);
+  bn_paired_json(j, "test_acc_swa_all_minus_swa_bn", sup, &ps[0], 0);
+  bn_paired_json(j, "test_acc_swa_bn_minus_sgd", sup + s.seeds, &ps[1], 0);
+  bn_paired_json(j, "test_acc_swa_nonbn_minus_sgd", sup + 5 * s.seeds, &ps[5], 0);
   valley_json_string(j, "verdict", valley_exp_verdict_name((valley_exp_verdict_t)pB.verdict));
   valley_json_object_end(j);
   valley_json_object(j, "part_c");
-  bn_paired_json(j, "test_acc_gain_bn_minus_gain_nobn", dC, &pC);
-  bn_paired_json(j, "test_loss_gain_bn_minus_gain_nobn", dCl, &pCl);
-  bn_paired_json(j, "test_acc_gain_bn", sup + 3 * s.seeds, &ps[3]);
-  bn_paired_json(j, "test_acc_gain_nobn", sup + 4 * s.seeds, &ps[4]);
+  bn_paired_json(j, "test_acc_gain_bn_minus_gain_nobn", dC, &pC, 1);
+  bn_paired_json(j, "test_loss_gain_bn_minus_gain_nobn", dCl, &pCl, 0);
+  bn_paired_json(j, "test_acc_gain_bn", sup + 3 * s.seeds, &ps[3], 0);
+  bn_paired_json(j, "test_acc_gain_nobn", sup + 4 * s.seeds, &ps[4], 0);
   valley_json_string(j, "verdict", valley_exp_verdict_name((valley_exp_verdict_t)pC.verdict));
   valley_json_object_end(j);
   free(sup);
