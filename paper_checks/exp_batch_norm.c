@@ -88,14 +88,14 @@ static void bn_settings(int full, bn_settings_t *s) {
   s->momentum = 0.9;
   s->wd = 5e-4;
   if (full) {
-    s->n_train = 8000;
+    s->n_train = 10000;
     s->n_test = 5000;
     s->n_test_probe = 500;
     s->width = 256;
     s->epochs = 20;
     s->swa_start = 11;
-    s->seeds = 5;
-    s->dirs = 24;
+    s->seeds = 10;
+    s->dirs = 48;
     s->half_points = 30;
   } else {
     s->n_train = 1000;
