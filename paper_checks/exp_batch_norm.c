@@ -1,7 +1,8 @@
 /* batch-norm (issue 6; docs/exp_batch-norm.md): He, Huang, Yuan (2019) Appendix H, Figures
  * 41-46: BN is a major cause of asymmetric valleys.  Three parts:
  *
- *  A. Directions (Figures 41-44).  At the BN MLP's final SGD iterate (training seed 0 of part B),
+ *  A. Directions (Figures 41-44).  At the BN MLP's final SGD iterate (training seed 0 of part B,
+ *     BN statistics recomputed over the training set),
  *     random directions of the "bn" family (Gaussian on the BN scales and shifts only,
  *     ||u|| = ||theta_BN||) and of the "non-bn" family (Gaussian on weights and biases only,
  *     ||u|| = ||theta_non-BN||), both drawn with one direction seed so that index i of the two
@@ -14,10 +15,11 @@
  *     when the keys differ, and "bn wins" when key_bn > key_non-bn.
  *  B. SWA on subsets (Figure 45).  Per training seed the BN MLP is trained by SGD with momentum
  *     and SWA (valley_exp_train: the final SGD iterate and the SWA average of the same run).
- *     Models: SGD; SWA-BN = SGD with its BN coordinates replaced by the SWA average's; SWA-non-BN
- *     = SGD with as many randomly chosen non-BN coordinates replaced (the first n_BN entries of a
- *     seeded permutation of the non-BN coordinates); SWA-all = the SWA average.  Each gets its BN
- *     statistics recomputed over the training set, then train/test loss and accuracy.
+ *     Models: SGD; SWA-BN = SGD with its BN coordinates replaced by the SWA average's;
+ *     SWA-non-BN = SGD with as many randomly chosen non-BN coordinates replaced (the first n_BN
+ *     entries of a seeded permutation of the non-BN coordinates); SWA-all = the SWA average.
+ *     Each (SGD too) gets its BN statistics recomputed over the training set, then train/test
+ *     loss and accuracy.
  *  C. With and without BN (Figure 46).  The same MLP without BN (fc biases instead of BN; the
  *     same init seed gives the same weights, the same SGD seed the same shuffles) is trained the
  *     same way; gain = test accuracy (SWA) - test accuracy (SGD) for both networks.
@@ -72,6 +74,7 @@ typedef struct {
 typedef struct {
   bn_eval_t bn[BN_N_HYB]; /* the BN MLP: sgd, swa-bn, swa-non-bn, swa-all */
   bn_eval_t nb[2];        /* the MLP without BN: sgd, swa */
+  bn_eval_t ema;          /* the BN MLP's SGD iterate with the running statistics of training */
   double move_bn, move_nonbn, move_all; /* ||SWA - SGD|| on the BN, chosen non-BN, all coords */
 } bn_seed_t;
 
@@ -338,7 +341,7 @@ done:
 }
 
 /* One training seed: parts B and C.  *keep (seed 0 only, may be NULL): the BN MLP's SGD
- * iterate for part A. */
+ * iterate, BN statistics recomputed over train, for part A. */
 static valley_status_t bn_seed(valley_exp_run_t *r, const bn_settings_t *s, size_t si,
                                const valley_dataset_t *train, const valley_dataset_t *test,
                                bn_seed_t *out, valley_exp_model_t *keep, valley_error_t *err) {
@@ -358,6 +361,11 @@ static valley_status_t bn_seed(valley_exp_run_t *r, const bn_settings_t *s, size
                       s->seeds);
   valley_status_t st = valley_exp_train(r, &spec, train, &sgd, &swa, err);
   if (st != VALLEY_OK) return st;
+  /* the SGD iterate with its training running statistics (momentum 0.1), then with them
+   * recomputed over the training set: the model of parts A and B */
+  if ((st = bn_eval(&sgd, train, test, &out->ema, err)) != VALLEY_OK) goto done;
+  if ((st = valley_mlp_recompute_bn(sgd.net, sgd.theta, train, s->batch, err)) != VALLEY_OK)
+    goto done;
   size_t np = sgd.net->n_params;
   bn = malloc(np * sizeof *bn);
   nonbn = malloc(np * sizeof *nonbn);
@@ -468,7 +476,8 @@ valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *e
   }
   if (st != VALLEY_OK) goto done;
 
-  /* part A on seed 0's SGD iterate (its running statistics from training) */
+  /* part A on seed 0's SGD iterate (BN statistics recomputed over train, as the "sgd" model of
+   * part B: the running averages of training can be far off, docs/exp_batch-norm.md) */
   size_t np = m.net->n_params;
   bn_eval_t sol;
   if ((st = bn_eval(&m, &train, &ptest, &sol, err)) != VALLEY_OK) goto done;
@@ -561,6 +570,7 @@ valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *e
     valley_json_object(j, NULL);
     valley_json_u64(j, "seed", si);
     for (int h = 0; h < BN_N_HYB; h++) bn_eval_json(j, bn_hyb_names[h], &seeds[si].bn[h]);
+    bn_eval_json(j, "sgd_running_stats", &seeds[si].ema);
     bn_eval_json(j, "mlp_sgd", &seeds[si].nb[0]);
     bn_eval_json(j, "mlp_swa", &seeds[si].nb[1]);
     valley_json_number(j, "swa_move_bn", seeds[si].move_bn);

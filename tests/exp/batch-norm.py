@@ -108,9 +108,14 @@ for s in range(NS):
     for name, jk in (("sgd", "mlp_sgd"), ("swa", "mlp_swa")):
         for k, v in E[(s, "mlp", name)].items():
             assert close(v, js[jk][k], 1e-12)
+    assert all(k in js["sgd_running_stats"] for k in ("train_loss", "test_loss"))
     # SWA moves the BN coordinates and the chosen non-BN coordinates by less than all of them
     assert 0 <= js["swa_move_bn"] <= js["swa_move_all"] + 1e-9
     assert 0 <= js["swa_move_nonbn_subset"] <= js["swa_move_all"] + 1e-9
+
+# part A's solution is seed 0's SGD iterate with BN statistics recomputed: part B's "sgd" model
+assert close(A["solution"]["train_loss"], E[(0, "bn-mlp", "sgd")]["train_loss"], 1e-9)
+assert close(A["solution"]["train_acc"], E[(0, "bn-mlp", "sgd")]["train_acc"], 1e-12)
 
 def paired(d):
     n = len(d); mean = sum(d) / n
