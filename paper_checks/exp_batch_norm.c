@@ -134,10 +134,11 @@ static size_t bn_coords(const valley_mlp_t *net, size_t *bn, size_t *nonbn) {
 
 static valley_status_t bn_eval(valley_exp_model_t *m, const valley_dataset_t *train,
                                const valley_dataset_t *test, bn_eval_t *e, valley_error_t *err) {
+  size_t b = m->net->max_batch;
   valley_status_t st =
-      valley_mlp_evaluate(m->net, m->theta, train, m->net->max_batch, &e->loss[0], &e->acc[0], err);
+      valley_mlp_evaluate(m->net, m->theta, train, b, &e->loss[0], &e->acc[0], err);
   if (st == VALLEY_OK)
-    st = valley_mlp_evaluate(m->net, m->theta, test, m->net->max_batch, &e->loss[1], &e->acc[1], err);
+    st = valley_mlp_evaluate(m->net, m->theta, test, b, &e->loss[1], &e->acc[1], err);
   return st;
 }
 
@@ -214,10 +215,10 @@ static void bn_paired(const double *d, size_t n, bn_paired_t *o) {
   o->t = n >= 2 && n - 1 <= 30 ? bn_t975[n - 2] : NAN;
   o->lo = o->mean - o->t * o->se;
   o->hi = o->mean + o->t * o->se;
-  o->verdict = !(o->lo == o->lo)  ? VALLEY_EXP_INCONCLUSIVE
-               : o->lo > 0        ? VALLEY_EXP_REPRODUCED
-               : o->hi < BN_DELTA ? VALLEY_EXP_NOT_REPRODUCED
-                                  : VALLEY_EXP_INCONCLUSIVE;
+  o->verdict = isnan(o->lo)         ? VALLEY_EXP_INCONCLUSIVE
+               : o->lo > 0          ? VALLEY_EXP_REPRODUCED
+               : o->hi < BN_DELTA   ? VALLEY_EXP_NOT_REPRODUCED
+                                    : VALLEY_EXP_INCONCLUSIVE;
 }
 
 /* voted: the part's verdict quantity (its rule's outcome is written too) */
