@@ -12,7 +12,9 @@
  *     docs/exp_asym-common.md).  Definition 1 (valley_prof_def1, r_min = max(|l_min| + h, L/10),
  *     as asym-common) on each train-loss profile gives c and c_conservative.  Index i is a pair;
  *     its key per family is c_conservative (-inf when def1 finds no window); a pair is decided
- *     when the keys differ, and "bn wins" when key_bn > key_non-bn.
+ *     when the keys differ, and "bn wins" when key_bn > key_non-bn.  Supplementary, not voted
+ *     on: the same comparison at a small CNN with BN (one training run on a training subset,
+ *     fewer directions and grid points: its probes are slow on the CPU).
  *  B. SWA on subsets (Figure 45).  Per training seed the BN MLP is trained by SGD with momentum
  *     and SWA (valley_exp_train: the final SGD iterate and the SWA average of the same run).
  *     Models: SGD; SWA-BN = SGD with its BN coordinates replaced by the SWA average's;
@@ -60,6 +62,8 @@ typedef struct {
   size_t n_train, n_test, n_test_probe, width, epochs, swa_start, seeds, dirs, half_points,
       batch;
   double lr, momentum, wd;
+  /* the supplementary CNN of part A (reported, not voted on) */
+  size_t cnn_c1, cnn_c2, cnn_n_train, cnn_epochs, cnn_dirs, cnn_half_points;
 } bn_settings_t;
 
 typedef struct {
@@ -100,6 +104,12 @@ static void bn_settings(int full, bn_settings_t *s) {
     s->seeds = 10;
     s->dirs = 48;
     s->half_points = 30;
+    s->cnn_c1 = 8;
+    s->cnn_c2 = 16;
+    s->cnn_n_train = 4000;
+    s->cnn_epochs = 8;
+    s->cnn_dirs = 12;
+    s->cnn_half_points = 15;
   } else {
     s->n_train = 1000;
     s->n_test = 500;
@@ -110,6 +120,12 @@ static void bn_settings(int full, bn_settings_t *s) {
     s->seeds = 3;
     s->dirs = 6;
     s->half_points = 15;
+    s->cnn_c1 = 4;
+    s->cnn_c2 = 8;
+    s->cnn_n_train = 500;
+    s->cnn_epochs = 2;
+    s->cnn_dirs = 2;
+    s->cnn_half_points = 8;
   }
 }
 
@@ -258,6 +274,14 @@ static void bn_settings_json(valley_json_t *j, const bn_settings_t *s) {
   valley_json_number(j, "rise_target", BN_RISE);
   valley_json_string(j, "r_min", "max(|l_min(train)| + h, L/10)");
   valley_json_number(j, "delta", BN_DELTA);
+  valley_json_object(j, "cnn");
+  valley_json_u64(j, "channels_1", s->cnn_c1);
+  valley_json_u64(j, "channels_2", s->cnn_c2);
+  valley_json_u64(j, "n_train", s->cnn_n_train);
+  valley_json_u64(j, "epochs", s->cnn_epochs);
+  valley_json_u64(j, "directions_per_family", s->cnn_dirs);
+  valley_json_u64(j, "grid_points", 2 * s->cnn_half_points + 1);
+  valley_json_object_end(j);
   valley_json_string(j, "verdict_rule",
                      "A: Wilson 95% interval of the fraction of decided (index) pairs with "
                      "c_cons(bn) > c_cons(non-bn): reproduced lo > 0.5, not reproduced hi < 0.5. "
@@ -278,67 +302,145 @@ static void bn_eval_json(valley_json_t *j, const char *key, const bn_eval_t *e) 
   valley_json_object_end(j);
 }
 
-/* Part A on the model m: both families, their profiles and Definition 1. */
-static valley_status_t bn_part_a(valley_exp_run_t *r, const bn_settings_t *s,
-                                 const valley_exp_model_t *m, const valley_dataset_t *train,
-                                 const valley_dataset_t *ptest, FILE *fdir, FILE *fprof,
-                                 bn_dir_t *dirs /* 2 * s->dirs */, double L[2],
+/* Part A on the model m (network `key`): n directions of both families drawn with the one
+ * seed dseed (paired indices), their profiles on 2 hp + 1 points and Definition 1. */
+static valley_status_t bn_part_a(valley_exp_run_t *r, const char *key, size_t n, size_t hp,
+                                 uint64_t dseed, const valley_exp_model_t *m,
+                                 const valley_dataset_t *train, const valley_dataset_t *ptest,
+                                 FILE *fdir, FILE *fprof, bn_dir_t *dirs /* 2 n */, double L[2],
                                  valley_error_t *err) {
-  const valley_exp_config_t *cfg = valley_exp_cfg(r);
-  const size_t G = 2 * s->half_points + 1, np = m->net->n_params;
+  const size_t G = 2 * hp + 1, np = m->net->n_params;
   const valley_dir_family_t fam[2] = {VALLEY_DIR_FAMILY_BN, VALLEY_DIR_FAMILY_NON_BN};
-  uint64_t dseed = valley_exp_seed(cfg->seed, 3, 0, 0); /* one seed: paired indices */
-  float *u = malloc((s->dirs + 1) * np * sizeof *u);
+  float *u = malloc((n + 1) * np * sizeof *u);
   double *grid = malloc(G * sizeof *grid);
-  valley_prof_t *prof = calloc(s->dirs, sizeof *prof);
-  const float **dp = malloc(s->dirs * sizeof *dp);
+  valley_prof_t *prof = calloc(n, sizeof *prof);
+  const float **dp = malloc(n * sizeof *dp);
   valley_status_t st = VALLEY_OK;
   if (u == NULL || grid == NULL || prof == NULL || dp == NULL) {
-    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "batch-norm: %zu directions", s->dirs + 1);
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "batch-norm: %zu directions", n + 1);
     goto done;
   }
   for (int f = 0; f < 2 && st == VALLEY_OK; f++) {
     const char *fname = valley_dir_family_name(fam[f]);
     valley_dir_config_t dc;
     if ((st = valley_dir_config_family(fam[f], &dc, err)) != VALLEY_OK) break;
-    if ((st = valley_exp_pilot(r, m, &dc, dseed, BN_PILOT_INDEX, BN_RISE, u + s->dirs * np,
+    if ((st = valley_exp_pilot(r, m, &dc, dseed, BN_PILOT_INDEX, BN_RISE, u + n * np,
                                train, ptest, &L[f], NULL, NULL, err)) != VALLEY_OK)
       break;
     for (size_t g = 0; g < G; g++)
-      grid[g] = L[f] * ((double)g - (double)s->half_points) / (double)s->half_points;
-    grid[s->half_points] = 0.0;
-    for (size_t d = 0; d < s->dirs && st == VALLEY_OK; d++) {
+      grid[g] = L[f] * ((double)g - (double)hp) / (double)hp;
+    grid[hp] = 0.0;
+    for (size_t d = 0; d < n && st == VALLEY_OK; d++) {
       st = valley_direction(m->net, m->theta, &dc, dseed, d, u + d * np, err);
       dp[d] = u + d * np;
     }
     if (st != VALLEY_OK) break;
-    valley_exp_progress(r, "batch-norm: family %s, L = %.4g, probing %zu directions", fname,
-                        L[f], s->dirs);
-    if ((st = valley_exp_probe(r, m, s->dirs, dp, G, grid, train, ptest, prof, err)) !=
+    valley_exp_progress(r, "batch-norm: %s, family %s, L = %.4g, probing %zu directions", key,
+                        fname, L[f], n);
+    if ((st = valley_exp_probe(r, m, n, dp, G, grid, train, ptest, prof, err)) !=
         VALLEY_OK)
       break;
-    double h = L[f] / (double)s->half_points;
-    for (size_t d = 0; d < s->dirs && st == VALLEY_OK; d++) {
-      bn_dir_t *o = &dirs[f * s->dirs + d];
+    double h = L[f] / (double)hp;
+    for (size_t d = 0; d < n && st == VALLEY_OK; d++) {
+      bn_dir_t *o = &dirs[f * n + d];
       st = bn_def1(&prof[d], L[f], h, o, err);
       if (st != VALLEY_OK) break;
-      fprintf(fdir, "%s,%zu,%.9g,%.9g,%d,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", fname, d, L[f],
-              valley_exp_norm(dp[d], np), o->valid, o->flat_side, o->r, o->rbar, o->p, o->cp,
-              o->c, o->c_cons);
+      fprintf(fdir, "%s,%s,%zu,%.9g,%.9g,%d,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", key, fname, d,
+              L[f], valley_exp_norm(dp[d], np), o->valid, o->flat_side, o->r, o->rbar, o->p,
+              o->cp, o->c, o->c_cons);
       for (size_t g = 0; g < G; g++)
-        fprintf(fprof, "%s,%zu,%.9g,%.9g,%.9g,%.6g,%.6g\n", fname, d, prof[d].l[g],
+        fprintf(fprof, "%s,%s,%zu,%.9g,%.9g,%.9g,%.6g,%.6g\n", key, fname, d, prof[d].l[g],
                 prof[d].train[g], prof[d].test[g], prof[d].train_acc[g], prof[d].test_acc[g]);
     }
-    for (size_t d = 0; d < s->dirs; d++) valley_prof_free(&prof[d]);
+    for (size_t d = 0; d < n; d++) valley_prof_free(&prof[d]);
   }
 done:
   free(u);
   free(grid);
   if (prof != NULL)
-    for (size_t d = 0; d < s->dirs; d++) valley_prof_free(&prof[d]);
+    for (size_t d = 0; d < n; d++) valley_prof_free(&prof[d]);
   free(prof);
   free(dp);
   return st;
+}
+
+typedef struct {
+  size_t k2[2], wins, decided;
+  double lo, hi;
+  valley_exp_verdict_t verdict;
+} bn_pairs_t;
+
+/* Part A's numbers for one network: per family counts and c distributions, the paired
+ * comparison; voted: the part's verdict is written.  work: 2 n doubles. */
+static void bn_part_a_json(valley_json_t *j, const char *key, const valley_exp_model_t *m,
+                           const bn_eval_t *sol, const bn_dir_t *dirs, size_t n,
+                           const double L[2], double *work, int voted, bn_pairs_t *o) {
+  size_t np = m->net->n_params, n_bn_params = 0;
+  for (size_t g = 0; g < m->net->n_segments; g++)
+    if (bn_is_bn(m->net->segments[g].kind)) n_bn_params += m->net->segments[g].length;
+  valley_json_object(j, key);
+  valley_json_string(j, "network", valley_arch_name(m->net->cfg.arch));
+  valley_json_u64(j, "n_params", np);
+  valley_json_u64(j, "n_bn_params", n_bn_params);
+  bn_eval_json(j, "solution", sol);
+  valley_json_number(j, "theta_norm", valley_exp_norm(m->theta, np));
+  const char *fn[2] = {"bn", "non-bn"};
+  valley_json_array(j, "families");
+  for (int f = 0; f < 2; f++) {
+    size_t mv = 0, valid = 0;
+    o->k2[f] = 0;
+    for (size_t d = 0; d < n; d++) {
+      const bn_dir_t *q = &dirs[f * n + d];
+      if (!q->valid) continue;
+      valid++;
+      o->k2[f] += q->c_cons > 2.0;
+      work[mv++] = q->c_cons;
+    }
+    qsort(work, mv, sizeof *work, valley_exp_cmp_double);
+    double lo, hi;
+    valley_exp_wilson(o->k2[f], n, 1.96, &lo, &hi);
+    valley_json_object(j, NULL);
+    valley_json_string(j, "family", fn[f]);
+    valley_json_number(j, "half_width", L[f]);
+    valley_json_u64(j, "n", n);
+    valley_json_u64(j, "valid", valid);
+    valley_json_u64(j, "k_c_cons_gt_2", o->k2[f]);
+    valley_json_number(j, "fraction", (double)o->k2[f] / (double)n);
+    valley_json_number(j, "wilson_lo", lo);
+    valley_json_number(j, "wilson_hi", hi);
+    valley_json_number(j, "c_cons_median",
+                       mv ? (mv % 2 ? work[mv / 2] : 0.5 * (work[mv / 2 - 1] + work[mv / 2]))
+                          : NAN);
+    valley_json_numbers(j, "c_cons_sorted", work, mv);
+    mv = 0;
+    for (size_t d = 0; d < n; d++)
+      if (dirs[f * n + d].valid) work[mv++] = dirs[f * n + d].c;
+    qsort(work, mv, sizeof *work, valley_exp_cmp_double);
+    valley_json_numbers(j, "c_sorted", work, mv);
+    valley_json_object_end(j);
+  }
+  valley_json_array_end(j);
+  o->wins = o->decided = 0;
+  for (size_t d = 0; d < n; d++) {
+    double a = bn_key(&dirs[d]), b = bn_key(&dirs[n + d]);
+    if (a == b) continue;
+    o->decided++;
+    o->wins += a > b;
+  }
+  valley_exp_wilson(o->wins, o->decided, 1.96, &o->lo, &o->hi);
+  o->verdict = o->lo > 0.5   ? VALLEY_EXP_REPRODUCED
+               : o->hi < 0.5 ? VALLEY_EXP_NOT_REPRODUCED
+                             : VALLEY_EXP_INCONCLUSIVE;
+  valley_json_u64(j, "pairs", n);
+  valley_json_u64(j, "pairs_decided", o->decided);
+  valley_json_u64(j, "bn_wins", o->wins);
+  valley_json_number(j, "bn_win_fraction",
+                     o->decided ? (double)o->wins / (double)o->decided : NAN);
+  valley_json_number(j, "wilson_lo", o->lo);
+  valley_json_number(j, "wilson_hi", o->hi);
+  valley_json_number(j, "sign_test_p", bn_sign_p(o->wins, o->decided));
+  if (voted) valley_json_string(j, "verdict", valley_exp_verdict_name(o->verdict));
+  valley_json_object_end(j);
 }
 
 /* One training seed: parts B and C.  *keep (seed 0 only, may be NULL): the BN MLP's SGD
@@ -428,7 +530,9 @@ valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *e
   bn_settings(cfg->full, &s);
   valley_dataset_t train, test, ptest;
   memset(&ptest, 0, sizeof ptest);
-  valley_exp_model_t m = {0};
+  valley_exp_model_t m = {0}, cnn = {0};
+  valley_dataset_t ctrain;
+  memset(&ctrain, 0, sizeof ctrain);
   bn_seed_t *seeds = NULL;
   bn_dir_t *dirs = NULL;
   double *work = NULL;
@@ -443,8 +547,9 @@ valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *e
   if (st != VALLEY_OK) goto done;
   bn_settings_json(j, &s);
   seeds = calloc(s.seeds, sizeof *seeds);
-  dirs = calloc(2 * s.dirs, sizeof *dirs);
-  work = malloc((2 * s.dirs + 3 * s.seeds) * sizeof *work);
+  size_t nd = s.dirs > s.cnn_dirs ? s.dirs : s.cnn_dirs;
+  dirs = calloc(2 * nd, sizeof *dirs);
+  work = malloc((2 * nd + 3 * s.seeds) * sizeof *work);
   if (seeds == NULL || dirs == NULL || work == NULL) {
     st = VALLEY_ERROR(err, VALLEY_ENOMEM, "batch-norm: work arrays");
     goto done;
@@ -453,11 +558,11 @@ valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *e
   if ((st = valley_exp_csv(r, "profiles", &fprof, err)) != VALLEY_OK) goto done;
   if ((st = valley_exp_csv(r, "models", &fmod, err)) != VALLEY_OK) goto done;
   fprintf(fdir, "# batch-norm: Definition 1 (best window) on the train loss along bn and non-bn "
-                "directions at the BN MLP's SGD solution (seed 0); index i of both families "
-                "splits one Gaussian vector\n"
-                "family,index,half_width,u_norm,valid,flat_side,r,rbar,p,cp,c,c_conservative\n");
+                "directions at the BN MLP's SGD solution (seed 0) and at the CNN's; index i of "
+                "both families splits one Gaussian vector\n"
+                "network,family,index,half_width,u_norm,valid,flat_side,r,rbar,p,cp,c,c_conservative\n");
   fprintf(fprof, "# batch-norm: loss along theta + l u (test loss on a small test subset)\n"
-                 "family,index,l,train_loss,test_loss,train_acc,test_acc\n");
+                 "network,family,index,l,train_loss,test_loss,train_acc,test_acc\n");
   fprintf(fmod, "# batch-norm: per training seed, the models of Figures 45-46 (BN statistics "
                 "recomputed over the training set)\n"
                 "seed,network,model,train_loss,test_loss,train_acc,test_acc\n");
@@ -479,80 +584,66 @@ valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *e
 
   /* part A on seed 0's SGD iterate (BN statistics recomputed over train, as the "sgd" model of
    * part B: the running averages of training can be far off, docs/exp_batch-norm.md) */
-  size_t np = m.net->n_params;
   bn_eval_t sol;
   if ((st = bn_eval(&m, &train, &ptest, &sol, err)) != VALLEY_OK) goto done;
   double L[2];
-  if ((st = bn_part_a(r, &s, &m, &train, &ptest, fdir, fprof, dirs, L, err)) != VALLEY_OK)
+  if ((st = bn_part_a(r, "bn-mlp", s.dirs, s.half_points, valley_exp_seed(cfg->seed, 3, 0, 0),
+                      &m, &train, &ptest, fdir, fprof, dirs, L, err)) != VALLEY_OK)
     goto done;
+  bn_pairs_t pa, pc;
+  bn_part_a_json(j, "part_a", &m, &sol, dirs, s.dirs, L, work, 1, &pa);
 
-  /* ---- part A numbers ---- */
-  size_t n_bn_params = 0;
-  for (size_t g = 0; g < m.net->n_segments; g++)
-    if (bn_is_bn(m.net->segments[g].kind)) n_bn_params += m.net->segments[g].length;
-  valley_json_object(j, "part_a");
-  valley_json_u64(j, "n_params", np);
-  valley_json_u64(j, "n_bn_params", n_bn_params);
-  bn_eval_json(j, "solution", &sol);
-  valley_json_number(j, "theta_norm", valley_exp_norm(m.theta, np));
-  const char *fn[2] = {"bn", "non-bn"};
-  size_t k2[2] = {0, 0}, valid[2] = {0, 0};
-  valley_json_array(j, "families");
-  for (int f = 0; f < 2; f++) {
-    size_t mv = 0;
-    for (size_t d = 0; d < s.dirs; d++) {
-      const bn_dir_t *o = &dirs[f * s.dirs + d];
-      if (!o->valid) continue;
-      valid[f]++;
-      k2[f] += o->c_cons > 2.0;
-      work[mv++] = o->c_cons;
-    }
-    qsort(work, mv, sizeof *work, valley_exp_cmp_double);
-    double lo, hi;
-    valley_exp_wilson(k2[f], s.dirs, 1.96, &lo, &hi);
-    valley_json_object(j, NULL);
-    valley_json_string(j, "family", fn[f]);
-    valley_json_number(j, "half_width", L[f]);
-    valley_json_u64(j, "n", s.dirs);
-    valley_json_u64(j, "valid", valid[f]);
-    valley_json_u64(j, "k_c_cons_gt_2", k2[f]);
-    valley_json_number(j, "fraction", (double)k2[f] / (double)s.dirs);
-    valley_json_number(j, "wilson_lo", lo);
-    valley_json_number(j, "wilson_hi", hi);
-    valley_json_number(j, "c_cons_median",
-                       mv ? (mv % 2 ? work[mv / 2] : 0.5 * (work[mv / 2 - 1] + work[mv / 2]))
-                          : NAN);
-    valley_json_numbers(j, "c_cons_sorted", work, mv);
-    mv = 0;
-    for (size_t d = 0; d < s.dirs; d++)
-      if (dirs[f * s.dirs + d].valid) work[mv++] = dirs[f * s.dirs + d].c;
-    qsort(work, mv, sizeof *work, valley_exp_cmp_double);
-    valley_json_numbers(j, "c_sorted", work, mv);
+  /* the supplementary CNN (reported, not voted on) */
+  {
+    valley_exp_train_t cs;
+    memset(&cs, 0, sizeof cs);
+    valley_mlp_config_default(&cs.arch);
+    cs.arch.arch = VALLEY_ARCH_CNN;
+    cs.arch.n_layers = 3;
+    cs.arch.in_channels = 1;
+    cs.arch.height = 28;
+    cs.arch.width = 28;
+    cs.arch.widths[0] = 784;
+    cs.arch.widths[1] = s.cnn_c1;
+    cs.arch.widths[2] = s.cnn_c2;
+    cs.arch.widths[3] = 10;
+    cs.arch.batch_norm = 1;
+    valley_sgd_config_default(&cs.sgd);
+    cs.sgd.batch = s.batch;
+    cs.sgd.lr = s.lr;
+    cs.sgd.momentum = s.momentum;
+    cs.sgd.weight_decay = s.wd;
+    cs.sgd.seed = valley_exp_seed(cfg->seed, 1, 0, 1);
+    cs.epochs = s.cnn_epochs;
+    cs.init_seed = valley_exp_seed(cfg->seed, 2, 0, 1);
+    if ((st = valley_dataset_subset(&train, s.cnn_n_train, valley_exp_seed(cfg->seed, 6, 0, 0),
+                                    &ctrain, err)) != VALLEY_OK)
+      goto done;
+    valley_exp_progress(r, "batch-norm: training the CNN (%zu, %zu channels)", s.cnn_c1,
+                        s.cnn_c2);
+    if ((st = valley_exp_train(r, &cs, &ctrain, &cnn, NULL, err)) != VALLEY_OK) goto done;
+    bn_eval_t cema, csol;
+    if ((st = bn_eval(&cnn, &ctrain, &ptest, &cema, err)) != VALLEY_OK) goto done;
+    if ((st = valley_mlp_recompute_bn(cnn.net, cnn.theta, &ctrain, s.batch, err)) != VALLEY_OK)
+      goto done;
+    if ((st = bn_eval(&cnn, &ctrain, &ptest, &csol, err)) != VALLEY_OK) goto done;
+    double Lc[2];
+    if ((st = bn_part_a(r, "cnn", s.cnn_dirs, s.cnn_half_points,
+                        valley_exp_seed(cfg->seed, 3, 1, 0), &cnn, &ctrain, &ptest, fdir, fprof,
+                        dirs, Lc, err)) != VALLEY_OK)
+      goto done;
+    bn_part_a_json(j, "part_a_cnn", &cnn, &csol, dirs, s.cnn_dirs, Lc, work, 0, &pc);
+    valley_json_object(j, "part_a_cnn_extra");
+    bn_eval_json(j, "solution_running_stats", &cema);
+    valley_json_u64(j, "n_train", s.cnn_n_train);
+    valley_json_u64(j, "epochs", s.cnn_epochs);
+    valley_json_u64(j, "grid_points", 2 * s.cnn_half_points + 1);
     valley_json_object_end(j);
   }
-  valley_json_array_end(j);
-  size_t wins = 0, decided = 0;
-  for (size_t d = 0; d < s.dirs; d++) {
-    double a = bn_key(&dirs[d]), b = bn_key(&dirs[s.dirs + d]);
-    if (a == b) continue;
-    decided++;
-    wins += a > b;
-  }
-  double plo, phi;
-  valley_exp_wilson(wins, decided, 1.96, &plo, &phi);
-  valley_exp_verdict_t va = plo > 0.5   ? VALLEY_EXP_REPRODUCED
-                            : phi < 0.5 ? VALLEY_EXP_NOT_REPRODUCED
-                                        : VALLEY_EXP_INCONCLUSIVE;
-  double sign_p = bn_sign_p(wins, decided);
-  valley_json_u64(j, "pairs", s.dirs);
-  valley_json_u64(j, "pairs_decided", decided);
-  valley_json_u64(j, "bn_wins", wins);
-  valley_json_number(j, "bn_win_fraction", decided ? (double)wins / (double)decided : NAN);
-  valley_json_number(j, "wilson_lo", plo);
-  valley_json_number(j, "wilson_hi", phi);
-  valley_json_number(j, "sign_test_p", sign_p);
-  valley_json_string(j, "verdict", valley_exp_verdict_name(va));
-  valley_json_object_end(j);
+  valley_exp_verdict_t va = pa.verdict;
+  size_t wins = pa.wins, decided = pa.decided;
+  double plo = pa.lo, phi = pa.hi;
+  size_t k2[2] = {pa.k2[0], pa.k2[1]};
 
   /* ---- parts B and C ---- */
   double *dB = work, *dC = work + s.seeds, *dCl = work + 2 * s.seeds;
@@ -631,12 +722,15 @@ valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *e
   valley_exp_verdict(r, v,
                      "A (%s): bn beats non-bn in c_cons on %zu/%zu pairs [%.2f, %.2f], c_cons > 2 "
                      "bn %zu/%zu, non-bn %zu/%zu; B (%s): test acc SWA-BN - SWA-non-BN %+.4f +- "
-                     "%.4f; C (%s): SWA gain with - without BN %+.4f +- %.4f (%zu seeds)",
+                     "%.4f; C (%s): SWA gain with - without BN %+.4f +- %.4f (%zu seeds); CNN, "
+                     "not voted: bn beats non-bn on %zu/%zu pairs",
                      valley_exp_verdict_name(va), wins, decided, plo, phi, k2[0], s.dirs, k2[1],
                      s.dirs, valley_exp_verdict_name(vb), pB.mean, pB.se,
-                     valley_exp_verdict_name(vc), pC.mean, pC.se, s.seeds);
+                     valley_exp_verdict_name(vc), pC.mean, pC.se, s.seeds, pc.wins, pc.decided);
 done:
   valley_exp_model_free(&m);
+  valley_exp_model_free(&cnn);
+  valley_dataset_free(&ctrain);
   free(seeds);
   free(dirs);
   free(work);

@@ -27,72 +27,84 @@ S = res["settings"]
 G, D, NS = S["grid_points"], S["directions_per_family"], S["seeds"]
 assert DELTA == S["delta"]
 
-# ---- part A: directions and profiles ----
-dirs, profs = rows("directions"), rows("profiles")
+# ---- part A: directions and profiles (bn-mlp voted, cnn supplementary) ----
+dirs_all, profs_all = rows("directions"), rows("profiles")
+C = S["cnn"]
+assert len(dirs_all) == 2 * D + 2 * C["directions_per_family"]
+assert len(profs_all) == 2 * D * G + 2 * C["directions_per_family"] * C["grid_points"]
+
+def part_a(net, A, D, G):
+    dirs = [d for d in dirs_all if d["network"] == net]
+    profs = [r for r in profs_all if r["network"] == net]
+    assert len(dirs) == 2 * D and len(profs) == 2 * D * G
+    fam = {f["family"]: f for f in A["families"]}
+    assert set(fam) == {"bn", "non-bn"} and A["pairs"] == D
+    sol = A["solution"]
+    key = {}
+    for fname in ("bn", "non-bn"):
+        F = fam[fname]
+        L = F["half_width"]
+        dd = [d for d in dirs if d["family"] == fname]
+        assert len(dd) == D == F["n"]
+        k2 = valid = 0
+        for d in dd:
+            i = int(d["index"])
+            assert close(float(d["half_width"]), L, 1e-8)
+            p = [r for r in profs if r["family"] == fname and int(r["index"]) == i]
+            assert len(p) == G
+            ls = [float(r["l"]) for r in p]
+            # the same relative grid for both families: l / L = (g - m) / m
+            m = G // 2
+            for g, l in enumerate(ls):
+                assert abs(l / L - (g - m) / m) < 1e-6, (net, fname, i, g, l, L)
+            z = p[m]
+            assert float(z["l"]) == 0.0
+            assert close(float(z["train_loss"]), sol["train_loss"], 1e-6)
+            assert close(float(z["test_loss"]), sol["test_loss"], 1e-6)
+            cc = num(d["c_conservative"])
+            if int(d["valid"]):
+                valid += 1
+                k2 += cc > 2
+                key[(fname, i)] = cc
+                assert num(d["c"]) >= cc or math.isinf(num(d["c"])) or math.isnan(cc), d
+            else:
+                key[(fname, i)] = -math.inf
+        assert valid == F["valid"] and k2 == F["k_c_cons_gt_2"], (net, fname, valid, k2)
+        lo, hi = wilson(k2, D)
+        assert close(lo, F["wilson_lo"]) and close(hi, F["wilson_hi"])
+        assert close(F["fraction"], k2 / D)
+        cs = sorted(key[(fname, i)] for i in range(D) if key[(fname, i)] != -math.inf)
+        assert len(cs) == len(F["c_cons_sorted"])
+        for a, b in zip(cs, F["c_cons_sorted"]):
+            assert (b is None and math.isinf(a)) or close(a, b, 1e-7)
+    # ||u|| = ||theta_part||: one norm per family, both positive
+    for fname in ("bn", "non-bn"):
+        un = [float(d["u_norm"]) for d in dirs if d["family"] == fname]
+        assert min(un) > 0 and max(un) - min(un) <= 1e-4 * max(un)
+    wins = decided = 0
+    for i in range(D):
+        a, b = key[("bn", i)], key[("non-bn", i)]
+        if a == b: continue
+        decided += 1
+        wins += a > b
+    assert wins == A["bn_wins"] and decided == A["pairs_decided"], (net, wins, decided)
+    lo, hi = wilson(wins, decided)
+    assert close(lo, A["wilson_lo"]) and close(hi, A["wilson_hi"])
+    m = min(wins, decided - wins)
+    p = 1.0
+    if decided:
+        p = min(1.0, 2 * sum(math.comb(decided, i) for i in range(m + 1)) / 2 ** decided)
+    assert close(p, A["sign_test_p"], 1e-8), (p, A["sign_test_p"])
+    return "reproduced" if lo > 0.5 else "not reproduced" if hi < 0.5 else "inconclusive"
+
 A = res["part_a"]
-assert len(dirs) == 2 * D and len(profs) == 2 * D * G
-fam = {f["family"]: f for f in A["families"]}
-assert set(fam) == {"bn", "non-bn"}
-sol = A["solution"]
-key = {}
-for fname in ("bn", "non-bn"):
-    F = fam[fname]
-    L = F["half_width"]
-    dd = [d for d in dirs if d["family"] == fname]
-    assert len(dd) == D == F["n"]
-    k2 = valid = 0
-    for d in dd:
-        i = int(d["index"])
-        assert close(float(d["half_width"]), L, 1e-8)
-        p = [r for r in profs if r["family"] == fname and int(r["index"]) == i]
-        assert len(p) == G
-        ls = [float(r["l"]) for r in p]
-        # the same relative grid for both families: l / L = (g - m) / m
-        m = G // 2
-        for g, l in enumerate(ls):
-            assert abs(l / L - (g - m) / m) < 1e-6, (fname, i, g, l, L)
-        z = p[m]
-        assert float(z["l"]) == 0.0
-        assert close(float(z["train_loss"]), sol["train_loss"], 1e-6)
-        assert close(float(z["test_loss"]), sol["test_loss"], 1e-6)
-        cc = num(d["c_conservative"])
-        if int(d["valid"]):
-            valid += 1
-            k2 += cc > 2
-            key[(fname, i)] = cc
-            assert num(d["c"]) >= cc or math.isinf(num(d["c"])) or math.isnan(cc), d
-        else:
-            key[(fname, i)] = -math.inf
-    assert valid == F["valid"] and k2 == F["k_c_cons_gt_2"], (fname, valid, k2)
-    lo, hi = wilson(k2, D)
-    assert close(lo, F["wilson_lo"]) and close(hi, F["wilson_hi"])
-    assert close(F["fraction"], k2 / D)
-    cs = sorted(key[(fname, i)] for i in range(D) if key[(fname, i)] != -math.inf)
-    assert len(cs) == len(F["c_cons_sorted"])
-    for a, b in zip(cs, F["c_cons_sorted"]):
-        assert (b is None and math.isinf(a)) or close(a, b, 1e-7)
-# the BN family's directions are zero outside the BN coordinates: norm ||theta_BN|| is small
-# compared with the non-BN family's; both are positive
-ubn = [float(d["u_norm"]) for d in dirs if d["family"] == "bn"]
-unon = [float(d["u_norm"]) for d in dirs if d["family"] == "non-bn"]
-assert all(u > 0 for u in ubn + unon)
-assert max(ubn) - min(ubn) <= 1e-4 * max(ubn) and max(unon) - min(unon) <= 1e-4 * max(unon)
-wins = decided = 0
-for i in range(D):
-    a, b = key[("bn", i)], key[("non-bn", i)]
-    if a == b: continue
-    decided += 1
-    wins += a > b
-assert wins == A["bn_wins"] and decided == A["pairs_decided"], (wins, decided)
-lo, hi = wilson(wins, decided)
-assert close(lo, A["wilson_lo"]) and close(hi, A["wilson_hi"])
-m = min(wins, decided - wins)
-p = 1.0
-if decided:
-    p = min(1.0, 2 * sum(math.comb(decided, i) for i in range(m + 1)) / 2 ** decided)
-assert close(p, A["sign_test_p"], 1e-8), (p, A["sign_test_p"])
-va = "reproduced" if lo > 0.5 else "not reproduced" if hi < 0.5 else "inconclusive"
+va = part_a("bn-mlp", A, D, G)
 assert A["verdict"] == va
+assert A["network"] == "mlp" and res["part_a_cnn"]["network"] == "cnn"
+assert "verdict" not in res["part_a_cnn"]
+vcnn = part_a("cnn", res["part_a_cnn"], C["directions_per_family"], C["grid_points"])
+assert A["n_bn_params"] == 4 * S["widths"][1]
+assert res["part_a_cnn"]["n_bn_params"] == 2 * (C["channels_1"] + C["channels_2"])
 
 # ---- parts B and C: the models ----
 mods = rows("models")
@@ -164,5 +176,5 @@ v = "reproduced" if all(x == "reproduced" for x in V) else \
     "not reproduced" if any(x == "not reproduced" for x in V) else "inconclusive"
 assert res["verdicts"] == {"a": va, "b": vb, "c": vc}
 assert rep["verdict"] == v, (rep["verdict"], v)
-print(f"ok  : batch-norm: {2 * D} profiles, {NS} seeds checked; verdicts A {va}, B {vb}, C {vc} "
-      f"-> {v}")
+print(f"ok  : batch-norm: {len(profs_all)} profile points, {NS} seeds checked; verdicts A {va}, "
+      f"B {vb}, C {vc} -> {v} (CNN by A's rule, not voted: {vcnn})")
