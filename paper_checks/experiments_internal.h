@@ -12,6 +12,7 @@ valley_status_t valley_exp_run_illusions(valley_exp_run_t *r, valley_error_t *er
 valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_thm2_real(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_sign_noise(valley_exp_run_t *r, valley_error_t *err);
+valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *err);
 
 /* ---- helpers shared by the experiments (paper_checks/experiment.c) ---- */
 
@@ -73,6 +74,10 @@ valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *
    "random rays from SGD and SWA solutions (and from large- and small-batch solutions) show "    \
    "apparent width differences between points of the same basin",                               \
    "asymmetric-valleys-paper.txt Sec. 6.2, Figures 9-10, Appendix G", valley_exp_run_illusions}, \
+  {"batch-norm",                                                                                 \
+   "BN directions are more asymmetric than non-BN ones, SWA over the BN parameters alone beats " \
+   "SWA over as many random non-BN parameters, and SWA gains more with BN than without",        \
+   "asymmetric-valleys-paper.txt Appendix H, Figures 41-46", valley_exp_run_batch_norm},         \
   {"sign-noise",                                                                                 \
    "1-D loss curves are asymmetric along sign-consistent noise and symmetric along zero-mean "  \
    "noise; along positive noise only when the BN scales are initialised to ones",              \
