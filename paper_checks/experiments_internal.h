@@ -10,6 +10,7 @@ valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *er
 valley_status_t valley_exp_run_assumption2(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_illusions(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *err);
+valley_status_t valley_exp_run_shift_curvature(valley_exp_run_t *r, valley_error_t *err);
 
 /* ---- helpers shared by the experiments (paper_checks/experiment.c) ---- */
 
@@ -66,6 +67,14 @@ valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *
   {"illusions",                                                                                  \
    "random rays from SGD and SWA solutions (and from large- and small-batch solutions) show "    \
    "apparent width differences between points of the same basin",                               \
-   "asymmetric-valleys-paper.txt Sec. 6.2, Figures 9-10, Appendix G", valley_exp_run_illusions}
+   "asymmetric-valleys-paper.txt Sec. 6.2, Figures 9-10, Appendix G", valley_exp_run_illusions}, \
+  {"shift-curvature",                                                                            \
+   "higher SGD temperature T = lr/batch gives lower train and test curvature and lower "        \
+   "shift-curvature along the line between nearby train and test minima, and the test loss at " \
+   "the train minimum is U_test + (1/2) s^T C_test s (eq. 3); T alone, not lr or batch "         \
+   "separately, sets the result",                                                                \
+   "shift-curvature-paper.txt Sec. 3, eq. (3), Figures 1-3, Appendix F, Appendix G.1 / Figure "  \
+   "5 left",                                                                                     \
+   valley_exp_run_shift_curvature}
 
 #endif
