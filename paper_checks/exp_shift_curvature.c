@@ -7,11 +7,13 @@
  *
  * An MLP 784-w-w-10 WITHOUT batch norm (the paper's networks have none), plain SGD (no momentum,
  * no weight decay, as in App. G.1's second stage).  Per seed: stage 1 trains from the
- * initialization at lr1 / batch; stage 2 continues from it at constant lr for each temperature
+ * initialization at lr1 / batch, lr x 0.1 at half its epochs, until the training loss has
+ * levelled off (App. G.1: "until the training converged"); its final temperature is below every
+ * T_k.  Stage 2 continues from it at constant lr for each temperature
  * T_k = lr_k / batch (App. G.1's two-stage design), giving the SGD solution theta_hat.  From
  * theta_hat, low-temperature SGD (ft_lr / ft_batch, well below every T_k) on the train set gives
  * theta_tr, and the same from theta_hat on the test set gives theta_te.  Along
- * theta_tr + r (theta_te - theta_tr), r in [-1, 2], the train and test losses are probed and
+ * theta_tr + r (theta_te - theta_tr), r in [-1, 3], the train and test losses are probed and
  * valley_prof_curvature gives the Appendix F fits (c per unit r; c / ||theta_te - theta_tr||^2 per
  * unit parameter distance), the shift s (in r), the shift-curvature s^2 c_test / 2, the test loss
  * at the train minimum and eq. (3)'s prediction U_test + s^2 c_test / 2.  At some temperatures a
@@ -76,7 +78,7 @@ static void sc_settings(int full, sc_settings_t *s) {
     s->n_test = 5000;
     s->width = 128;
     s->n_seeds = 3;
-    s->epochs1 = 20;
+    s->epochs1 = 60;
     s->epochs2 = 20;
     s->n_temps = 5;
     memcpy(s->lr, lr, sizeof lr);
@@ -383,10 +385,14 @@ valley_status_t valley_exp_run_shift_curvature(valley_exp_run_t *r, valley_error
   valley_exp_model_t m1 = {0};
   sc_run_t *runs = NULL;
   sc_batch_t *alt = NULL;
-  double *ft = NULL, *x = NULL, *y = NULL;
+  double *ft = NULL, *x = NULL, *y = NULL, *s1loss = NULL, *s1eval = NULL;
   valley_prof_t *lines = NULL;
   FILE *fline = NULL, *fruns = NULL, *ftemp = NULL, *fbatch = NULL, *fft = NULL;
 
+  if (NT > SC_MAX_T || NS > SC_MAX_SEEDS || s.n_alt < 2 || s.n_alt > NT)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "shift-curvature: %zu temperatures (max %d), %zu "
+                        "seeds (max %d), %zu alt temperatures (2 .. temperatures)", NT, SC_MAX_T,
+                        NS, SC_MAX_SEEDS, s.n_alt);
   valley_status_t st = valley_exp_load(r, s.n_train, s.n_test, &train, &test, err);
   if (st != VALLEY_OK) return st;
   runs = calloc(NR, sizeof *runs);
@@ -395,7 +401,10 @@ valley_status_t valley_exp_run_shift_curvature(valley_exp_run_t *r, valley_error
   x = calloc(NR, sizeof *x);
   y = calloc(NR, sizeof *y);
   lines = calloc(NR, sizeof *lines);
-  if (runs == NULL || alt == NULL || ft == NULL || x == NULL || y == NULL || lines == NULL) {
+  s1loss = calloc(NS * s.epochs1, sizeof *s1loss);
+  s1eval = calloc(NS * 2, sizeof *s1eval);
+  if (runs == NULL || alt == NULL || ft == NULL || x == NULL || y == NULL || lines == NULL ||
+      s1loss == NULL || s1eval == NULL) {
     st = VALLEY_ERROR(err, VALLEY_ENOMEM, "shift-curvature: %zu runs", NR);
     goto done;
   }
@@ -458,7 +467,14 @@ valley_status_t valley_exp_run_shift_curvature(valley_exp_run_t *r, valley_error
     s1.sgd.step_gamma = 0.1;
     valley_exp_progress(r, "shift-curvature: seed %zu, stage 1 (lr %.4g, batch %zu)", seed, s.lr1,
                         s.batch);
-    if ((st = valley_exp_train(r, &s1, &train, &m1, NULL, err)) != VALLEY_OK) break;
+    sc_epochs_t ep1 = {s1loss + seed * s.epochs1, s.epochs1};
+    s1.on_epoch = sc_on_epoch;
+    s1.epoch_ctx = &ep1;
+    double acc1;
+    if ((st = valley_exp_train(r, &s1, &train, &m1, NULL, err)) != VALLEY_OK ||
+        (st = sc_eval(&m1, &train, &s1eval[2 * seed], &acc1, err)) != VALLEY_OK ||
+        (st = sc_eval(&m1, &test, &s1eval[2 * seed + 1], &acc1, err)) != VALLEY_OK)
+      break;
     for (size_t t = 0; t < NT && st == VALLEY_OK; t++) {
       size_t i = seed * NT + t;
       st = sc_one(r, &s, &base, &m1, t, seed, &train, &test, &runs[i],
@@ -547,6 +563,16 @@ valley_status_t valley_exp_run_shift_curvature(valley_exp_run_t *r, valley_error
     }
 
   /* ---- per run (JSON) ---- */
+  valley_json_array(j, "stage1");
+  for (size_t seed = 0; seed < NS; seed++) {
+    valley_json_object(j, NULL);
+    valley_json_u64(j, "seed", seed);
+    valley_json_numbers(j, "epoch_mean_loss", s1loss + seed * s.epochs1, s.epochs1);
+    valley_json_number(j, "train_loss", s1eval[2 * seed]);
+    valley_json_number(j, "test_loss", s1eval[2 * seed + 1]);
+    valley_json_object_end(j);
+  }
+  valley_json_array_end(j);
   valley_json_array(j, "runs");
   for (size_t i = 0; i < NR; i++) {
     const sc_run_t *u = &runs[i];
@@ -761,6 +787,8 @@ done:
   free(ft);
   free(x);
   free(y);
+  free(s1loss);
+  free(s1eval);
   valley_dataset_free(&train);
   valley_dataset_free(&test);
   return st;

@@ -153,6 +153,14 @@ for i, (u, uj) in enumerate(zip(runs, runs_j)):
     assert uj["train_loss_at_train_min"] <= uj["sgd_train_loss"] + 1e-9
     assert uj["test_loss_at_test_min"] <= uj["sgd_test_loss"] + 1e-9
 
+# ---- stage 1: one per seed, every epoch's loss, the evaluated model --------------------------
+s1 = res["stage1"]
+assert len(s1) == NS and [x["seed"] for x in s1] == list(range(NS))
+for x in s1:
+    assert len(x["epoch_mean_loss"]) == S["stage1_epochs"]
+    assert all(math.isfinite(v) and v > 0 for v in x["epoch_mean_loss"])
+    assert 0 < x["train_loss"] < x["test_loss"]
+
 # ---- epochs: stage 2 and fine-tuning losses -----------------------------------------------
 ep = rows("epochs")
 NE = S["stage2_epochs"] + 2 * S["finetune_epochs"]
