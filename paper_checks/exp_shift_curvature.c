@@ -7,9 +7,9 @@
  *
  * An MLP 784-w-w-10 WITHOUT batch norm (the paper's networks have none), plain SGD (no momentum,
  * no weight decay, as in App. G.1's second stage).  Per seed: stage 1 trains from the
- * initialization at lr1 / batch, lr x 0.1 at half its epochs, until the training loss has
- * levelled off (App. G.1: "until the training converged"); its final temperature is below every
- * T_k.  Stage 2 continues from it at constant lr for each temperature
+ * initialization at lr1 / batch, lr x 0.1 at half its epochs, long enough for the training loss
+ * to change slowly (App. G.1: "until the training converged"); its final temperature is below
+ * every T_k.  Stage 2 continues from it at constant lr for each temperature
  * T_k = lr_k / batch (App. G.1's two-stage design), giving the SGD solution theta_hat.  From
  * theta_hat, low-temperature SGD (ft_lr / ft_batch, well below every T_k) on the train set gives
  * theta_tr, and the same from theta_hat on the test set gives theta_te.  Along
