@@ -13,6 +13,7 @@ valley_status_t valley_exp_run_swa_vs_sgd(valley_exp_run_t *r, valley_error_t *e
 valley_status_t valley_exp_run_thm2_real(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_sign_noise(valley_exp_run_t *r, valley_error_t *err);
 valley_status_t valley_exp_run_batch_norm(valley_exp_run_t *r, valley_error_t *err);
+valley_status_t valley_exp_run_shift_curvature(valley_exp_run_t *r, valley_error_t *err);
 
 /* ---- helpers shared by the experiments (paper_checks/experiment.c) ---- */
 
@@ -81,6 +82,14 @@ valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *
   {"sign-noise",                                                                                 \
    "1-D loss curves are asymmetric along sign-consistent noise and symmetric along zero-mean "  \
    "noise; along positive noise only when the BN scales are initialised to ones",              \
-   "asymmetric-valley-talk-2024.txt (Exploring Asymmetric Valley)", valley_exp_run_sign_noise}
+   "asymmetric-valley-talk-2024.txt (Exploring Asymmetric Valley)", valley_exp_run_sign_noise},  \
+  {"shift-curvature",                                                                            \
+   "higher SGD temperature T = lr/batch gives lower train and test curvature and lower "        \
+   "shift-curvature along the line between nearby train and test minima, and the test loss at " \
+   "the train minimum is U_test + (1/2) s^T C_test s (eq. 3); T alone, not lr or batch "         \
+   "separately, sets the result",                                                                \
+   "shift-curvature-paper.txt Sec. 3, eq. (3), Figures 1-3, Appendix F, Appendix G.1 / Figure "  \
+   "5 left",                                                                                     \
+   valley_exp_run_shift_curvature}
 
 #endif
