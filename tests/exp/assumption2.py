@@ -2,15 +2,11 @@
 """Checks of the assumption2 report (tests/test_experiment.sh runs it with the report path)."""
 import csv, json, math, os, sys
 
-rep = json.load(open(sys.argv[1]))
+import expcheck
+
+rep, files, rows = expcheck.report(sys.argv[1])
 r = rep["results"]
 s = r["settings"]
-files = {os.path.basename(f).split("_", 1)[1][:-4]: f for f in rep["files"]}
-
-
-def rows(name):
-    with open(files[name]) as f:
-        return list(csv.DictReader(l for l in f if not l.startswith("#")))
 
 
 def close(a, b, tol=1e-9):

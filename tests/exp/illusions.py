@@ -2,17 +2,13 @@
 """Checks of the illusions report (tests/test_experiment.sh runs it with the report path)."""
 import csv, json, math, os, sys
 
-rep = json.load(open(sys.argv[1]))
+import expcheck
+
+rep, files, rows = expcheck.report(sys.argv[1])
 r = rep["results"]
 s = r["settings"]
-files = {os.path.basename(f).split("_", 1)[1][:-4]: f for f in rep["files"]}
 sols = ["sgd", "swa", "large_batch", "small_batch", "sgd_bn_recomputed"]
 N, ng = s["n_rays"], s["n_grid"]
-
-
-def rows(name):
-    with open(files[name]) as f:
-        return list(csv.DictReader(l for l in f if not l.startswith("#")))
 
 
 def close(a, b, tol=1e-9):

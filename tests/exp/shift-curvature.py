@@ -6,30 +6,18 @@ sum x^4), then the per-unit-distance curvatures, the shift-curvature, eq. (3)'s 
 its rule, the per-temperature means, the log-log trends, the T-alone ratios and every verdict."""
 import csv, json, math, os, sys
 
-rep = json.load(open(sys.argv[1]))
+import expcheck
+from expcheck import wilson
+
+rep, files, rows = expcheck.report(sys.argv[1])
 res = rep["results"]
 S = res["settings"]
 name = "shift-curvature"
-files = {os.path.basename(f)[len(name) + 1:-4]: f for f in rep["files"]}
 assert set(files) == {"lines", "runs", "temperature", "batch", "epochs"}, files
-
-
-def rows(key):
-    with open(files[key]) as f:
-        return list(csv.DictReader(l for l in f if not l.startswith("#")))
 
 
 def close(a, b, tol, what):
     assert abs(a - b) <= tol * max(1.0, abs(a), abs(b)), f"{what}: {a} vs {b}"
-
-
-def wilson(k, n, z=1.96):
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n; z2 = z * z
-    c = (p + z2 / (2 * n)) / (1 + z2 / n)
-    h = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, c - h), min(1.0, c + h)
 
 
 def mean_se(v):

@@ -2,19 +2,11 @@
 """sign-noise: the report's numbers recomputed from its CSVs (docs/exp_sign-noise.md)."""
 import csv, json, math, os, sys
 
-rep = json.load(open(sys.argv[1]))
-res = rep["results"]
-files = {os.path.basename(f): f for f in rep["files"]}
-def rows(suffix):
-    return list(csv.DictReader(l for l in open(files["sign-noise_%s.csv" % suffix])
-                               if not l.startswith("#")))
+import expcheck
+from expcheck import wilson
 
-def wilson(k, n, z=1.96):
-    if n == 0: return 0.0, 1.0
-    p = k / n; z2 = z * z
-    c = (p + z2 / (2 * n)) / (1 + z2 / n)
-    h = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, c - h), min(1.0, c + h)
+rep, files, rows = expcheck.report(sys.argv[1])
+res = rep["results"]
 
 S = res["settings"]
 TARGET, RHO = S["target_mean_rise"], S["asymmetric_rise_ratio"]

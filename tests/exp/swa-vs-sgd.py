@@ -5,16 +5,13 @@ fractions, Wilson intervals, means and standard errors are consistent, l = 0 of 
 the evaluated model, and the verdict follows the stated rule."""
 import csv, json, math, os, sys
 
-rep = json.load(open(sys.argv[1]))
+import expcheck
+from expcheck import wilson
+
+rep, files, rows = expcheck.report(sys.argv[1])
 res = rep["results"]
 S = res["settings"]
-files = {os.path.basename(f)[len("swa-vs-sgd_"):-4]: f for f in rep["files"]}
 assert set(files) == {"table1", "interp", "dirs", "dirs_sides"}, files
-
-
-def rows(name):
-    with open(files[name]) as f:
-        return list(csv.DictReader(l for l in f if not l.startswith("#")))
 
 
 def close(a, b, tol, what):
@@ -147,13 +144,6 @@ curves = {}
 for r in dr:
     curves.setdefault((float(r["rand_scale"]), int(r["seed"]), int(r["direction"]), int(r["base"])),
                       []).append(r)
-
-
-def wilson(k, n, z=1.96):
-    p = k / n
-    c = (p + z * z / (2 * n)) / (1 + z * z / n)
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, c - h), min(1.0, c + h)
 
 
 summary = {}

@@ -2,12 +2,10 @@
 """thm2-real: the report's numbers against its CSVs (docs/exp_thm2-real.md)."""
 import csv, json, math, os, sys
 
-rep = json.load(open(sys.argv[1]))
+import expcheck
+
+rep, files, rows = expcheck.report(sys.argv[1])
 res = rep["results"]
-files = {os.path.basename(f): f for f in rep["files"]}
-def rows(suffix):
-    f = files["thm2-real_%s.csv" % suffix]
-    return list(csv.DictReader(l for l in open(f) if not l.startswith("#")))
 
 def close(a, b, tol, what):
     assert a is not None and b is not None, what
