@@ -74,5 +74,6 @@ int cli_cmd_fp2d(int argc, char **argv);
 int cli_cmd_direction(int argc, char **argv);
 int cli_cmd_net(int argc, char **argv);
 int cli_cmd_experiment(int argc, char **argv);
+int cli_cmd_check(int argc, char **argv);
 
 #endif

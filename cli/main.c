@@ -25,6 +25,9 @@ static const struct {
     {"direction", cli_cmd_direction,
      "a 1-D train/test profile (CSV): Definition 1 window search, Definition 3 shift gap, "
      "Appendix F curvature fits and shift-curvature"},
+    {"check", cli_cmd_check,
+     "every claim of the papers checked: a report folder (index.html, report.md, report.json, "
+     "figures) with a verdict per claim"},
     {"experiment", cli_cmd_experiment,
      "the papers' real-network experiments on Fashion-MNIST: a JSON report with a verdict and "
      "the figures' data per experiment"},

@@ -95,3 +95,8 @@ void valley_json_numbers(valley_json_t *j, const char *key, const double *v, siz
   for (size_t i = 0; i < n; i++) valley_json_number(j, NULL, v[i]);
   valley_json_array_end(j);
 }
+
+void valley_json_raw(valley_json_t *j, const char *k, const char *text) {
+  key(j, k);
+  fputs(text, j->f);
+}

@@ -25,5 +25,7 @@ void valley_json_string(valley_json_t *j, const char *key, const char *s);
 void valley_json_bool(valley_json_t *j, const char *key, int v);
 void valley_json_null(valley_json_t *j, const char *key);
 void valley_json_numbers(valley_json_t *j, const char *key, const double *v, size_t n);
+/* text: a whole JSON value written elsewhere (an object from another writer), copied as is. */
+void valley_json_raw(valley_json_t *j, const char *key, const char *text);
 
 #endif

@@ -1,0 +1,459 @@
+/* The `valley check` runner (include/valley/check.h): runs checks, collects their numbers and
+ * figures in a report folder built beside the target and renamed into place, renders the
+ * figures with gnuplot when it is installed, and writes report.json, report.md and index.html
+ * (paper_checks/check_report.c). */
+#define _GNU_SOURCE /* open_memstream, mkdtemp, nftw */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "valley/check.h"
+#include "checks_internal.h"
+
+#define CHECK_GNUPLOT_TIMEOUT_S 60
+
+static const char *const verdict_names[] = {"PASS", "FAIL", "NOT REPRODUCED", "INCONCLUSIVE",
+                                            "SKIPPED"};
+static const char *const scale_names[] = {"quick", "default", "full"};
+
+const char *valley_check_verdict_name(valley_check_verdict_t v) {
+  return valley_name_of((int)v, verdict_names, VALLEY_NAMES_N(verdict_names));
+}
+
+const char *valley_check_scale_name(valley_check_scale_t s) {
+  return valley_name_of((int)s, scale_names, VALLEY_NAMES_N(scale_names));
+}
+
+void valley_check_config_default(valley_check_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->scale = VALLEY_CHECK_DEFAULT;
+  cfg->seed = 1;
+}
+
+struct valley_check_run {
+  const valley_check_t *check;
+  const valley_check_config_t *cfg;
+  const char *fig_dir;
+  valley_json_t json;
+  FILE *numbers; /* open_memstream */
+  char *numbers_text;
+  size_t numbers_len;
+  int have_verdict;
+  valley_check_verdict_t verdict;
+  char summary[640];
+  size_t n_fig;
+  valley_check_figure_t fig[VALLEY_CHECK_MAX_FIGURES];
+  FILE *fig_data[VALLEY_CHECK_MAX_FIGURES];
+  char *fig_plot[VALLEY_CHECK_MAX_FIGURES]; /* the plot commands, malloc'ed */
+};
+
+const valley_check_config_t *valley_check_cfg(const valley_check_run_t *r) { return r->cfg; }
+
+valley_json_t *valley_check_json(valley_check_run_t *r) { return &r->json; }
+
+void valley_check_verdict(valley_check_run_t *r, valley_check_verdict_t v, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->summary, sizeof r->summary, fmt, ap);
+  va_end(ap);
+  r->verdict = v;
+  r->have_verdict = 1;
+}
+
+void valley_check_progress(valley_check_run_t *r, const char *fmt, ...) {
+  if (r->cfg->progress == NULL) return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  r->cfg->progress(r->cfg->progress_ctx, line);
+}
+
+static int name_ok(const char *s) {
+  if (*s == '\0' || strlen(s) >= sizeof(((valley_check_figure_t *)0)->name)) return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          *s == '-' || *s == '_'))
+      return 0;
+  return 1;
+}
+
+static char *path_join(const char *dir, const char *name, const char *ext) {
+  size_t len = strlen(dir) + strlen(name) + strlen(ext) + 3;
+  char *p = malloc(len);
+  if (p != NULL) snprintf(p, len, "%s/%s%s", dir, name, ext);
+  return p;
+}
+
+valley_status_t valley_check_figure(valley_check_run_t *r, const char *name, const char *caption,
+                                    FILE **data, valley_error_t *err) {
+  *data = NULL;
+  if (!name_ok(name))
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: bad figure name '%s'", r->check->name, name);
+  if (r->n_fig >= VALLEY_CHECK_MAX_FIGURES)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: more than %d figures", r->check->name,
+                        VALLEY_CHECK_MAX_FIGURES);
+  for (size_t i = 0; i < r->n_fig; i++)
+    if (strcmp(r->fig[i].name, name) == 0)
+      return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: figure '%s' twice", r->check->name, name);
+  char *path = path_join(r->fig_dir, name, ".csv");
+  if (path == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "a file name");
+  FILE *f = fopen(path, "wx");
+  if (f == NULL) {
+    valley_status_t st = VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", path, strerror(errno));
+    free(path);
+    return st;
+  }
+  free(path);
+  valley_check_figure_t *g = &r->fig[r->n_fig];
+  memset(g, 0, sizeof *g);
+  snprintf(g->name, sizeof g->name, "%s", name);
+  snprintf(g->caption, sizeof g->caption, "%s", caption);
+  r->fig_data[r->n_fig] = f;
+  r->fig_plot[r->n_fig] = NULL;
+  r->n_fig++;
+  *data = f;
+  return VALLEY_OK;
+}
+
+void valley_check_figure_plot(valley_check_run_t *r, const char *fmt, ...) {
+  if (r->n_fig == 0) return;
+  char **p = &r->fig_plot[r->n_fig - 1];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  size_t old = *p != NULL ? strlen(*p) : 0;
+  char *q = realloc(*p, old + (size_t)n + 2);
+  if (q == NULL) return; /* the script then lacks these lines; rendering reports it */
+  va_start(ap, fmt);
+  vsnprintf(q + old, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  if (n == 0 || q[old + (size_t)n - 1] != '\n') {
+    q[old + (size_t)n] = '\n';
+    q[old + (size_t)n + 1] = '\0';
+  }
+  *p = q;
+}
+
+/* The gnuplot script of figure g: comments, the data, PNG then SVG from the same commands. */
+static valley_status_t write_script(const valley_check_run_t *r, size_t i, valley_error_t *err) {
+  const valley_check_figure_t *g = &r->fig[i];
+  char *path = path_join(r->fig_dir, g->name, ".gp");
+  if (path == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "a file name");
+  FILE *f = fopen(path, "wx");
+  if (f == NULL) {
+    valley_status_t st = VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", path, strerror(errno));
+    free(path);
+    return st;
+  }
+  fprintf(f,
+          "# %s (valley check, %s)\n"
+          "# %s\n"
+          "# Edit and rerun in this directory: gnuplot %s.gp  (writes %s.png and %s.svg)\n"
+          "DATA = '%s.csv'\n"
+          "set datafile separator ','\n"
+          "set key autotitle columnhead\n"
+          "set terminal pngcairo size 960,600 enhanced font 'sans,11'\n"
+          "set output '%s.png'\n",
+          g->name, r->check->name, g->caption, g->name, g->name, g->name, g->name, g->name);
+  fputs(r->fig_plot[i] != NULL ? r->fig_plot[i] : "# (no plot commands)\n", f);
+  fprintf(f,
+          "set terminal svg size 960,600 enhanced font 'sans,11' background rgb 'white'\n"
+          "set output '%s.svg'\n"
+          "replot\n"
+          "unset output\n",
+          g->name);
+  int bad = ferror(f);
+  bad |= fclose(f) != 0;
+  valley_status_t st = VALLEY_OK;
+  if (bad) st = VALLEY_ERROR(err, VALLEY_EIO, "%s: write failed", path);
+  free(path);
+  return st;
+}
+
+/* ---- rendering ------------------------------------------------------------------------------- */
+
+/* The first executable "gnuplot" on PATH, or NULL. */
+static char *find_gnuplot(void) {
+  const char *path = getenv("PATH");
+  if (path == NULL) return NULL;
+  while (*path) {
+    const char *end = strchr(path, ':');
+    size_t len = end != NULL ? (size_t)(end - path) : strlen(path);
+    if (len > 0) {
+      char *p = malloc(len + 10);
+      if (p == NULL) return NULL;
+      memcpy(p, path, len);
+      memcpy(p + len, "/gnuplot", 9);
+      if (access(p, X_OK) == 0) return p;
+      free(p);
+    }
+    if (end == NULL) break;
+    path = end + 1;
+  }
+  return NULL;
+}
+
+static int nonempty(const char *dir, const char *name, const char *ext) {
+  char *p = path_join(dir, name, ext);
+  struct stat sb;
+  int ok = p != NULL && stat(p, &sb) == 0 && sb.st_size > 0;
+  free(p);
+  return ok;
+}
+
+/* Runs gnuplot NAME.gp in dir, at most CHECK_GNUPLOT_TIMEOUT_S seconds; 1 when both pictures
+ * exist afterwards.  gnuplot's messages go to stderr. */
+static int render(const char *gnuplot, const char *dir, const char *name) {
+  char script[96];
+  snprintf(script, sizeof script, "%s.gp", name);
+  pid_t pid = fork();
+  if (pid < 0) return 0;
+  if (pid == 0) {
+    if (chdir(dir) != 0) _exit(127);
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd >= 0) dup2(fd, 0);
+    execl(gnuplot, "gnuplot", script, (char *)NULL);
+    _exit(127);
+  }
+  int status = 0;
+  for (int t = 0; t < CHECK_GNUPLOT_TIMEOUT_S * 20; t++) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) {
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0 && nonempty(dir, name, ".png") &&
+             nonempty(dir, name, ".svg");
+    }
+    if (w < 0) return 0;
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return 0;
+}
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void remove_figures(const valley_check_run_t *r) {
+  static const char *const ext[] = {".csv", ".gp", ".png", ".svg"};
+  for (size_t i = 0; i < r->n_fig; i++)
+    for (size_t e = 0; e < 4; e++) {
+      char *p = path_join(r->fig_dir, r->fig[i].name, ext[e]);
+      if (p != NULL) remove(p);
+      free(p);
+    }
+}
+
+/* One check: its numbers (as JSON text) and figures; res filled; st is the check's own status
+ * (recorded, not returned). */
+static void run_one(const valley_check_config_t *cfg, const valley_check_t *c, const char *fig_dir,
+                    valley_check_result_t *res, char **numbers) {
+  valley_check_run_t r;
+  memset(&r, 0, sizeof r);
+  r.check = c;
+  r.cfg = cfg;
+  r.fig_dir = fig_dir;
+  memset(res, 0, sizeof *res);
+  res->check = c;
+  *numbers = NULL;
+  r.numbers = open_memstream(&r.numbers_text, &r.numbers_len);
+  double t0 = now_s();
+  valley_error_t err;
+  memset(&err, 0, sizeof err);
+  valley_status_t st;
+  if (r.numbers == NULL) {
+    st = VALLEY_ERROR(&err, VALLEY_ENOMEM, "a memory stream");
+  } else {
+    valley_json_begin(&r.json, r.numbers);
+    st = c->run(&r, &err);
+    valley_json_end(&r.json);
+    if (st == VALLEY_OK && !r.have_verdict)
+      st = VALLEY_ERROR(&err, VALLEY_EINVAL, "%s set no verdict", c->name);
+  }
+  for (size_t i = 0; i < r.n_fig; i++) {
+    if (r.fig_data[i] != NULL && (ferror(r.fig_data[i]) | fclose(r.fig_data[i])) && st == VALLEY_OK)
+      st = VALLEY_ERROR(&err, VALLEY_EIO, "%s: figure %s: write failed", c->name, r.fig[i].name);
+    r.fig_data[i] = NULL;
+  }
+  for (size_t i = 0; i < r.n_fig && st == VALLEY_OK; i++) st = write_script(&r, i, &err);
+  if (r.numbers != NULL) fclose(r.numbers);
+  res->seconds = now_s() - t0;
+  if (st == VALLEY_OK) {
+    res->ran = 1;
+    res->verdict = r.verdict;
+    snprintf(res->summary, sizeof res->summary, "%s", r.summary);
+    res->n_figures = r.n_fig;
+    memcpy(res->figures, r.fig, r.n_fig * sizeof r.fig[0]);
+    *numbers = r.numbers_text;
+    r.numbers_text = NULL;
+  } else {
+    res->ran = 0;
+    snprintf(res->summary, sizeof res->summary, "could not run: %s", err.message);
+    remove_figures(&r);
+  }
+  free(r.numbers_text);
+  for (size_t i = 0; i < r.n_fig; i++) free(r.fig_plot[i]);
+}
+
+void valley_check_report_free(valley_check_report_t *rep) {
+  if (rep == NULL) return;
+  free(rep->results);
+  rep->results = NULL;
+  rep->n = 0;
+}
+
+valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
+                                     const valley_check_t *const *checks, size_t n,
+                                     const char *out_dir, valley_check_report_t *rep,
+                                     valley_error_t *err) {
+  memset(rep, 0, sizeof *rep);
+  size_t n_all = 0;
+  const valley_check_t *all = valley_check_list(&n_all);
+  if (checks == NULL) n = n_all;
+  if (out_dir == NULL || *out_dir == '\0')
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "--out: an output directory is needed");
+  size_t len = strlen(out_dir);
+  char *tmp = malloc(len + 16), *figs = malloc(len + 32), *old = malloc(len + 16);
+  char **numbers = calloc(n > 0 ? n : 1, sizeof *numbers);
+  rep->results = calloc(n > 0 ? n : 1, sizeof *rep->results);
+  valley_status_t st = VALLEY_OK;
+  if (tmp == NULL || figs == NULL || old == NULL || numbers == NULL || rep->results == NULL) {
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "the report");
+    free(tmp);
+    tmp = NULL;
+    goto done;
+  }
+  snprintf(tmp, len + 16, "%s.tmp-XXXXXX", out_dir);
+  if (mkdtemp(tmp) == NULL) {
+    st = VALLEY_ERROR(err, VALLEY_EIO, "%s: cannot create a directory beside it: %s", out_dir,
+                      strerror(errno));
+    free(tmp);
+    tmp = NULL;
+    goto done;
+  }
+  chmod(tmp, 0755); /* mkdtemp makes it 0700; a report is for reading */
+  snprintf(figs, len + 32, "%s/figures", tmp);
+  if (mkdir(figs, 0755) != 0) {
+    st = VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", figs, strerror(errno));
+    goto done;
+  }
+  double t0 = now_s();
+  rep->n = n;
+  for (size_t i = 0; i < n; i++) {
+    const valley_check_t *c = checks != NULL ? checks[i] : &all[i];
+    if (cfg->progress != NULL) {
+      char line[256];
+      snprintf(line, sizeof line, "[%zu/%zu] %s ...", i + 1, n, c->name);
+      cfg->progress(cfg->progress_ctx, line);
+    }
+    run_one(cfg, c, figs, &rep->results[i], &numbers[i]);
+    if (cfg->progress != NULL) {
+      char line[800];
+      const valley_check_result_t *x = &rep->results[i];
+      snprintf(line, sizeof line, "[%zu/%zu] %s: %s (%.1f s)", i + 1, n, c->name,
+               x->ran ? valley_check_verdict_name(x->verdict) : "ERROR", x->seconds);
+      cfg->progress(cfg->progress_ctx, line);
+    }
+  }
+  /* rendering */
+  char *gnuplot = find_gnuplot();
+  rep->gnuplot = gnuplot != NULL;
+  if (gnuplot == NULL)
+    snprintf(rep->gnuplot_note, sizeof rep->gnuplot_note,
+             "gnuplot was not found on PATH: the figures' data and scripts are written, the "
+             "pictures were not rendered (Debian: apt-get install gnuplot-nox)");
+  size_t n_bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    valley_check_result_t *x = &rep->results[i];
+    int all_ok = 1;
+    for (size_t k = 0; k < x->n_figures; k++) {
+      if (gnuplot != NULL) {
+        if (cfg->progress != NULL) {
+          char line[160];
+          snprintf(line, sizeof line, "rendering %s", x->figures[k].name);
+          cfg->progress(cfg->progress_ctx, line);
+        }
+        x->figures[k].rendered = render(gnuplot, figs, x->figures[k].name);
+      }
+      all_ok &= x->figures[k].rendered;
+      n_bad += !x->figures[k].rendered && gnuplot != NULL;
+    }
+    x->rendered = all_ok;
+  }
+  free(gnuplot);
+  if (rep->gnuplot && n_bad > 0) {
+    rep->gnuplot = 0;
+    snprintf(rep->gnuplot_note, sizeof rep->gnuplot_note,
+             "gnuplot failed on %zu figure(s): their data and scripts are written, the pictures "
+             "are missing",
+             n_bad);
+  }
+  rep->seconds = now_s() - t0;
+  if ((st = valley_check_write_reports(cfg, rep, (const char *const *)numbers, tmp, err)) !=
+      VALLEY_OK)
+    goto done;
+  /* into place: an older report is moved aside first, then removed */
+  struct stat sb;
+  int had_old = 0;
+  if (stat(out_dir, &sb) == 0) {
+    if (!S_ISDIR(sb.st_mode)) {
+      st = VALLEY_ERROR(err, VALLEY_EINVAL, "--out %s: exists and is not a directory", out_dir);
+      goto done;
+    }
+    snprintf(old, len + 16, "%s.old-XXXXXX", out_dir);
+    if (mkdtemp(old) == NULL || rename(out_dir, old) != 0) {
+      st = VALLEY_ERROR(err, VALLEY_EIO, "%s: cannot move the older report aside: %s", out_dir,
+                        strerror(errno));
+      goto done;
+    }
+    had_old = 1;
+  }
+  if (rename(tmp, out_dir) != 0) {
+    st = VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", out_dir, strerror(errno));
+    if (had_old) rename(old, out_dir);
+    goto done;
+  }
+  free(tmp);
+  tmp = NULL;
+  if (had_old) rm_tree(old);
+done:
+  if (tmp != NULL) {
+    rm_tree(tmp);
+    free(tmp);
+  }
+  free(figs);
+  free(old);
+  if (numbers != NULL)
+    for (size_t i = 0; i < n; i++) free(numbers[i]);
+  free(numbers);
+  if (st != VALLEY_OK) valley_check_report_free(rep);
+  return st;
+}
