@@ -260,7 +260,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
   return remove(path);
 }
 
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+void valley_check_rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static void remove_figures(const valley_check_run_t *r) {
   static const char *const ext[] = {".csv", ".gp", ".png", ".svg"};
@@ -443,10 +443,10 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
   }
   free(tmp);
   tmp = NULL;
-  if (had_old) rm_tree(old);
+  if (had_old) valley_check_rm_tree(old);
 done:
   if (tmp != NULL) {
-    rm_tree(tmp);
+    valley_check_rm_tree(tmp);
     free(tmp);
   }
   free(figs);

@@ -233,7 +233,14 @@ static void write_html(FILE *f, const valley_check_config_t *cfg, const valley_c
     }
     fputs("</section>\n", f);
   }
-  fputs("</body>\n</html>\n", f);
+  /* For readers and tests alike: how many pictures the browser actually loaded. */
+  fputs("<script>\nwindow.addEventListener('load', function () {\n"
+        "  var im = document.images, ok = 0;\n"
+        "  for (var i = 0; i < im.length; i++) if (im[i].complete && im[i].naturalWidth > 0) ok++;\n"
+        "  document.body.setAttribute('data-images', im.length);\n"
+        "  document.body.setAttribute('data-images-loaded', ok);\n"
+        "});\n</script>\n</body>\n</html>\n",
+        f);
 }
 
 valley_status_t valley_check_write_reports(const valley_check_config_t *cfg,

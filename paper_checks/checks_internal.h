@@ -5,6 +5,7 @@
 #define VALLEY_CHECKS_INTERNAL_H
 
 #include "valley/check.h"
+#include "valley/experiment.h"
 
 /* report.json, report.md and index.html in dir for the results of rep; numbers[i] is check i's
  * numbers object as JSON text (NULL when it did not run).  EIO / ENOMEM. */
@@ -13,13 +14,75 @@ valley_status_t valley_check_write_reports(const valley_check_config_t *cfg,
                                            const char *const *numbers, const char *dir,
                                            valley_error_t *err);
 
+/* Removes a directory tree (the runner's temporary folders). */
+void valley_check_rm_tree(const char *dir);
+
 /* ---- the checks ---- */
 valley_status_t valley_check_thm2_wbar(valley_check_run_t *r, valley_error_t *err);
+
+/* the real-network experiments (paper_checks/check_experiments.c) */
+valley_status_t valley_check_exp_asym_common(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_exp_shift_gap(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_exp_assumption2(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_exp_swa_vs_sgd(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_exp_thm2_real(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_exp_illusions(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_exp_batch_norm(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_exp_sign_noise(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_exp_shift_curvature(valley_check_run_t *r, valley_error_t *err);
+/* reproduced -> PASS, not reproduced -> NOT REPRODUCED, inconclusive -> INCONCLUSIVE */
+valley_check_verdict_t valley_check_from_experiment(valley_exp_verdict_t v);
 
 /* name, paper, where, sentence, command, run */
 #define VALLEY_CHECKS                                                                             \
   {"thm2-wbar", "asymmetric-valleys-paper.txt", "Theorem 2 (Sec. 5.1), Figure 5",               \
    "averaged SGD on a 1-D asymmetric valley is biased to the flat side: E[w_bar] > c0 > 0",     \
-   "valley theorem2", valley_check_thm2_wbar}
+   "valley theorem2", valley_check_thm2_wbar},                                                    \
+  {"exp-asym-common", "asymmetric-valleys-paper.txt",                                             \
+   "Sec. 3.2, Appendix A; asymmetric-valleys-rebuttal.txt",                                       \
+   "SGD solutions have (rbar, r, p, c)-asymmetric directions with c > 2, found by random "        \
+   "directions with decent probability",                                                          \
+   "valley experiment asym-common --full", valley_check_exp_asym_common},                         \
+  {"exp-shift-gap", "asymmetric-valleys-paper.txt",                                               \
+   "Sec. 4.2, Figure 3, Appendix C",                                                              \
+   "along asymmetric directions the test loss is the train loss shifted: the gap xi_delta is"     \
+   " minimised at a delta > 0 well below xi_0",                                                   \
+   "valley experiment shift-gap --full", valley_check_exp_shift_gap},                             \
+  {"exp-assumption2", "asymmetric-valleys-paper.txt",                                             \
+   "Sec. 4.2, Figure 4",                                                                          \
+   "Assumption 2: the loss along u at w* + v - <v,u>u, v random in B(R), keeps the asymmetry"     \
+   " of the direction",                                                                           \
+   "valley experiment assumption2 --full", valley_check_exp_assumption2},                         \
+  {"exp-swa-vs-sgd", "asymmetric-valleys-paper.txt",                                              \
+   "Sec. 6.1, Table 1, Figures 7-8, Appendices E-F",                                              \
+   "SWA generalizes better than SGD and sits on the flat side of asymmetric directions",          \
+   "valley experiment swa-vs-sgd --full", valley_check_exp_swa_vs_sgd},                           \
+  {"exp-thm2-real", "asymmetric-valleys-paper.txt",                                               \
+   "Sec. 5.1-5.2, Theorem 2, Figure 6",                                                           \
+   "projected onto a fixed asymmetric direction, the loss along the SGD trajectory is "           \
+   "stable, and Theorem 2's 1-D SGD on that profile predicts SWA's bias to the flat side",        \
+   "valley experiment thm2-real --full", valley_check_exp_thm2_real},                             \
+  {"exp-illusions", "asymmetric-valleys-paper.txt",                                               \
+   "Sec. 6.2, Figures 9-10, Appendix G",                                                          \
+   "random rays from SGD and SWA solutions (and from large- and small-batch solutions) show "     \
+   "apparent width differences between points of the same basin",                                 \
+   "valley experiment illusions --full", valley_check_exp_illusions},                             \
+  {"exp-batch-norm", "asymmetric-valleys-paper.txt",                                              \
+   "Appendix H, Figures 41-46",                                                                   \
+   "BN directions are more asymmetric than non-BN ones, SWA over the BN parameters alone "        \
+   "beats SWA over as many random non-BN parameters, and SWA gains more with BN than without",    \
+   "valley experiment batch-norm --full", valley_check_exp_batch_norm},                           \
+  {"exp-sign-noise", "asymmetric-valley-talk-2024.txt",                                           \
+   "(Exploring Asymmetric Valley)",                                                               \
+   "1-D loss curves are asymmetric along sign-consistent noise and symmetric along zero-mean"     \
+   " noise; along positive noise only when the BN scales are initialised to ones",                \
+   "valley experiment sign-noise --full", valley_check_exp_sign_noise},                           \
+  {"exp-shift-curvature", "shift-curvature-paper.txt",                                            \
+   "Sec. 3, eq. (3), Figures 1-3, Appendix F, Appendix G.1 / Figure 5 left",                      \
+   "higher SGD temperature T = lr/batch gives lower train and test curvature and lower "          \
+   "shift-curvature along the line between nearby train and test minima, and the test loss "      \
+   "at the train minimum is U_test + (1/2) s^T C_test s (eq. 3); T alone, not lr or batch "       \
+   "separately, sets the result",                                                                 \
+   "valley experiment shift-curvature --full", valley_check_exp_shift_curvature}
 
 #endif
