@@ -96,6 +96,20 @@ static char *path_join(const char *dir, const char *name, const char *ext) {
   return p;
 }
 
+/* Creates dir/name+ext (it must not exist); *path (may be NULL) gets its name, to free. */
+static valley_status_t create_file(const char *dir, const char *name, const char *ext, FILE **f,
+                                   char **path, valley_error_t *err) {
+  *f = NULL;
+  char *p = path_join(dir, name, ext);
+  if (p == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "a file name");
+  *f = fopen(p, "wx");
+  valley_status_t st = *f != NULL ? VALLEY_OK
+                                  : VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", p, strerror(errno));
+  if (path != NULL && st == VALLEY_OK) *path = p;
+  else free(p);
+  return st;
+}
+
 valley_status_t valley_check_figure(valley_check_run_t *r, const char *name, const char *caption,
                                     FILE **data, valley_error_t *err) {
   *data = NULL;
@@ -107,15 +121,9 @@ valley_status_t valley_check_figure(valley_check_run_t *r, const char *name, con
   for (size_t i = 0; i < r->n_fig; i++)
     if (strcmp(r->fig[i].name, name) == 0)
       return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: figure '%s' twice", r->check->name, name);
-  char *path = path_join(r->fig_dir, name, ".csv");
-  if (path == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "a file name");
-  FILE *f = fopen(path, "wx");
-  if (f == NULL) {
-    valley_status_t st = VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", path, strerror(errno));
-    free(path);
-    return st;
-  }
-  free(path);
+  FILE *f;
+  valley_status_t st = create_file(r->fig_dir, name, ".csv", &f, NULL, err);
+  if (st != VALLEY_OK) return st;
   valley_check_figure_t *g = &r->fig[r->n_fig];
   memset(g, 0, sizeof *g);
   snprintf(g->name, sizeof g->name, "%s", name);
@@ -151,14 +159,10 @@ void valley_check_figure_plot(valley_check_run_t *r, const char *fmt, ...) {
 /* The gnuplot script of figure g: comments, the data, PNG then SVG from the same commands. */
 static valley_status_t write_script(const valley_check_run_t *r, size_t i, valley_error_t *err) {
   const valley_check_figure_t *g = &r->fig[i];
-  char *path = path_join(r->fig_dir, g->name, ".gp");
-  if (path == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "a file name");
-  FILE *f = fopen(path, "wx");
-  if (f == NULL) {
-    valley_status_t st = VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", path, strerror(errno));
-    free(path);
-    return st;
-  }
+  FILE *f;
+  char *path = NULL;
+  valley_status_t st = create_file(r->fig_dir, g->name, ".gp", &f, &path, err);
+  if (st != VALLEY_OK) return st;
   fprintf(f,
           "# %s (valley check, %s)\n"
           "# %s\n"
@@ -178,7 +182,6 @@ static valley_status_t write_script(const valley_check_run_t *r, size_t i, valle
           g->name);
   int bad = ferror(f);
   bad |= fclose(f) != 0;
-  valley_status_t st = VALLEY_OK;
   if (bad) st = VALLEY_ERROR(err, VALLEY_EIO, "%s: write failed", path);
   free(path);
   return st;
