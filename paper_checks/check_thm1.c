@@ -313,6 +313,7 @@ valley_status_t valley_check_thm1_statement(valley_check_run_t *r, valley_error_
     valley_json_string(j, "instance", pin[i].name);
     valley_json_number(j, "gain", pin[i].gain);
     valley_json_number(j, "bound", pin[i].bound);
+    valley_json_number(j, "bound_xi_at_R_prime", pin[i].bound_proof);
     valley_json_bool(j, "statement_conditions_hold", pin[i].statement_applies);
     valley_json_bool(j, "gain_below_bound", pin[i].violated);
     valley_json_string(j, "breaks_proof_condition", pin[i].breaks);
