@@ -366,7 +366,7 @@ valley_status_t valley_check_thm1_proof(valley_check_run_t *r, valley_error_t *e
   else if (v == VALLEY_CHECK_PASS)
     valley_check_verdict(r, v,
                          "no counterexample in %llu instances with l_i <= min{rbar - dbar_i, "
-                         "dbar_i - r}, xi at R' = ||l|| + ||dbar||, shift in the u frame "
+                         "dbar_i - r}, xi at R' = norm(l) + norm(dbar), shift in the u frame "
                          "(k <= 4, d <= 8, 3 profiles x 3 perturbations); closest gain/bound "
                          "%.15g",
                          (unsigned long long)s->evaluated, s->min_ratio_nonviolating);
