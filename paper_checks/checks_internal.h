@@ -19,6 +19,11 @@ void valley_check_rm_tree(const char *dir);
 
 /* ---- the checks ---- */
 valley_status_t valley_check_thm2_wbar(valley_check_run_t *r, valley_error_t *err);
+/* group thm1: Theorem 1 and Definitions 1-3 (paper_checks/check_thm1.c) */
+valley_status_t valley_check_thm1_statement(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm1_proof(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_def1_recovery(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_def3_shift_gap(valley_check_run_t *r, valley_error_t *err);
 
 /* the real-network experiments (paper_checks/check_experiments.c) */
 valley_status_t valley_check_exp_asym_common(valley_check_run_t *r, valley_error_t *err);
@@ -83,6 +88,24 @@ valley_check_verdict_t valley_check_from_experiment(valley_exp_verdict_t v);
    "shift-curvature along the line between nearby train and test minima, and the test loss "      \
    "at the train minimum is U_test + (1/2) s^T C_test s (eq. 3); T alone, not lr or batch "       \
    "separately, sets the result",                                                                 \
-   "valley experiment shift-curvature --full", valley_check_exp_shift_curvature}
+   "valley experiment shift-curvature --full", valley_check_exp_shift_curvature},                 \
+  /* group thm1: Theorem 1 and Definitions 1-3 */                                                \
+  {"thm1-statement", "asymmetric-valleys-paper.txt", "Theorem 1 (Sec. 4.1), as stated",          \
+   "if Assumption 1 holds for R = norm(l), Assumption 2 for R' = norm(dbar) + norm(l) and "             \
+   "4 xi / ((c_i - 1) p_i) < l_i <= max{rbar - dbar_i, dbar_i - r}, then E L(w*) - "              \
+   "E L(w* + sum l_i u_i) >= sum (c_i - 1) l_i p_i / 2 - 2 k xi",                               \
+   "valley theorem1 --search", valley_check_thm1_statement},                                    \
+  {"thm1-proof", "asymmetric-valleys-paper.txt", "Theorem 1, Appendix B (the proof's conditions)", \
+   "the same bound under the conditions the proof uses: l_i <= min{rbar - dbar_i, dbar_i - r}, " \
+   "Assumption 1 at R' = norm(l) + norm(dbar), the shift drawn in the u_i frame",                    \
+   "valley theorem1 --search --search-space proof", valley_check_thm1_proof},                   \
+  {"def1-recovery", "asymmetric-valleys-paper.txt", "Definition 1 (Sec. 3.1)",                   \
+   "u is (rbar, r, p, c)-asymmetric if d/dl Lhat(w + l u) < p and d/dl Lhat(w - l u) > c p for " \
+   "l in (r, rbar): the estimator recovers known (rbar, r, p, c), and c = 1 when symmetric",    \
+   "valley direction --profile FILE", valley_check_def1_recovery},                              \
+  {"def3-shift-gap", "asymmetric-valleys-paper.txt", "Definition 3 (Sec. 4.1), Figure 3(b)",     \
+   "xi_delta(w) = max over v in B(R) of abs(L'(w + v + delta) - Lhat(w + v)): a test curve equal to the " \
+   "train curve moved by delta gives xi = 0 at that delta",                                      \
+   "valley direction --profile FILE --csv gap.csv", valley_check_def3_shift_gap}
 
 #endif
