@@ -549,8 +549,9 @@ static valley_status_t events_figure(valley_check_run_t *r, const valley_thm2_re
   valley_status_t st = valley_check_figure(
       r, "thm2-events",
       "Every event of Theorem 2's proof on the default valley: the observed frequency over all "
-      "rounds with its 99.9% interval (blue) beside the probability the paper claims for it (red "
-      "diamond; printed constants, and the Azuma-sign T_max variant marked 'azuma').",
+      "rounds with its 99.9% interval (blue; narrower than the dot) beside the probability the "
+      "paper claims for it (red diamond; printed constants, and the Azuma-sign T_max variant "
+      "marked 'azuma'). Theorem 8 and the per-round bound fail with the printed T_max.",
       &f, err);
   if (st != VALLEY_OK) return st;
   fprintf(f, "# Theorem 2 events: observed frequency (99.9%% interval over chains) and the "
