@@ -90,7 +90,8 @@ double valley_check_thm2_lemma7_value(const valley_thm2_params_t *p,
                                       const valley_thm2_constants_t *k, int sign) {
   if (!k->tau_found || !isfinite(k->T_max) || k->T_max < 0) return NAN;
   double T = k->T_max;
-  return k->p_max - T * p->eta * p->b_plus + (sign > 0 ? 1 : -1) * sqrt(2 * T) * p->eta * p->nu * k->L;
+  double azuma = sqrt(2 * T) * p->eta * p->nu * k->L;
+  return k->p_max - T * p->eta * p->b_plus + (sign > 0 ? azuma : -azuma);
 }
 
 double valley_check_thm2_remark_tau_bound(const valley_thm2_params_t *p) {
@@ -199,7 +200,8 @@ static void json_mc(valley_json_t *j, const valley_sgd1d_config_t *cfg,
   valley_json_u64(j, "chains", cfg->chains);
   valley_json_u64(j, "steps", cfg->steps);
   valley_json_u64(j, "rounds", rep->rounds);
-  valley_json_string(j, "interval", "99.9% normal interval over chains (one chain = one replicate)");
+  valley_json_string(j, "interval",
+                     "99.9% normal interval over chains (one chain = one replicate)");
 }
 
 static void json_event(valley_json_t *j, const char *key, const valley_thm2_event_t *e,
@@ -237,7 +239,8 @@ static valley_status_t missing_event(valley_thm2_report_t *rep, const char *name
 
 /* ", preconditions: all hold" or the names of those that fail. */
 static void precond_note(const valley_thm2_report_t *rep, char *buf, size_t n) {
-  size_t used = (size_t)snprintf(buf, n, "%s", all_hold(rep) ? "" : "; not applicable, failed preconditions:");
+  size_t used = (size_t)snprintf(buf, n, "%s",
+                                 all_hold(rep) ? "" : "; not applicable, failed preconditions:");
   for (int i = 0; i < VALLEY_THM2_NPRECOND && used < n; i++)
     if (!rep->pre[i].holds) used += (size_t)snprintf(buf + used, n - used, " %s", rep->pre[i].name);
 }
@@ -481,7 +484,8 @@ valley_status_t valley_check_thm2_remark(valley_check_run_t *r, valley_error_t *
   valley_json_number(j, "T_min_at_tau_bound", tmin_at_b);
   valley_json_number(j, "ratio_at_tau_star", ratio);
   valley_json_object(j, "items");
-  for (int i = 0; i < REMARK_N; i++) valley_json_string(j, names[i], valley_check_verdict_name(v[i]));
+  for (int i = 0; i < REMARK_N; i++)
+    valley_json_string(j, names[i], valley_check_verdict_name(v[i]));
   valley_json_object_end(j);
   valley_json_bool(j, "azuma_T_max_le_c_prime", ka->T_max <= cp);
   char failed[160] = "";
@@ -492,11 +496,13 @@ valley_status_t valley_check_thm2_remark(valley_check_run_t *r, valley_error_t *
   valley_check_verdict(r, all,
                        "T_min(tau*) = %.4g >= 1; T_min <= -(a- + a+ + 2nu)/a+ = %.4g < c = %.4g; "
                        "T_max = %.4g <= c' = %.4g < e^(c/3)/6 = %.4g; at the Remark's tau <= "
-                       "e^(x^2)/2 = %.3g, T_min = %.4g >= 2; (T_min + T_max)/tau* = %.4g <= 1/2%s%s; "
+                       "e^(x^2)/2 = %.3g, T_min = %.4g >= 2; (T_min + T_max)/tau* = %.4g <= 1/2"
+                       "%s%s; "
                        "the Azuma-sign T_max = %.4g %s c' = %.4g%s",
                        k->T_min, tmin_cap, c, k->T_max, cp, cp_cap, tau_b, tmin_at_b, ratio,
                        used ? "; not met:" : "", failed, ka->T_max, ka->T_max <= cp ? "<=" : ">",
-                       cp, ka->T_max <= cp ? "" : " (T_max <= c' holds for the printed T_max only)");
+                       cp,
+                       ka->T_max <= cp ? "" : " (T_max <= c' holds for the printed T_max only)");
   free(rep);
   return VALLEY_OK;
 }
@@ -569,12 +575,13 @@ static valley_status_t events_figure(valley_check_run_t *r, const valley_thm2_re
   }
   valley_check_figure_plot(r, "set ylabel 'probability'\nset yrange [-0.05:1.1]\nset xrange "
                               "[0.5:%d.5]\nset xtics rotate by -30 font ',8' noenhanced\nset grid "
-                              "ytics\nset key at graph 0.98, graph 0.3 right\nset bmargin 8\nset rmargin 12",
+                              "ytics\nset key at graph 0.98, graph 0.3 right\nset bmargin 8\n"
+                              "set rmargin 12",
                            idx);
   valley_check_figure_plot(r, "plot DATA using 1:(1/0):xtic(2) notitle, DATA using ($1-0.12):4:5:6 "
                               "with yerrorbars pt 7 ps 1.2 lw 2 lc rgb '#1f77b4' title 'observed "
-                              "frequency (99.9%% interval)', DATA using ($1+0.12):3 with points pt 13 "
-                              "ps 2 lc rgb '#c0392b' title 'claimed lower bound'");
+                              "frequency (99.9%% interval)', DATA using ($1+0.12):3 with points "
+                              "pt 13 ps 2 lc rgb '#c0392b' title 'claimed lower bound'");
   return VALLEY_OK;
 }
 
@@ -660,7 +667,10 @@ valley_status_t valley_check_thm2_grid_run(valley_check_run_t *r, valley_error_t
     base.chains = 128;
     base.steps = 1000000;
     break;
-  case VALLEY_CHECK_FULL: break; /* as thm2-wbar */
+  case VALLEY_CHECK_FULL:
+    base.chains = 1024;
+    base.steps = 10000000;
+    break;
   }
   valley_thm2_report_t *rep = calloc(1, sizeof *rep);
   if (rep == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "the Theorem 2 report");
@@ -732,11 +742,12 @@ valley_status_t valley_check_thm2_grid_run(valley_check_run_t *r, valley_error_t
                        nabove, napp, base.eta, base.valley.a_plus, min_gap, nout, nout_pos);
   FILE *f;
   st = valley_check_figure(r, "thm2-wbar-grid",
-                           "Theorem 2 over a grid of canonical valleys (eta 0.01, a+ = 1, a- = -c): "
-                           "E[w_bar] with its 99.9% interval (points) against the printed c0 "
-                           "(dashed) for three noise bounds nu; the three E[w_bar] curves lie on top "
-                           "of each other (E[w_bar] is close to (c - 1) eta a+ / 2 whatever nu); open "
-                           "squares mark valleys outside the theorem's preconditions (c' >= e^(c/3)/6).",
+                           "Theorem 2 over a grid of canonical valleys (eta 0.01, a+ = 1, "
+                           "a- = -c): E[w_bar] with its 99.9% interval (points) against the "
+                           "printed c0 (dashed) for three noise bounds nu; the three E[w_bar] "
+                           "curves lie on top of each other (E[w_bar] is close to (c - 1) eta a+ "
+                           "/ 2 whatever nu); open squares mark valleys outside the theorem's "
+                           "preconditions (c' >= e^(c/3)/6).",
                            &f, err);
   if (st != VALLEY_OK) return st;
   fprintf(f, "# Theorem 2 grid: E[w_bar] (99.9%% interval over chains) and c0 (printed, Azuma "
