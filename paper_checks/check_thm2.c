@@ -503,8 +503,41 @@ valley_status_t valley_check_thm2_remark(valley_check_run_t *r, valley_error_t *
                        used ? "; not met:" : "", failed, ka->T_max, ka->T_max <= cp ? "<=" : ">",
                        cp,
                        ka->T_max <= cp ? "" : " (T_max <= c' holds for the printed T_max only)");
+  /* the Remark's constants as functions of tau */
+  FILE *f;
+  st = valley_check_figure(r, "thm2-remark-T",
+                           "T_min(tau) and T_max(tau) on the default valley, T_max as printed and "
+                           "with the Azuma sign, against the Remark's bounds T_min <= -(a- + a+ "
+                           "+ 2nu)/a+ and T_max <= c' (dashed); the dotted line is tau/2, and tau* "
+                           "is where T_min + T_max meets it.",
+                           &f, err);
+  if (st == VALLEY_OK) {
+    fprintf(f, "# Theorem 2, the Remark: T_min(tau), T_max(tau) printed and Azuma-sign, default "
+               "valley\n");
+    fprintf(f, "tau,T_min,T_max_printed,T_max_azuma,T_min_cap,c_prime,tau_half\n");
+    for (int i = 0; i <= 120; i++) {
+      double tau = pow(10.0, 6.0 * i / 120.0);
+      fprintf(f, "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", tau, valley_thm2_T_min(p, tau),
+              valley_thm2_T_max(p, tau, VALLEY_THM2_PRINTED),
+              valley_thm2_T_max(p, tau, VALLEY_THM2_AZUMA), tmin_cap, cp, tau / 2);
+    }
+    valley_check_figure_plot(r, "set logscale x\nset xlabel 'tau' noenhanced\nset ylabel "
+                                "'steps' noenhanced\nset yrange [0:62]\nset grid\nset key top "
+                                "right noenhanced\nset arrow from %g, graph 0 to %g, graph 1 "
+                                "nohead lw 1.5 lc rgb 'gray'\nset label 'tau* = %.3g' at %g, 5 "
+                                "offset 0.5, 0",
+                             k->tau_star, k->tau_star, k->tau_star, k->tau_star);
+    valley_check_figure_plot(
+        r, "plot DATA using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'T_min', DATA using 1:3 "
+           "with lines lw 2 lc rgb '#c0392b' title 'T_max (printed)', DATA using 1:4 with lines "
+           "lw 2 lc rgb '#2ca02c' title 'T_max (Azuma sign)', DATA using 1:5 with lines dt 2 lc "
+           "rgb '#1f77b4' title 'Remark: T_min cap -(a- + a+ + 2nu)/a+', DATA using 1:6 with "
+           "lines dt 2 lc rgb '#c0392b' title \"Remark: T_max cap c'\", DATA using 1:7 with "
+           "lines dt 3 lw 2 lc rgb 'black' title 'tau/2', DATA using 1:($2+$3) with lines dt 4 "
+           "lc rgb 'black' title 'T_min + T_max (printed)'");
+  }
   free(rep);
-  return VALLEY_OK;
+  return st;
 }
 
 /* ---- the preconditions --------------------------------------------------------------------- */
