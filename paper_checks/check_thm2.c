@@ -37,6 +37,13 @@ valley_check_verdict_t valley_check_thm2_bound(double bound, double lo, double h
   return valley_check_thm2_map(valley_verdict_lower_bound(bound, lo, hi));
 }
 
+valley_check_verdict_t valley_check_thm2_conclusion(double c0, double lo, double hi,
+                                                    int applicable) {
+  if (!applicable || isnan(c0)) return VALLEY_CHECK_INCONCLUSIVE;
+  if (!(c0 > 0)) return VALLEY_CHECK_FAIL;
+  return valley_check_thm2_bound(c0, lo, hi, 1);
+}
+
 valley_check_verdict_t valley_check_thm2_leq(double lhs, double rhs, double tol) {
   if (isnan(lhs) || isnan(rhs) || isnan(tol)) return VALLEY_CHECK_INCONCLUSIVE;
   return lhs <= rhs + tol ? VALLEY_CHECK_PASS : VALLEY_CHECK_FAIL;
@@ -66,7 +73,7 @@ valley_check_verdict_t valley_check_thm2_grid(size_t n, const double *lo, const 
   for (size_t i = 0; i < n; i++) {
     if (!applicable[i]) continue;
     used++;
-    valley_check_verdict_t v = valley_check_thm2_bound(c0[i], lo[i], hi[i], 1);
+    valley_check_verdict_t v = valley_check_thm2_conclusion(c0[i], lo[i], hi[i], 1);
     if (v == VALLEY_CHECK_FAIL) fail = 1;
     if (v != VALLEY_CHECK_PASS) pass = 0;
   }
@@ -626,7 +633,10 @@ valley_status_t valley_check_thm2_wbar(valley_check_run_t *r, valley_error_t *er
   const valley_thm2_event_t *e = find_event(rep, "theorem2_bound", "printed");
   const valley_thm2_event_t *a = find_event(rep, "theorem2_bound", "azuma");
   if (e == NULL || a == NULL) return missing_event(rep, "theorem2_bound", err);
-  valley_check_verdict_t v = event_verdict(e), va = event_verdict(a);
+  valley_check_verdict_t v = valley_check_thm2_conclusion(e->threshold, e->ci_lo, e->ci_hi,
+                                                          e->verdict != VALLEY_NOT_APPLICABLE);
+  valley_check_verdict_t va = valley_check_thm2_conclusion(a->threshold, a->ci_lo, a->ci_hi,
+                                                           a->verdict != VALLEY_NOT_APPLICABLE);
   valley_json_t *j = valley_check_json(r);
   json_valley(j, &cfg);
   json_mc(j, &cfg, rep);
@@ -643,8 +653,8 @@ valley_status_t valley_check_thm2_wbar(valley_check_run_t *r, valley_error_t *er
   char note[256];
   precond_note(rep, note, sizeof note);
   valley_check_verdict(r, v,
-                       "E[w_bar] = %.4g (99.9%% interval [%.4g, %.4g]) against c0 = %.4g (%s; "
-                       "Azuma-sign c0 = %.4g: %s; c0 > 0) (eta %g, a+ %g, a- %g, nu %g; %llu "
+                       "E[w_bar] = %.4g (99.9%% interval [%.4g, %.4g]) against c0 = %.4g > 0 (%s; "
+                       "Azuma-sign c0 = %.4g: %s) (eta %g, a+ %g, a- %g, nu %g; %llu "
                        "rounds)%s",
                        rep->wbar.estimate, e->ci_lo, e->ci_hi, rep->k.c0,
                        valley_check_verdict_name(v), rep->k_azuma.c0,
@@ -768,7 +778,7 @@ valley_status_t valley_check_thm2_grid_run(valley_check_run_t *r, valley_error_t
       if (lo[i] > 0) nout_pos++;
     }
   valley_check_verdict(r, v,
-                       "E[w_bar] > c0 (99.9%% interval above c0) at %d of the %d grid valleys "
+                       "E[w_bar] > c0 > 0 (99.9%% interval above c0) at %d of the %d grid valleys "
                        "where the preconditions hold (c in {10,20,30,50} x nu in {0.25,0.5,1}, "
                        "eta %g, a+ = b+ = %g, b- = a-; smallest lo - c0 = %.3g); outside them "
                        "(%d valleys, not judged) E[w_bar] > 0 at %d",

@@ -26,6 +26,11 @@ valley_check_verdict_t valley_check_thm2_event(double claimed, uint64_t k, uint6
  * hi <= bound, INCONCLUSIVE otherwise or when not applicable. */
 valley_check_verdict_t valley_check_thm2_bound(double bound, double lo, double hi, int applicable);
 
+/* Theorem 2's conclusion E[w_bar] > c0 > 0: INCONCLUSIVE when not applicable or c0 is NaN (no
+ * tau*), FAIL when c0 <= 0 (the theorem promises c0 > 0), else valley_check_thm2_bound. */
+valley_check_verdict_t valley_check_thm2_conclusion(double c0, double lo, double hi,
+                                                    int applicable);
+
 /* A deterministic inequality lhs <= rhs, allowing tol for rounding: PASS when lhs <= rhs + tol,
  * FAIL when lhs > rhs + tol, INCONCLUSIVE when either side is NaN. */
 valley_check_verdict_t valley_check_thm2_leq(double lhs, double rhs, double tol);
@@ -38,9 +43,10 @@ valley_check_verdict_t valley_check_thm2_all(const valley_check_verdict_t *v, si
  * theorem does not apply; not a fault of the paper) otherwise. */
 valley_check_verdict_t valley_check_thm2_preconditions(const valley_thm2_precond_t *pre, size_t n);
 
-/* E[w_bar] > c0 over a grid of valleys: points with applicable[i] == 0 (a precondition fails)
- * do not count.  FAIL if some applicable point has hi[i] <= c0[i]; PASS if every applicable
- * point has lo[i] > c0[i] (and there is at least one); INCONCLUSIVE otherwise. */
+/* E[w_bar] > c0 > 0 over a grid of valleys (valley_check_thm2_conclusion at each point):
+ * points with applicable[i] == 0 (a precondition fails) do not count.  FAIL if some applicable
+ * point fails (hi[i] <= c0[i], or c0[i] <= 0); PASS if every applicable point passes (and there
+ * is at least one); INCONCLUSIVE otherwise. */
 valley_check_verdict_t valley_check_thm2_grid(size_t n, const double *lo, const double *hi,
                                               const double *c0, const int *applicable);
 

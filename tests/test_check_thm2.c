@@ -45,6 +45,22 @@ int main(void) {
   check(&t, valley_check_thm2_bound(NAN, 0.09, 0.11, 1) == INC, "no c0: INCONCLUSIVE");
   check(&t, valley_check_thm2_bound(0.05, 0.09, 0.11, 0) == INC, "not applicable: INCONCLUSIVE");
 
+  /* the conclusion E[w_bar] > c0 > 0 */
+  check(&t, valley_check_thm2_conclusion(0.05397, 0.094960, 0.094963, 1) == PASS,
+        "conclusion: E[w_bar] 0.09496 > c0 0.054 > 0: PASS");
+  check(&t, valley_check_thm2_conclusion(-0.01, 0.09, 0.1, 1) == FAIL,
+        "conclusion: c0 = -0.01 <= 0: FAIL");
+  check(&t, valley_check_thm2_conclusion(0.1, 0.05, 0.09, 1) == FAIL,
+        "conclusion: interval below c0: FAIL");
+  check(&t, valley_check_thm2_conclusion(0.1, 0.09, 0.11, 1) == INC,
+        "conclusion: straddles: INCONCLUSIVE");
+  check(&t, valley_check_thm2_conclusion(NAN, 0.09, 0.11, 1) == INC,
+        "conclusion: no tau*, no c0: INCONCLUSIVE");
+  double lo3[2] = {0.09, 0.05}, hi3[2] = {0.1, 0.06}, c03[2] = {0.05, -0.01};
+  int app3[2] = {1, 1};
+  check(&t, valley_check_thm2_grid(2, lo3, hi3, c03, app3) == FAIL,
+        "grid: an applicable point with c0 <= 0: FAIL");
+
   /* deterministic inequalities */
   check(&t, valley_check_thm2_leq(1, 2, 0) == PASS, "1 <= 2: PASS");
   check(&t, valley_check_thm2_leq(2, 1, 0) == FAIL, "2 <= 1: FAIL");
