@@ -19,6 +19,17 @@ void valley_check_rm_tree(const char *dir);
 
 /* ---- the checks ---- */
 valley_status_t valley_check_thm2_wbar(valley_check_run_t *r, valley_error_t *err);
+/* Theorem 2, the steps of its proof (paper_checks/check_thm2.c, docs/check_thm2.md) */
+valley_status_t valley_check_thm2_preconds(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm2_lemma4(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm2_lemma5(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm2_theorem6(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm2_lemma7(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm2_theorem8(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm2_remark(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm2_round_mean(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_thm2_grid_run(valley_check_run_t *r, valley_error_t *err);
+
 /* group thm1: Theorem 1 and Definitions 1-3 (paper_checks/check_thm1.c) */
 valley_status_t valley_check_thm1_statement(valley_check_run_t *r, valley_error_t *err);
 valley_status_t valley_check_thm1_proof(valley_check_run_t *r, valley_error_t *err);
@@ -40,9 +51,61 @@ valley_check_verdict_t valley_check_from_experiment(valley_exp_verdict_t v);
 
 /* name, paper, where, sentence, command, run */
 #define VALLEY_CHECKS                                                                             \
-  {"thm2-wbar", "asymmetric-valleys-paper.txt", "Theorem 2 (Sec. 5.1), Figure 5",               \
-   "averaged SGD on a 1-D asymmetric valley is biased to the flat side: E[w_bar] > c0 > 0",     \
+  /* ---- thm2: Theorem 2 and the steps of its proof (check_thm2.c) ---- */                       \
+  {"thm2-wbar", "asymmetric-valleys-paper.txt", "Theorem 2 (Sec. 5.1), Figure 5",                 \
+   "averaged SGD on a 1-D asymmetric valley is biased to the flat side: E[w_bar] > c0 > 0",       \
    "valley theorem2", valley_check_thm2_wbar},                                                    \
+  {"thm2-preconditions", "asymmetric-valleys-paper.txt", "Theorem 2 (Sec. 5.1), Appendix D",      \
+   "the assumptions of Theorem 2 (b- <= a- < 0 < b+ <= a+, c' < e^{c/3}/6, nu <= a+) and those "  \
+   "its proof needs (p_min > 0, real T_min and T_max, tau > T_min, T_min >= 1) hold",             \
+   "valley theorem2", valley_check_thm2_preconds},                                                \
+  {"thm2-lemma4", "asymmetric-valleys-paper.txt", "Appendix D, Lemma 4",                          \
+   "every round starts at w0 in [p_min, p_max], and SGD stays on the sharp side for one "         \
+   "iterate per round",                                                                           \
+   "valley theorem2", valley_check_thm2_lemma4},                                                  \
+  {"thm2-lemma5", "asymmetric-valleys-paper.txt", "Appendix D, Lemma 5",                          \
+   "for all t <= T_min, p_min - t eta a+ - sqrt(2t) eta nu log^{1/2}(2 tau) >= 0",                \
+   "valley theorem2 --json", valley_check_thm2_lemma5},                                           \
+  {"thm2-theorem6", "asymmetric-valleys-paper.txt", "Appendix D, Theorem 6",                      \
+   "with probability >= 1 - T_min/tau, for all t <= T_min: w_t > w0 - t eta a+ - sqrt(2t) eta "   \
+   "nu log^{1/2}(2 tau) >= 0",                                                                    \
+   "valley theorem2", valley_check_thm2_theorem6},                                                \
+  {"thm2-lemma7", "asymmetric-valleys-paper.txt", "Appendix D, Lemma 7",                          \
+   "p_max - T_max eta b+ - sqrt(2 T_max) eta nu log^{1/2}(2 tau) < 0",                            \
+   "valley theorem2 --json", valley_check_thm2_lemma7},                                           \
+  {"thm2-theorem8", "asymmetric-valleys-paper.txt", "Appendix D, Theorem 8",                      \
+   "if w0 <= p_max, with probability >= 1 - T_max/tau, w_{T_max} < 0",                            \
+   "valley theorem2", valley_check_thm2_theorem8},                                                \
+  {"thm2-remark", "asymmetric-valleys-paper.txt", "Appendix D, Remark",                           \
+   "T_min >= 1 (>= 2 for tau <= e^{x^2}/2), T_min <= -(a- + a+ + 2 nu)/a+ < c, T_max <= c' < "    \
+   "e^{c/3}/6, and some tau has (T_min + T_max)/tau <= 1/2",                                      \
+   "valley theorem2 --json", valley_check_thm2_remark},                                           \
+  {"thm2-round-mean", "asymmetric-valleys-paper.txt", "Appendix D, proof of Theorem 2",           \
+   "with probability >= 1 - (T_min + T_max)/tau a round's mean is >= T_min^2/T_max eta a+, "      \
+   "and it is always > 0",                                                                        \
+   "valley theorem2", valley_check_thm2_round_mean},                                              \
+  {"thm2-grid", "asymmetric-valleys-paper.txt", "Theorem 2 (Sec. 5.1)",                           \
+   "E[w_bar] > c0 > 0 on every valley that satisfies the assumptions (c = -a-/a+ and nu varied)", \
+   "valley theorem2 --c C --nu NU", valley_check_thm2_grid_run},                                  \
+  /* ---- thm1: Theorem 1 and Definitions 1-3 (check_thm1.c) ---- */                              \
+  {"thm1-statement", "asymmetric-valleys-paper.txt", "Theorem 1 (Sec. 4.1), as stated",           \
+   "if Assumption 1 holds for R = norm(l), Assumption 2 for R' = norm(dbar) + norm(l) and "       \
+   "4 xi / ((c_i - 1) p_i) < l_i <= max{rbar - dbar_i, dbar_i - r}, then E L(w*) - "              \
+   "E L(w* + sum l_i u_i) >= sum (c_i - 1) l_i p_i / 2 - 2 k xi",                                 \
+   "valley theorem1 --search", valley_check_thm1_statement},                                      \
+  {"thm1-proof", "asymmetric-valleys-paper.txt", "Theorem 1, Appendix B (the proof's conditions)",\
+   "the same bound under the conditions the proof uses: l_i <= min{rbar - dbar_i, dbar_i - r}, "  \
+   "Assumption 1 at R' = norm(l) + norm(dbar), the shift drawn in the u_i frame",                 \
+   "valley theorem1 --search --search-space proof", valley_check_thm1_proof},                     \
+  {"def1-recovery", "asymmetric-valleys-paper.txt", "Definition 1 (Sec. 3.1)",                    \
+   "u is (rbar, r, p, c)-asymmetric if d/dl Lhat(w + l u) < p and d/dl Lhat(w - l u) > c p for "  \
+   "l in (r, rbar): the estimator recovers known (rbar, r, p, c), and c = 1 when symmetric",      \
+   "valley direction --profile FILE", valley_check_def1_recovery},                                \
+  {"def3-shift-gap", "asymmetric-valleys-paper.txt", "Definition 3 (Sec. 4.1), Figure 3(b)",      \
+   "xi_delta(w) = max over v in B(R) of abs(L'(w + v + delta) - Lhat(w + v)): a test curve equal to the "\
+   "train curve moved by delta gives xi = 0 at that delta",                                       \
+   "valley direction --profile FILE --csv gap.csv", valley_check_def3_shift_gap},                 \
+  /* ---- the real-network experiments (check_experiments.c) ---- */                              \
   {"exp-asym-common", "asymmetric-valleys-paper.txt",                                             \
    "Sec. 3.2, Appendix A; asymmetric-valleys-rebuttal.txt",                                       \
    "SGD solutions have (rbar, r, p, c)-asymmetric directions with c > 2, found by random "        \
@@ -88,24 +151,6 @@ valley_check_verdict_t valley_check_from_experiment(valley_exp_verdict_t v);
    "shift-curvature along the line between nearby train and test minima, and the test loss "      \
    "at the train minimum is U_test + (1/2) s^T C_test s (eq. 3); T alone, not lr or batch "       \
    "separately, sets the result",                                                                 \
-   "valley experiment shift-curvature --full", valley_check_exp_shift_curvature},                 \
-  /* group thm1: Theorem 1 and Definitions 1-3 */                                                \
-  {"thm1-statement", "asymmetric-valleys-paper.txt", "Theorem 1 (Sec. 4.1), as stated",          \
-   "if Assumption 1 holds for R = norm(l), Assumption 2 for R' = norm(dbar) + norm(l) and "             \
-   "4 xi / ((c_i - 1) p_i) < l_i <= max{rbar - dbar_i, dbar_i - r}, then E L(w*) - "              \
-   "E L(w* + sum l_i u_i) >= sum (c_i - 1) l_i p_i / 2 - 2 k xi",                               \
-   "valley theorem1 --search", valley_check_thm1_statement},                                    \
-  {"thm1-proof", "asymmetric-valleys-paper.txt", "Theorem 1, Appendix B (the proof's conditions)", \
-   "the same bound under the conditions the proof uses: l_i <= min{rbar - dbar_i, dbar_i - r}, " \
-   "Assumption 1 at R' = norm(l) + norm(dbar), the shift drawn in the u_i frame",                    \
-   "valley theorem1 --search --search-space proof", valley_check_thm1_proof},                   \
-  {"def1-recovery", "asymmetric-valleys-paper.txt", "Definition 1 (Sec. 3.1)",                   \
-   "u is (rbar, r, p, c)-asymmetric if d/dl Lhat(w + l u) < p and d/dl Lhat(w - l u) > c p for " \
-   "l in (r, rbar): the estimator recovers known (rbar, r, p, c), and c = 1 when symmetric",    \
-   "valley direction --profile FILE", valley_check_def1_recovery},                              \
-  {"def3-shift-gap", "asymmetric-valleys-paper.txt", "Definition 3 (Sec. 4.1), Figure 3(b)",     \
-   "xi_delta(w) = max over v in B(R) of abs(L'(w + v + delta) - Lhat(w + v)): a test curve equal to the " \
-   "train curve moved by delta gives xi = 0 at that delta",                                      \
-   "valley direction --profile FILE --csv gap.csv", valley_check_def3_shift_gap}
+   "valley experiment shift-curvature --full", valley_check_exp_shift_curvature}
 
 #endif
