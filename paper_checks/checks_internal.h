@@ -16,10 +16,47 @@ valley_status_t valley_check_write_reports(const valley_check_config_t *cfg,
 /* ---- the checks ---- */
 valley_status_t valley_check_thm2_wbar(valley_check_run_t *r, valley_error_t *err);
 
+/* group steady (paper_checks/check_steady.c): the SGD steady state, shift-curvature paper */
+valley_status_t valley_check_steady_eq5(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_eq6(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_eq78(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_fig4_left(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_fig4_right(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_figG26_left(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_figG26_right(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_b1(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_curl(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_reparam(valley_check_run_t *r, valley_error_t *err);
+valley_status_t valley_check_steady_sgd(valley_check_run_t *r, valley_error_t *err);
+
 /* name, paper, where, sentence, command, run */
 #define VALLEY_CHECKS                                                                             \
   {"thm2-wbar", "asymmetric-valleys-paper.txt", "Theorem 2 (Sec. 5.1), Figure 5",               \
    "averaged SGD on a 1-D asymmetric valley is biased to the flat side: E[w_bar] > c0 > 0",     \
-   "valley theorem2", valley_check_thm2_wbar}
+   "valley theorem2", valley_check_thm2_wbar},                                                  \
+  /* group steady: the SGD steady state (shift-curvature-paper.txt) */                          \
+  {"steady-eq5", "shift-curvature-paper.txt", "eq. (5), Appendix B.1",                          \
+   "rho = exp(-2 v / T) / Z is the steady state of the SGD Fokker-Planck equation (10)",         \
+   "valley steady-state --preset fig4-left --T 0.1 --fv 24000", valley_check_steady_eq5},        \
+  {"steady-eq6", "shift-curvature-paper.txt", "eq. (6), Appendix B.2",                          \
+   "the basin weights are w_k ∝ exp(-2 v(mu_k) / T) |v''(mu_k)|^(-1/2) (Laplace)",              \
+   "valley basins --preset fig6-three --T 0.01", valley_check_steady_eq6},                       \
+  {"steady-eq78", "shift-curvature-paper.txt", "eqs. (7), (8)",                                 \
+   "E_rho[U_test] = sum_k w_k (U_k^test + 1/2 s_k C_k^test s_k) + O(T)",                         \
+   "valley basins --preset fig6-three --T 0.0001", valley_check_steady_eq78},                    \
+  {"steady-fig4-left", "shift-curvature-paper.txt", "Figure 4 (left), Sec. 3.1",                \
+   "as T increases, weight moves to the wider minimum with lower shift-curvature, test error "  \
+   "decreases and training error increases; a non-zero finite optimal temperature",             \
+   "valley basins --preset fig4-left --sweep 0.01:1:40", valley_check_steady_fig4_left},        \
+  {"steady-fig4-right", "shift-curvature-paper.txt", "Figure 4 (right), Sec. 3.1",              \
+   "minimum at 1 is deeper and wider: both training and test error worsen as T increases",      \
+   "valley basins --preset fig4-right --sweep 0.01:1:40", valley_check_steady_fig4_right},      \
+  {"steady-figG26-left", "shift-curvature-paper.txt", "Figure G.2.6 (left), Appendix G.2",     \
+   "one basin: train and test error both increase as temperature increases",                    \
+   "valley basins --preset fig6-one --sweep 0.001:1:40", valley_check_steady_figG26_left},      \
+  {"steady-figG26-right", "shift-curvature-paper.txt", "Figure G.2.6 (right), Appendix G.2",   \
+   "three basins: mass moves from the narrow deep minimum at 0 to the wider ones, preferring "  \
+   "the widest at 1; test error decreases while training error increases",                     \
+   "valley basins --preset fig6-three --sweep 0.01:1:40", valley_check_steady_figG26_right}
 
 #endif
