@@ -616,3 +616,256 @@ valley_status_t valley_check_steady_figG26_right(valley_check_run_t *r, valley_e
   const figspec_t F = {"figG26-right", "fig6-three", "Figure G.2.6 right", 0.01, 1};
   return fig_check(r, &F, err);
 }
+
+/* ---- Appendix B.1's examples ------------------------------------------------------------- */
+
+/* Example 1 (D = U) and its generalisation D = 1 / f'(U) with f(u) = u + u^2 / 2, on fig4-left's
+ * training loss (U >= 2.46 > 0).  kind 0: D = U; kind 1: D = 1 / (1 + U). */
+typedef struct {
+  const valley_basin1d_t *b;
+  int kind;
+} b1_t;
+
+static void b1_eval(double x, const void *params, valley_fp1d_eval_t *e) {
+  const b1_t *P = params;
+  double u[4];
+  valley_basin1d_utr(P->b, x, u);
+  e->U = u[0];
+  e->dU = u[1];
+  e->d2U = u[2];
+  if (P->kind == 0) {
+    e->D = u[0];
+    e->dD = u[1];
+    e->d2D = u[2];
+  } else {
+    double q = 1 + u[0];
+    e->D = 1 / q;
+    e->dD = -u[1] / (q * q);
+    e->d2D = -u[2] / (q * q) + 2 * u[1] * u[1] / (q * q * q);
+  }
+}
+
+/* The closed form of Appendix B.1 (up to a constant). */
+static double b1_closed(const b1_t *P, double x, double T) {
+  double u[4];
+  valley_basin1d_utr(P->b, x, u);
+  if (P->kind == 0) return (1 + 0.5 * T) * log(u[0]);
+  return u[0] + 0.5 * u[0] * u[0] - 0.5 * T * log(1 + u[0]);
+}
+
+/* Example 2: U = (a x^2 + b y^2) / 2 with D = (grad^2 U)^-1 = diag(1/a, 1/b), v = |grad U|^2 / 2. */
+typedef struct {
+  double a, b;
+} b1q_t;
+
+static void b1q_eval(double x, double y, const void *params, valley_fp2d_eval_t *e) {
+  const b1q_t *P = params;
+  e->U = 0.5 * (P->a * x * x + P->b * y * y);
+  e->Ux = P->a * x;
+  e->Uy = P->b * y;
+  e->d1 = 1 / P->a;
+  e->d2 = 1 / P->b;
+  e->d1x = 0;
+  e->d2y = 0;
+}
+
+valley_status_t valley_check_steady_b1(valley_check_run_t *r, valley_error_t *err) {
+  const valley_check_config_t *cc = valley_check_cfg(r);
+  valley_json_t *j = valley_check_json(r);
+  size_t cells = cc->scale == VALLEY_CHECK_QUICK ? 4000 : 12000;
+  valley_basin1d_t b;
+  valley_status_t st = valley_basin1d_preset("fig4-left", &b, err);
+  if (st != VALLEY_OK) return st;
+  const double T = 0.1, vtol = 1e-8, bar = 1e-4;
+  double dv[2] = {NAN, NAN}, l1[2][2] = {{NAN, NAN}, {NAN, NAN}};
+  int ok = 1;
+  for (int kind = 0; kind < 2 && st == VALLEY_OK; kind++) {
+    b1_t P = {&b, kind};
+    valley_fp1d_t p = {b1_eval, &P, b.lo, b.hi, NULL};
+    valley_steady_ctx_t ctx;
+    valley_steady_config_t cfg;
+    valley_steady_config_default(&cfg);
+    if ((st = valley_steady_prepare(&ctx, &p, NULL, NULL, &cfg, 0, err)) != VALLEY_OK) break;
+    double c0 = b1_closed(&P, b.lo, T);
+    dv[kind] = 0;
+    for (int i = 0; i <= 600; i++) {
+      double x = b.lo + (b.hi - b.lo) * i / 600;
+      double d = fabs(valley_steady_v(&ctx, x, T) - (b1_closed(&P, x, T) - c0));
+      if (!(d <= dv[kind])) dv[kind] = d;
+    }
+    valley_steady_t *s = malloc(sizeof *s);
+    if (s == NULL) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "a steady state");
+    if (st == VALLEY_OK) st = valley_steady_solve(&ctx, T, s, err);
+    for (int g = 0; g < 2 && st == VALLEY_OK; g++) {
+      valley_fv1d_result_t fr;
+      if ((st = valley_fv1d_steady(&p, T, cells << g, 1e-12, 400, &fr, err)) != VALLEY_OK) break;
+      for (size_t i = 0; i < fr.cells; i++) fr.rho[i] *= fr.h;
+      st = valley_steady_l1_bins(&ctx, s, fr.cells, fr.rho, &l1[kind][g], err);
+      valley_fv1d_result_free(&fr);
+    }
+    free(s);
+    valley_steady_ctx_free(&ctx);
+    if (st != VALLEY_OK) break;
+    if (!(dv[kind] <= vtol)) ok = 0;
+    if (valley_steady_decide_fv(l1[kind][0], l1[kind][1], bar, NULL) != VALLEY_CHECK_PASS) ok = 0;
+  }
+  if (st != VALLEY_OK) return st;
+  /* example 2 in 2-D: the line integral along both paths against the closed form, and the
+   * finite-volume steady state against the formula */
+  b1q_t Q = {1.0, 4.0};
+  valley_fp2d_t q = {b1q_eval, &Q, -3, 3, -3, 3};
+  size_t n = cc->scale == VALLEY_CHECK_QUICK ? 32 : 64;
+  const double T2 = 0.5;
+  double dv2 = 0, l1q = NAN, l1q2 = NAN;
+  double *v = malloc(n * n * sizeof *v);
+  if (v == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "a potential");
+  for (int path = 0; path < 2 && st == VALLEY_OK; path++) {
+    st = valley_curl2d_potential(&q, T2, n, n, 0, 0, (valley_curl2d_path_t)path, v, err);
+    for (size_t jj = 0; jj < n && st == VALLEY_OK; jj++)
+      for (size_t i = 0; i < n; i++) {
+        double x = -3 + 6 * (i + 0.5) / (double)n, y = -3 + 6 * (jj + 0.5) / (double)n;
+        double c = 0.5 * (Q.a * Q.a * x * x + Q.b * Q.b * y * y);
+        double d = fabs(v[jj * n + i] - c);
+        if (d > dv2) dv2 = d;
+      }
+  }
+  free(v);
+  for (int g = 0; g < 2 && st == VALLEY_OK; g++) {
+    valley_curl2d_t cr;
+    if ((st = valley_curl2d_compare(&q, T2, n << g, n << g, 0, 0, &cr, err)) != VALLEY_OK) break;
+    if (g == 0) l1q = cr.l1_avg; else l1q2 = cr.l1_avg;
+    valley_curl2d_free(&cr);
+  }
+  if (st != VALLEY_OK) return st;
+  double order2;
+  valley_check_verdict_t v2 = valley_steady_decide_fv(l1q, l1q2, 1e-2, &order2);
+  if (!(dv2 <= vtol) || v2 != VALLEY_CHECK_PASS) ok = 0;
+  valley_json_number(j, "T", T);
+  valley_json_number(j, "ex1_D_eq_U_max_abs_dv", dv[0]);
+  valley_json_number(j, "ex1_f_quadratic_max_abs_dv", dv[1]);
+  valley_json_number(j, "ex1_D_eq_U_fv_l1_coarse", l1[0][0]);
+  valley_json_number(j, "ex1_D_eq_U_fv_l1_fine", l1[0][1]);
+  valley_json_number(j, "ex1_f_quadratic_fv_l1_coarse", l1[1][0]);
+  valley_json_number(j, "ex1_f_quadratic_fv_l1_fine", l1[1][1]);
+  valley_json_number(j, "ex2_T", T2);
+  valley_json_number(j, "ex2_max_abs_dv", dv2);
+  valley_json_number(j, "ex2_fv_l1_coarse", l1q);
+  valley_json_number(j, "ex2_fv_l1_fine", l1q2);
+  int oks[1] = {ok};
+  valley_check_verdict_t verdict = valley_steady_decide_statements(1, oks);
+  if (verdict == VALLEY_CHECK_NOT_REPRODUCED) verdict = VALLEY_CHECK_FAIL; /* derivations */
+  valley_check_verdict(
+      r, verdict,
+      "ex. 1 (D = U, fig4-left's U, T = %g): max |v - (1 + T/2) log U| = %.2g, FV L1 %.2g -> %.2g; "
+      "D = 1/f'(U), f = u + u^2/2: max |v - closed form| = %.2g, FV L1 %.2g -> %.2g (bars: %g on "
+      "v, %g and second order on L1); ex. 2 (U = (x^2 + 4 y^2)/2, D = Hessian^-1, T = %g): max |v - "
+      "|grad U|^2/2| = %.2g on both paths, FV L1 %.2g -> %.2g (order %.2f).  Non-constant or "
+      "anisotropic D with zero current: the steady state is the formula (ex. 3 is steady-curl's "
+      "separable case)",
+      T, dv[0], l1[0][0], l1[0][1], dv[1], l1[1][0], l1[1][1], vtol, bar, T2, dv2, l1q, l1q2,
+      order2);
+  return VALLEY_OK;
+}
+
+/* ---- Assumption 1: zero curl --------------------------------------------------------------- */
+
+/* L1 between the FV density at n cells (r1) and the one at 2n (r2) summed to n cells. */
+static valley_status_t fv_refine_l1(const valley_curl2d_t *r1, const valley_curl2d_t *r2,
+                                    double *l1, valley_error_t *err) {
+  size_t n = r1->nx * r1->ny;
+  double *p = malloc(n * sizeof *p);
+  if (p == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "bins");
+  valley_status_t st = valley_curl2d_bin_probs(r2, r2->rho_fv, r1->nx, r1->ny, p, err);
+  double s = 0;
+  for (size_t i = 0; i < n && st == VALLEY_OK; i++) s += fabs(p[i] - r1->rho_fv[i] * r1->hx * r1->hy);
+  *l1 = s;
+  free(p);
+  return st;
+}
+
+valley_status_t valley_check_steady_curl(valley_check_run_t *r, valley_error_t *err) {
+  const valley_check_config_t *cc = valley_check_cfg(r);
+  valley_json_t *j = valley_check_json(r);
+  size_t n = cc->scale == VALLEY_CHECK_QUICK ? 32 : cc->scale == VALLEY_CHECK_FULL ? 128 : 64;
+  const double T = 0.5;
+  valley_fp2d_example_t ex[2] = {{1.0, 4.0}, {1.0, 4.0}};
+  valley_fp2d_t p[2];
+  valley_fp2d_separable(&ex[0], &p[0]);
+  valley_fp2d_curl(&ex[1], &p[1]);
+  valley_curl2d_t res[2][2];
+  memset(res, 0, sizeof res);
+  double ref[2] = {NAN, NAN}, worst[2], best[2];
+  valley_status_t st = VALLEY_OK;
+  int done[2][2] = {{0, 0}, {0, 0}};
+  for (int e = 0; e < 2 && st == VALLEY_OK; e++) {
+    for (int g = 0; g < 2 && st == VALLEY_OK; g++) {
+      st = valley_curl2d_compare(&p[e], T, n << g, n << g, 0, 0, &res[e][g], err);
+      if (st == VALLEY_OK) done[e][g] = 1;
+    }
+    if (st == VALLEY_OK) st = fv_refine_l1(&res[e][0], &res[e][1], &ref[e], err);
+    if (st == VALLEY_OK) {
+      const valley_curl2d_t *f = &res[e][1];
+      worst[e] = fmax(f->l1_xy, fmax(f->l1_yx, f->l1_avg));
+      best[e] = fmin(f->l1_xy, fmin(f->l1_yx, f->l1_avg));
+    }
+  }
+  if (st == VALLEY_OK) {
+    valley_check_verdict_t v = valley_steady_decide_curl(worst[0], ref[0], best[1], ref[1]);
+    const char *nm[2] = {"separable", "curl"};
+    valley_json_number(j, "T", T);
+    valley_json_u64(j, "cells", 2 * n);
+    for (int e = 0; e < 2; e++) {
+      valley_json_object(j, nm[e]);
+      valley_json_number(j, "curl_max", res[e][1].curl_max);
+      valley_json_number(j, "l1_xy", res[e][1].l1_xy);
+      valley_json_number(j, "l1_yx", res[e][1].l1_yx);
+      valley_json_number(j, "l1_avg", res[e][1].l1_avg);
+      valley_json_number(j, "l1_paths", res[e][1].l1_paths);
+      valley_json_number(j, "fv_refinement_l1", ref[e]);
+      valley_json_object_end(j);
+    }
+    valley_check_verdict(r, v,
+                         "T = %g, %zu^2 cells.  No curl (separable, B.1 ex. 3; max curl %.2g): "
+                         "formula vs FV L1 <= %.3g (any path) against the FV's own refinement "
+                         "change %.3g (bar: 2x).  Curl (d1 = 1 + y^2; max curl %.2f): L1 >= %.3g "
+                         "(best path; xy %.3g, yx %.3g, avg %.3g) against the FV's %.3g (bar: 10x), "
+                         "and the two paths differ by %.3g",
+                         T, 2 * n, res[0][1].curl_max, worst[0], ref[0], res[1][1].curl_max,
+                         best[1], res[1][1].l1_xy, res[1][1].l1_yx, res[1][1].l1_avg, ref[1],
+                         res[1][1].l1_paths);
+    /* figure: the x marginals */
+    FILE *f;
+    st = valley_check_figure(r, "steady-curl-marginals",
+                             "Assumption 1: x-marginal of the finite-volume steady state and of "
+                             "the zero-current formula exp(-2v/T), without curl (separable: they "
+                             "coincide) and with curl (d1 = 1 + y^2: they do not, and the formula "
+                             "depends on the path of its line integral).",
+                             &f, err);
+    if (st == VALLEY_OK) {
+      const valley_curl2d_t *a = &res[0][1], *c = &res[1][1];
+      fprintf(f, "# x-marginals, T = %g, %zu^2 cells\nx,separable FV,separable formula,curl FV,"
+                 "curl formula (xy path),curl formula (yx path)\n", T, 2 * n);
+      for (size_t i = 0; i < a->nx; i++) {
+        double m[5] = {0, 0, 0, 0, 0};
+        for (size_t jj = 0; jj < a->ny; jj++) {
+          m[0] += a->rho_fv[jj * a->nx + i] * a->hy;
+          m[1] += a->rho_avg[jj * a->nx + i] * a->hy;
+          m[2] += c->rho_fv[jj * c->nx + i] * c->hy;
+          m[3] += c->rho_xy[jj * c->nx + i] * c->hy;
+          m[4] += c->rho_yx[jj * c->nx + i] * c->hy;
+        }
+        fprintf(f, "%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", a->x[i], m[0], m[1], m[2], m[3], m[4]);
+      }
+      valley_check_figure_plot(r, "set xlabel 'x'\nset ylabel 'marginal density of x'\nset grid\n"
+                                  "plot DATA using 1:2 with lines lw 3 lc rgb '#9bbbe0', DATA using "
+                                  "1:3 with lines dt 2 lw 2 lc rgb '#1f4e89', DATA using 1:4 with "
+                                  "lines lw 3 lc rgb '#f0b27a', DATA using 1:5 with lines dt 2 lw 2 "
+                                  "lc rgb '#c0392b', DATA using 1:6 with lines dt 3 lw 2 lc rgb "
+                                  "'#7d3c98'");
+    }
+  }
+  for (int e = 0; e < 2; e++)
+    for (int g = 0; g < 2; g++)
+      if (done[e][g]) valley_curl2d_free(&res[e][g]);
+  return st;
+}

@@ -57,6 +57,14 @@ valley_status_t valley_check_steady_sgd(valley_check_run_t *r, valley_error_t *e
   {"steady-figG26-right", "shift-curvature-paper.txt", "Figure G.2.6 (right), Appendix G.2",   \
    "three basins: mass moves from the narrow deep minimum at 0 to the wider ones, preferring "  \
    "the widest at 1; test error decreases while training error increases",                     \
-   "valley basins --preset fig6-three --sweep 0.01:1:40", valley_check_steady_figG26_right}
+   "valley basins --preset fig6-three --sweep 0.01:1:40", valley_check_steady_figG26_right},   \
+  {"steady-b1", "shift-curvature-paper.txt", "Appendix B.1, examples 1-2",                      \
+   "non-constant or anisotropic noise can have a zero-current steady state with the closed-form " \
+   "v: D = U gives v = (1 + T/2) log U; D = 1/f'(U) gives v = f(U) - (T/2) log f'(U); D = "     \
+   "Hessian^-1 with quadratic U gives v = |grad U|^2 / 2",                                        \
+   "valley steady-state --spec FILE --fv 24000", valley_check_steady_b1},                        \
+  {"steady-curl", "shift-curvature-paper.txt", "Assumption 1 (Appendix B.1), footnote 4",       \
+   "eq. (5) needs V = D^-1 (grad U + (T/2) div D) to have zero curl (a zero-current steady state)", \
+   "valley fp2d --example curl --cells 128", valley_check_steady_curl}
 
 #endif
