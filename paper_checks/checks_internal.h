@@ -65,6 +65,15 @@ valley_status_t valley_check_steady_sgd(valley_check_run_t *r, valley_error_t *e
    "valley steady-state --spec FILE --fv 24000", valley_check_steady_b1},                        \
   {"steady-curl", "shift-curvature-paper.txt", "Assumption 1 (Appendix B.1), footnote 4",       \
    "eq. (5) needs V = D^-1 (grad U + (T/2) div D) to have zero curl (a zero-current steady state)", \
-   "valley fp2d --example curl --cells 128", valley_check_steady_curl}
+   "valley fp2d --example curl --cells 128", valley_check_steady_curl},                          \
+  {"steady-reparam", "shift-curvature-paper.txt", "Appendix C, Sec. 2",                         \
+   "E_rho[U_test] and the basin weights are reparametrization-invariant, and so is every term "  \
+   "of (4), although curvature is not",                                                         \
+   "valley check --only steady-reparam", valley_check_steady_reparam},                          \
+  {"steady-sgd", "shift-curvature-paper.txt", "Appendix A (when is the diffusion approximation " \
+   "accurate)", "the SGD diffusion approximation holds for small learning rates and breaks down " \
+   "for large ones (large expected change per update)",                                          \
+   "valley steady-state --preset fig4-left --T 0.1 --sde --sgd-lr 0.0003,0.001,0.003,0.01,0.02 " \
+   "--time 3", valley_check_steady_sgd}
 
 #endif
