@@ -177,8 +177,8 @@ static const char *const PRESETS[4] = {"fig4-left", "fig4-right", "fig6-one", "f
 valley_status_t valley_check_steady_eq5(valley_check_run_t *r, valley_error_t *err) {
   const valley_check_config_t *cc = valley_check_cfg(r);
   valley_json_t *j = valley_check_json(r);
-  size_t cells = cc->scale == VALLEY_CHECK_QUICK ? 3000 : cc->scale == VALLEY_CHECK_FULL ? 48000
-                                                                                         : 12000;
+  /* the same grids at quick and default scale: the verdict must not depend on the scale */
+  size_t cells = cc->scale == VALLEY_CHECK_FULL ? 48000 : 12000;
   const double T[2] = {0.1, 0.02};
   const double bar = 1e-4;
   valley_check_verdict_t worst_v = VALLEY_CHECK_PASS;
@@ -672,7 +672,7 @@ static void b1q_eval(double x, double y, const void *params, valley_fp2d_eval_t 
 valley_status_t valley_check_steady_b1(valley_check_run_t *r, valley_error_t *err) {
   const valley_check_config_t *cc = valley_check_cfg(r);
   valley_json_t *j = valley_check_json(r);
-  size_t cells = cc->scale == VALLEY_CHECK_QUICK ? 4000 : 12000;
+  size_t cells = cc->scale == VALLEY_CHECK_FULL ? 48000 : 12000;
   valley_basin1d_t b;
   valley_status_t st = valley_basin1d_preset("fig4-left", &b, err);
   if (st != VALLEY_OK) return st;
@@ -714,7 +714,7 @@ valley_status_t valley_check_steady_b1(valley_check_run_t *r, valley_error_t *er
    * finite-volume steady state against the formula */
   b1q_t Q = {1.0, 4.0};
   valley_fp2d_t q = {b1q_eval, &Q, -3, 3, -3, 3};
-  size_t n = cc->scale == VALLEY_CHECK_QUICK ? 32 : 64;
+  size_t n = cc->scale == VALLEY_CHECK_FULL ? 128 : 64;
   const double T2 = 0.5;
   double dv2 = 0, l1q = NAN, l1q2 = NAN;
   double *v = malloc(n * n * sizeof *v);
@@ -786,7 +786,7 @@ static valley_status_t fv_refine_l1(const valley_curl2d_t *r1, const valley_curl
 valley_status_t valley_check_steady_curl(valley_check_run_t *r, valley_error_t *err) {
   const valley_check_config_t *cc = valley_check_cfg(r);
   valley_json_t *j = valley_check_json(r);
-  size_t n = cc->scale == VALLEY_CHECK_QUICK ? 32 : cc->scale == VALLEY_CHECK_FULL ? 128 : 64;
+  size_t n = cc->scale == VALLEY_CHECK_FULL ? 128 : 64;
   const double T = 0.5;
   valley_fp2d_example_t ex[2] = {{1.0, 4.0}, {1.0, 4.0}};
   valley_fp2d_t p[2];
