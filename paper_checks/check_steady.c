@@ -182,9 +182,8 @@ valley_status_t valley_check_steady_eq5(valley_check_run_t *r, valley_error_t *e
   const double T[2] = {0.1, 0.02};
   const double bar = 1e-4;
   valley_check_verdict_t worst_v = VALLEY_CHECK_PASS;
-  char summary[1024];
-  size_t used = 0;
-  summary[0] = 0;
+  double worst_l1 = -1, omin = INFINITY, omax = -INFINITY;
+  char worst_case[64] = "-";
   valley_json_number(j, "bar", bar);
   valley_json_u64(j, "cells_coarse", cells);
   valley_json_u64(j, "cells_fine", 2 * cells);
@@ -223,18 +222,22 @@ valley_status_t valley_check_steady_eq5(valley_check_run_t *r, valley_error_t *e
       valley_json_object_end(j);
       if (v == VALLEY_CHECK_FAIL || (v == VALLEY_CHECK_INCONCLUSIVE && worst_v == VALLEY_CHECK_PASS))
         worst_v = v;
-      if (used < sizeof summary)
-        used += (size_t)snprintf(summary + used, sizeof summary - used, "%s%s T=%g: %.2g (order %.2f)",
-                                 used ? "; " : "", PRESETS[pi], T[ti], l1[1], order);
+      if (l1[1] > worst_l1) {
+        worst_l1 = l1[1];
+        snprintf(worst_case, sizeof worst_case, "%s T = %g", PRESETS[pi], T[ti]);
+      }
+      omin = fmin(omin, order);
+      omax = fmax(omax, order);
     }
     land_free(L);
   }
   valley_json_array_end(j);
   if (st != VALLEY_OK) return st;
   valley_check_verdict(r, worst_v,
-                       "L1(FV steady state, eq. (5)) at %zu cells, bar %g, must fall ~4x from %zu "
-                       "cells: %s",
-                       2 * cells, bar, cells, summary);
+                       "L1 between the finite-volume steady state (%zu cells) and eq. (5) on 4 "
+                       "presets x T = 0.1, 0.02: worst %.2g (%s), bar %g; observed order from %zu "
+                       "cells %.2f..%.2f (second order: converging to eq. (5))",
+                       2 * cells, worst_l1, worst_case, bar, cells, omin, omax);
   return VALLEY_OK;
 }
 
@@ -378,18 +381,22 @@ valley_status_t valley_check_steady_eq78(valley_check_run_t *r, valley_error_t *
   list[0] = 0;
   for (int pi = 0; pi < 4; pi++) {
     int ok = fabs(gap7[pi]) <= 2 * fabs(oT[pi]) + floor && fabs(gap8[pi]) <= 2 * fabs(oT[pi]) + floor;
-    used += (size_t)snprintf(list + used, sizeof list - used,
-                             "%s%s %s: gap(7) %.3g (%.2g%%), gap(8) %.3g, O(T) terms %.2g, "
-                             "Taylor remainder of (3) %.3g",
+    used += (size_t)snprintf(list + used, sizeof list - used, "%s%s %s %.2g (%.2g%%), R %.2g",
                              pi ? "; " : "", PRESETS[pi], ok ? "ok" : "FAILS", gap7[pi],
-                             100 * gap7[pi] / Eex[pi], gap8[pi], oT[pi], rem[pi]);
+                             100 * gap7[pi] / Eex[pi], rem[pi]);
     if (used >= sizeof list) break;
   }
+  double omax = 0, d78 = 0;
+  for (int pi = 0; pi < 4; pi++) {
+    omax = fmax(omax, fabs(oT[pi]));
+    d78 = fmax(d78, fabs(gap7[pi] - gap8[pi]));
+  }
   valley_check_verdict(r, v,
-                       "at T = 1e-4, |E_test exact - eq.| must be <= 2|O(T) terms| (eq. (4) - "
-                       "eq. (7)) + %.2g: %s.  A gap that stays as T -> 0 is the O(s^3 U''') "
-                       "remainder of the Taylor expansion (3), which '+ O(T)' leaves out",
-                       floor, list);
+                       "T = 1e-4: E_test exact - eq. (7) must be <= 2|O(T) terms| (<= %.2g) + "
+                       "%.1g: %s (eq. (8) within %.2g of (7)).  The gap that stays as T -> 0 is R, "
+                       "the remainder of the Taylor expansion (3) at the train minima, O(s^3 "
+                       "U'''), which '+ O(T)' leaves out",
+                       omax, floor, list, d78);
   return VALLEY_OK;
 }
 
@@ -756,12 +763,10 @@ valley_status_t valley_check_steady_b1(valley_check_run_t *r, valley_error_t *er
   if (verdict == VALLEY_CHECK_NOT_REPRODUCED) verdict = VALLEY_CHECK_FAIL; /* derivations */
   valley_check_verdict(
       r, verdict,
-      "ex. 1 (D = U, fig4-left's U, T = %g): max |v - (1 + T/2) log U| = %.2g, FV L1 %.2g -> %.2g; "
-      "D = 1/f'(U), f = u + u^2/2: max |v - closed form| = %.2g, FV L1 %.2g -> %.2g (bars: %g on "
-      "v, %g and second order on L1); ex. 2 (U = (x^2 + 4 y^2)/2, D = Hessian^-1, T = %g): max |v - "
-      "|grad U|^2/2| = %.2g on both paths, FV L1 %.2g -> %.2g (order %.2f).  Non-constant or "
-      "anisotropic D with zero current: the steady state is the formula (ex. 3 is steady-curl's "
-      "separable case)",
+      "ex. 1, D = U (fig4-left's U, T = %g): |v - (1+T/2) log U| <= %.1g, L1 to FV %.2g -> %.2g; "
+      "D = 1/f'(U), f = u + u^2/2: |v - closed form| <= %.1g, L1 %.2g -> %.2g (bars %g on v, "
+      "%g + order 2 on L1); ex. 2, U = (x^2 + 4y^2)/2, D = Hessian^-1 (T = %g): |v - |grad "
+      "U|^2/2| <= %.1g on both paths, L1 to FV %.1g -> %.1g (order %.1f; ex. 3: steady-curl)",
       T, dv[0], l1[0][0], l1[0][1], dv[1], l1[1][0], l1[1][1], vtol, bar, T2, dv2, l1q, l1q2,
       order2);
   return VALLEY_OK;
@@ -825,11 +830,10 @@ valley_status_t valley_check_steady_curl(valley_check_run_t *r, valley_error_t *
       valley_json_object_end(j);
     }
     valley_check_verdict(r, v,
-                         "T = %g, %zu^2 cells.  No curl (separable, B.1 ex. 3; max curl %.2g): "
-                         "formula vs FV L1 <= %.3g (any path) against the FV's own refinement "
-                         "change %.3g (bar: 2x).  Curl (d1 = 1 + y^2; max curl %.2f): L1 >= %.3g "
-                         "(best path; xy %.3g, yx %.3g, avg %.3g) against the FV's %.3g (bar: 10x), "
-                         "and the two paths differ by %.3g",
+                         "T = %g, %zu^2 cells.  No curl (separable, B.1 ex. 3; curl %.1g): "
+                         "formula vs FV L1 <= %.3g on every path, FV's own refinement change %.3g "
+                         "(bar 2x).  Curl (d1 = 1 + y^2; max curl %.2f): L1 >= %.3g (xy %.3g, yx "
+                         "%.3g, avg %.3g), FV's %.3g (bar 10x); the paths differ by %.3g",
                          T, 2 * n, res[0][1].curl_max, worst[0], ref[0], res[1][1].curl_max,
                          best[1], res[1][1].l1_xy, res[1][1].l1_yx, res[1][1].l1_avg, ref[1],
                          res[1][1].l1_paths);
@@ -1006,12 +1010,11 @@ valley_status_t valley_check_steady_reparam(valley_check_run_t *r, valley_error_
   valley_json_array_end(j);
   valley_check_verdict(
       r, v,
-      "fig4-left in phi = -exp(-theta) (Ito drift, D_phi = g'^2): exact weights, E_train and "
-      "E_test agree to %.2g (bar %g; e.g. w(+1) %.12f vs %.12f at T = 0.1) although the "
-      "curvature order flips (v'' at -1, +1: %.4g, %.4g in theta; %.4g, %.4g in phi).  Laplace "
-      "weights (6) and eq. (4) (relative) differ by max %.2g, %.2g, %.2g at (T, s) = (0.1, 0.1), "
-      "(0.05, 0.05), (0.025, 0.025): ratio %.2f per halving (bar 1.5); at fixed s = 0.1, eq. (4) "
-      "does not become invariant as T -> 0 (the O(s^3) Taylor term, see docs/check_steady.md)",
+      "fig4-left in phi = -exp(-theta) (Ito drift, D_phi = g'^2): exact weights, E_train, "
+      "E_test agree to %.1g (bar %g; w(+1) %.10f vs %.10f, T = 0.1) though the curvature order "
+      "flips (v'' at -1, +1: %.4g, %.4g in theta; %.4g, %.4g in phi).  Laplace weights (6) and "
+      "eq. (4) differ by %.2g, %.2g, %.2g at (T, s) = (0.1, 0.1), (0.05, 0.05), (0.025, "
+      "0.025): ratio %.1f per halving (bar 1.5)",
       exact, etol, o[0].w_theta[1], o[0].w_phi[1], o[0].C_theta[0], o[0].C_theta[1],
       o[0].C_phi[0], o[0].C_phi[1], fmax(o[0].dwl, o[0].dE4), a_hi, a_lo, a_hi / a_lo);
   return VALLEY_OK;
@@ -1101,10 +1104,10 @@ valley_status_t valley_check_steady_sgd(valley_check_run_t *r, valley_error_t *e
     valley_json_numbers(j, "z", z, NR);
     valley_check_verdict(
         r, v,
-        "fig4-left, T = %g, %zu particles from rho, t = %g, 120 bins (C_max = %.1f); z of the L1 "
-        "to eq. (5) over multinomial noise (%.3g +- %.2g): SDE dt 1e-4: %.1f; SGD lambda "
-        "3e-4 (lC %.2f): %.1f, 1e-3 (%.2f): %.1f, 3e-3 (%.2f): %.1f, 0.01 (%.2f): %.1f, "
-        "0.02 (%.2f): %.1f.  Bar: z <= %g where lambda C <= %g, z > %g somewhere at lambda C >= %g",
+        "fig4-left, T = %g, %zu particles from rho, t = %g (C_max = %.1f); z of the histogram's "
+        "L1 to eq. (5) over multinomial noise (%.3g +- %.2g): SDE dt 1e-4: %.1f; SGD lambda "
+        "3e-4 (lambda C %.2f): %.1f, 1e-3 (%.2f): %.1f, 3e-3 (%.2f): %.1f, 0.01 (%.2f): %.1f, "
+        "0.02 (%.2f): %.1f.  Bar: z <= %g at lambda C <= %g, z > %g somewhere at lambda C >= %g",
         T, particles, tend, Cmax, nm[0], nsd[0], z[0], lamC[1], z[1], lamC[2], z[2], lamC[3], z[3],
         lamC[4], z[4], lamC[5], z[5], zcrit, small, zcrit, large);
     FILE *f;
