@@ -420,7 +420,7 @@ static valley_status_t fig_panels(valley_check_run_t *r, const figspec_t *F, con
                             "U_test(theta) = U_tr(theta + s), s = %g.", F->fig, b->shift);
   valley_status_t st = valley_check_figure(r, name, cap, &f, err);
   if (st != VALLEY_OK) return st;
-  fprintf(f, "# %s objective (preset %s)\ntheta,U_train,U_test\n", F->fig, F->preset);
+  fprintf(f, "# %s objective (preset %s)\ntheta,train loss,test loss\n", F->fig, F->preset);
   for (int i = 0; i <= 600; i++) {
     double x = -2.5 + 5.0 * i / 600, u[4];
     valley_basin1d_utr(b, x, u);
@@ -468,8 +468,9 @@ static valley_status_t fig_panels(valley_check_run_t *r, const figspec_t *F, con
            F->fig);
   if ((st = valley_check_figure(r, name, cap, &f, err)) != VALLEY_OK) return st;
   fprintf(f, "# %s basin probabilities (preset %s)\nT", F->fig, F->preset);
-  for (size_t k = 0; k < nb; k++) fprintf(f, ",basin %.3g", sw[0].basin[k].mu);
-  for (size_t k = 0; k < nb; k++) fprintf(f, ",eq6 %.3g", sw[0].basin[k].mu);
+  /* labels: the minimum rounded to 2 decimals (fig6-three's middle one sits at 1e-4) */
+  for (size_t k = 0; k < nb; k++) fprintf(f, ",basin %g", round(100 * sw[0].basin[k].mu) / 100 + 0.0);
+  for (size_t k = 0; k < nb; k++) fprintf(f, ",eq. (6) %g", round(100 * sw[0].basin[k].mu) / 100 + 0.0);
   fputc('\n', f);
   for (size_t i = 0; i < nT; i++) {
     fprintf(f, "%.17g", T[i]);
@@ -490,7 +491,7 @@ static valley_status_t fig_panels(valley_check_run_t *r, const figspec_t *F, con
   snprintf(cap, sizeof cap, "%s, expected train and test loss under rho vs T (exact), and eq. (7).",
            F->fig);
   if ((st = valley_check_figure(r, name, cap, &f, err)) != VALLEY_OK) return st;
-  fprintf(f, "# %s expected losses (preset %s)\nT,E_train,E_test,E_test eq. (7)\n", F->fig,
+  fprintf(f, "# %s expected losses (preset %s)\nT,expected train loss,expected test loss,test loss by eq. (7)\n", F->fig,
           F->preset);
   for (size_t i = 0; i < nT; i++)
     fprintf(f, "%.17g,%.17g,%.17g,%.17g\n", T[i], sw[i].E_train, sw[i].E_test, sw[i].E_test_eq7);
@@ -840,10 +841,12 @@ valley_status_t valley_check_steady_curl(valley_check_run_t *r, valley_error_t *
     /* figure: the x marginals */
     FILE *f;
     st = valley_check_figure(r, "steady-curl-marginals",
-                             "Assumption 1: x-marginal of the finite-volume steady state and of "
-                             "the zero-current formula exp(-2v/T), without curl (separable: they "
-                             "coincide) and with curl (d1 = 1 + y^2: they do not, and the formula "
-                             "depends on the path of its line integral).",
+                             "Assumption 1: x-marginals of the finite-volume steady state and of "
+                             "the zero-current formula exp(-2v/T).  Without curl (separable) they "
+                             "coincide.  With curl (d1 = 1 + y^2) the formula depends on the path "
+                             "of its line integral: the xy path misses the FV's x-marginal; the yx "
+                             "path's x-marginal happens to match, but its joint density does not "
+                             "(L1 in the summary).",
                              &f, err);
     if (st == VALLEY_OK) {
       const valley_curl2d_t *a = &res[0][1], *c = &res[1][1];
