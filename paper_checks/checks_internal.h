@@ -62,13 +62,13 @@ valley_status_t valley_check_steady_sgd(valley_check_run_t *r, valley_error_t *e
    "non-constant or anisotropic noise can have a zero-current steady state with the closed-form " \
    "v: D = U gives v = (1 + T/2) log U; D = 1/f'(U) gives v = f(U) - (T/2) log f'(U); D = "     \
    "Hessian^-1 with quadratic U gives v = |grad U|^2 / 2",                                        \
-   "valley steady-state --spec FILE --fv 24000", valley_check_steady_b1},                        \
+   "valley check --only steady-b1", valley_check_steady_b1},                        \
   {"steady-curl", "shift-curvature-paper.txt", "Assumption 1 (Appendix B.1), footnote 4",       \
    "eq. (5) needs V = D^-1 (grad U + (T/2) div D) to have zero curl (a zero-current steady state)", \
    "valley fp2d --example curl --cells 128", valley_check_steady_curl},                          \
   {"steady-reparam", "shift-curvature-paper.txt", "Appendix C, Sec. 2",                         \
    "E_rho[U_test] and the basin weights are reparametrization-invariant, and so is every term "  \
-   "of (4), although curvature is not",                                                         \
+   "of (4) approximately (small s_k, b_k = O(T)), although curvature is not",                                                         \
    "valley check --only steady-reparam", valley_check_steady_reparam},                          \
   {"steady-sgd", "shift-curvature-paper.txt", "Appendix A (when is the diffusion approximation " \
    "accurate)", "the SGD diffusion approximation holds for small learning rates and breaks down " \
