@@ -393,7 +393,7 @@ valley_status_t valley_check_steady_eq78(valley_check_run_t *r, valley_error_t *
   }
   valley_check_verdict(r, v,
                        "T = 1e-4: E_test exact - eq. (7) must be <= 2|O(T) terms| (<= %.2g) + "
-                       "%.1g: %s (eq. (8) within %.2g of (7)).  The gap that stays as T -> 0 is R, "
+                       "%.1g: %s (eq. (8) minus (7): %.2g).  The gap that stays as T -> 0 is R, "
                        "the remainder of the Taylor expansion (3) at the train minima, O(s^3 "
                        "U'''), which '+ O(T)' leaves out",
                        omax, floor, list, d78);
