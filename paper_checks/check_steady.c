@@ -509,6 +509,14 @@ static size_t basin_at(const valley_steady_t *s, double x) {
   return best;
 }
 
+/* The training minimum of the prepared landscape nearest x. */
+static size_t trmin_at(const valley_steady_ctx_t *ctx, double x) {
+  size_t best = 0;
+  for (size_t k = 1; k < ctx->ntr; k++)
+    if (fabs(ctx->theta_tr[k] - x) < fabs(ctx->theta_tr[best] - x)) best = k;
+  return best;
+}
+
 static valley_status_t fig_check(valley_check_run_t *r, const figspec_t *F, valley_error_t *err) {
   const valley_check_config_t *cc = valley_check_cfg(r);
   valley_json_t *j = valley_check_json(r);
@@ -537,9 +545,14 @@ static valley_status_t fig_check(valley_check_run_t *r, const figspec_t *F, vall
     for (int m = 0; m < 3; m++) w[m * nT + i] = sw[i].basin[basin_at(&sw[i], at[m])].weight;
   }
   const double tol = 1e-12;
-  int ok[5];
+  int ok[8];
   size_t nok = 0;
   char what[600];
+  /* the landscape's depths and widths as the captions state them */
+  const valley_steady_ctx_t *cx = &L->ctx;
+  size_t km = trmin_at(cx, -1), k0 = trmin_at(cx, 0), kp = trmin_at(cx, 1);
+  double Um = cx->U_tr[km], U0 = cx->U_tr[k0], Up = cx->U_tr[kp];
+  double Cm = cx->C_tr[km], C0 = cx->C_tr[k0], Cp = cx->C_tr[kp];
   int tr_train = valley_steady_trend(nT, Etr, tol), tr_test = valley_steady_trend(nT, Ete, tol);
   int imin = valley_steady_interior_min(nT, Ete);
   if (strcmp(F->preset, "fig4-left") == 0) {
@@ -548,15 +561,16 @@ static valley_status_t fig_check(valley_check_run_t *r, const figspec_t *F, vall
     const valley_steady_basin_t *Bm = &sw[0].basin[basin_at(&sw[0], -1)];
     const valley_steady_basin_t *Bp = &sw[0].basin[basin_at(&sw[0], 1)];
     double scm = 0.5 * Bm->shift * Bm->shift * Bm->C_test, scp = 0.5 * Bp->shift * Bp->shift * Bp->C_test;
+    ok[nok++] = Um < Up && Cm > Cp; /* "-1 is deeper but 1 is wider" */
     ok[nok++] = tr_w == 1;
     ok[nok++] = scp < scm;
     ok[nok++] = tr_train == 1;
     ok[nok++] = imin && interior;
     snprintf(what, sizeof what,
-             "w(+1) %s with T (%.3g -> %.3g); shift-curvature +1: %.3g < -1: %.3g %s; E_train %s "
-             "(%.4f -> %.4f); E_test optimum T* = %.4g (interior %d), E_test(T*) = %.5f vs "
-             "%.5f (T=%g) and %.5f (T=%g)",
-             tr_w == 1 ? "rises" : "does NOT rise monotonically", w[2 * nT], w[3 * nT - 1], scp,
+             "U(-1) %.4f < U(1) %.4f, C %.1f > %.2f: %s; w(+1) %s with T (%.3g -> %.3g); "
+             "shift-curvature +1: %.3g < -1: %.3g %s; E_train %s (%.4f -> %.4f); E_test optimum "
+             "T* = %.4g (interior %d), E_test(T*) = %.5f vs %.5f (T=%g) and %.5f (T=%g)",
+             Um, Up, Cm, Cp, ok[0] ? "holds" : "FAILS", tr_w == 1 ? "rises" : "does NOT rise monotonically", w[2 * nT], w[3 * nT - 1], scp,
              scm, scp < scm ? "holds" : "FAILS", tr_train == 1 ? "rises" : "does NOT rise",
              Etr[0], Etr[nT - 1], Topt, interior, Eopt, Ete[0], T[0], Ete[nT - 1], T[nT - 1]);
   } else if (strcmp(F->preset, "fig6-three") == 0) {
@@ -564,24 +578,36 @@ static valley_status_t fig_check(valley_check_run_t *r, const figspec_t *F, vall
     for (size_t i = 0; i < nT; i++)
       if (!(w[2 * nT + i] > w[i])) wide_pref = 0;
     int moves = w[nT] > 0.5 && w[2 * nT - 1] < w[3 * nT - 1];
+    /* "0 is deeper but narrower than -1 and 1; -1 and 1 are equally deep but 1 is wider" */
+    int shape = U0 < Um && U0 < Up && C0 > Cm && C0 > Cp && fabs(Um - Up) <= 1e-9 * fabs(Um) &&
+                Cp < Cm;
+    ok[nok++] = shape;
     ok[nok++] = moves;
     ok[nok++] = wide_pref;
     ok[nok++] = tr_train == 1;
     ok[nok++] = imin && interior;
     snprintf(what, sizeof what,
-             "w(0) %.3f -> %.3f, w(+1) %.3f -> %.3f (mass moves off 0: %s); w(+1) > w(-1) at "
-             "every T: %s; E_train %s (%.4f -> %.4f); E_test optimum T* = %.4g (interior %d), "
-             "E_test(T*) = %.5f vs %.5f and %.5f at the ends",
-             w[nT], w[2 * nT - 1], w[2 * nT], w[3 * nT - 1], moves ? "yes" : "NO",
+             "U(0) %.4f, U(-1) %.5f, U(1) %.5f; C %.0f, %.2f, %.2f (%s); w(0) %.3f -> %.3f, "
+             "w(+1) %.3f -> %.3f (mass moves off 0: %s); w(+1) > w(-1) at every T: %s; E_train "
+             "%s (%.4f -> %.4f); E_test optimum T* = %.4g (interior %d), E_test(T*) = %.5f vs "
+             "%.5f and %.5f at the ends",
+             U0, Um, Up, C0, Cm, Cp, shape ? "as stated" : "NOT as stated", w[nT], w[2 * nT - 1], w[2 * nT], w[3 * nT - 1], moves ? "yes" : "NO",
              wide_pref ? "yes" : "NO", tr_train == 1 ? "rises" : "does NOT rise", Etr[0],
              Etr[nT - 1], Topt, interior, Eopt, Ete[0], Ete[nT - 1]);
   } else {
+    int right = strcmp(F->preset, "fig4-right") == 0;
+    /* fig4-right: "minimum at 1 is deeper and wider" */
+    if (right) ok[nok++] = Up < Um && Cp < Cm;
     ok[nok++] = tr_train == 1;
     ok[nok++] = tr_test == 1;
+    char pre[120] = "";
+    if (right)
+      snprintf(pre, sizeof pre, "U(1) %.4f < U(-1) %.4f, C %.2f < %.1f: %s; ", Up, Um, Cp, Cm,
+               ok[0] ? "holds" : "FAILS");
     snprintf(what, sizeof what,
-             "E_train %s (%.5f -> %.5f), E_test %s (%.5f -> %.5f) over T = %g..%g; best T of "
+             "%sE_train %s (%.5f -> %.5f), E_test %s (%.5f -> %.5f) over T = %g..%g; best T of "
              "the sweep %.4g (interior %d)",
-             tr_train == 1 ? "rises monotonically" : "does NOT rise monotonically", Etr[0],
+             pre, tr_train == 1 ? "rises monotonically" : "does NOT rise monotonically", Etr[0],
              Etr[nT - 1], tr_test == 1 ? "rises monotonically" : "does NOT rise monotonically",
              Ete[0], Ete[nT - 1], T[0], T[nT - 1], Topt, interior);
   }
