@@ -135,6 +135,13 @@ valley_status_t valley_check_steady_sgd(valley_check_run_t *r, valley_error_t *e
   {"steady-fig4-right", "shift-curvature-paper.txt", "Figure 4 (right), Sec. 3.1",                \
    "minimum at 1 is deeper and wider: both training and test error worsen as T increases",        \
    "valley basins --preset fig4-right --sweep 0.01:1:40", valley_check_steady_fig4_right},        \
+  {"steady-figG26-left", "shift-curvature-paper.txt", "Figure G.2.6 (left), Appendix G.2",        \
+   "one basin: train and test error both increase as temperature increases",                      \
+   "valley basins --preset fig6-one --sweep 0.001:1:40", valley_check_steady_figG26_left},        \
+  {"steady-figG26-right", "shift-curvature-paper.txt", "Figure G.2.6 (right), Appendix G.2",      \
+   "three basins: mass moves from the narrow deep minimum at 0 to the wider ones, preferring "    \
+   "the widest at 1; test error decreases while training error increases",                        \
+   "valley basins --preset fig6-three --sweep 0.01:1:40", valley_check_steady_figG26_right},      \
   {"steady-b1", "shift-curvature-paper.txt", "Appendix B.1, examples 1-2",                        \
    "non-constant or anisotropic noise can have a zero-current steady state with the closed-form " \
    "v: D = U gives v = (1 + T/2) log U; D = 1/f'(U) gives v = f(U) - (T/2) log f'(U); D = "       \

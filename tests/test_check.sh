@@ -55,7 +55,7 @@ md = open(os.path.join(rdir, "report.md")).read()
 for n in names:
     assert "| [%s](#%s) |" % (n, n) in md, n
 # CLAIMS.md: one row per check
-rows = re.findall(r"^\| ([a-z0-9-]+) \|", open(claims).read(), re.M)
+rows = re.findall(r"^\| ([A-Za-z0-9-]+) \|", open(claims).read(), re.M)
 rows = [r for r in rows if r != "check"]
 assert sorted(rows) == sorted(names), (set(rows) ^ set(names))
 print(f"ok  : report.json, report.md, index.html and CLAIMS.md agree on {len(names)} checks; "
