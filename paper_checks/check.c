@@ -1,23 +1,21 @@
 /* The `valley check` runner (include/valley/check.h): runs checks, collects their numbers and
  * figures in a report folder built beside the target and renamed into place, renders the
- * figures with gnuplot when it is installed, and writes report.json, report.md and index.html
+ * figures with gnuplot (plots/gnuplot.c) when it is installed, and writes report.json, report.md and index.html
  * (paper_checks/check_report.c). */
 #define _GNU_SOURCE /* open_memstream, mkdtemp, nftw */
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "valley/check.h"
+#include "valley/gnuplot.h"
 #include "checks_internal.h"
 
 #define CHECK_GNUPLOT_TIMEOUT_S 60
@@ -156,96 +154,21 @@ void valley_check_figure_plot(valley_check_run_t *r, const char *fmt, ...) {
   *p = q;
 }
 
-/* The gnuplot script of figure g: comments, the data, PNG then SVG from the same commands. */
+/* The gnuplot script of figure i (plots/gnuplot.c). */
 static valley_status_t write_script(const valley_check_run_t *r, size_t i, valley_error_t *err) {
   const valley_check_figure_t *g = &r->fig[i];
   FILE *f;
   char *path = NULL;
   valley_status_t st = create_file(r->fig_dir, g->name, ".gp", &f, &path, err);
   if (st != VALLEY_OK) return st;
-  fprintf(f,
-          "# %s (valley check, %s)\n"
-          "# %s\n"
-          "# Edit and rerun in this directory: gnuplot %s.gp  (writes %s.png and %s.svg)\n"
-          "DATA = '%s.csv'\n"
-          "set datafile separator ','\n"
-          "set key autotitle columnhead\n"
-          "set terminal pngcairo size 960,600 enhanced font 'sans,11'\n"
-          "set output '%s.png'\n",
-          g->name, r->check->name, g->caption, g->name, g->name, g->name, g->name, g->name);
-  fputs(r->fig_plot[i] != NULL ? r->fig_plot[i] : "# (no plot commands)\n", f);
-  fprintf(f,
-          "set terminal svg size 960,600 enhanced font 'sans,11' background rgb 'white'\n"
-          "set output '%s.svg'\n"
-          "replot\n"
-          "unset output\n",
-          g->name);
+  char origin[160];
+  snprintf(origin, sizeof origin, "valley check, %s", r->check->name);
+  valley_gnuplot_script_write(f, g->name, origin, g->caption, r->fig_plot[i]);
   int bad = ferror(f);
   bad |= fclose(f) != 0;
   if (bad) st = VALLEY_ERROR(err, VALLEY_EIO, "%s: write failed", path);
   free(path);
   return st;
-}
-
-/* ---- rendering ------------------------------------------------------------------------------- */
-
-/* The first executable "gnuplot" on PATH, or NULL. */
-static char *find_gnuplot(void) {
-  const char *path = getenv("PATH");
-  if (path == NULL) return NULL;
-  while (*path) {
-    const char *end = strchr(path, ':');
-    size_t len = end != NULL ? (size_t)(end - path) : strlen(path);
-    if (len > 0) {
-      char *p = malloc(len + 10);
-      if (p == NULL) return NULL;
-      memcpy(p, path, len);
-      memcpy(p + len, "/gnuplot", 9);
-      if (access(p, X_OK) == 0) return p;
-      free(p);
-    }
-    if (end == NULL) break;
-    path = end + 1;
-  }
-  return NULL;
-}
-
-static int nonempty(const char *dir, const char *name, const char *ext) {
-  char *p = path_join(dir, name, ext);
-  struct stat sb;
-  int ok = p != NULL && stat(p, &sb) == 0 && sb.st_size > 0;
-  free(p);
-  return ok;
-}
-
-/* Runs gnuplot NAME.gp in dir, at most CHECK_GNUPLOT_TIMEOUT_S seconds; 1 when both pictures
- * exist afterwards.  gnuplot's messages go to stderr. */
-static int render(const char *gnuplot, const char *dir, const char *name) {
-  char script[96];
-  snprintf(script, sizeof script, "%s.gp", name);
-  pid_t pid = fork();
-  if (pid < 0) return 0;
-  if (pid == 0) {
-    if (chdir(dir) != 0) _exit(127);
-    int fd = open("/dev/null", O_RDONLY);
-    if (fd >= 0) dup2(fd, 0);
-    execl(gnuplot, "gnuplot", script, (char *)NULL);
-    _exit(127);
-  }
-  int status = 0;
-  for (int t = 0; t < CHECK_GNUPLOT_TIMEOUT_S * 20; t++) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) {
-      return WIFEXITED(status) && WEXITSTATUS(status) == 0 && nonempty(dir, name, ".png") &&
-             nonempty(dir, name, ".svg");
-    }
-    if (w < 0) return 0;
-    struct timespec ts = {0, 50000000};
-    nanosleep(&ts, NULL);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return 0;
 }
 
 /* ---- the run --------------------------------------------------------------------------------- */
@@ -387,7 +310,7 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
     }
   }
   /* rendering */
-  char *gnuplot = find_gnuplot();
+  char *gnuplot = valley_gnuplot_find();
   rep->gnuplot = gnuplot != NULL;
   if (gnuplot == NULL)
     snprintf(rep->gnuplot_note, sizeof rep->gnuplot_note,
@@ -404,7 +327,8 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
           snprintf(line, sizeof line, "rendering %s", x->figures[k].name);
           cfg->progress(cfg->progress_ctx, line);
         }
-        x->figures[k].rendered = render(gnuplot, figs, x->figures[k].name);
+        x->figures[k].rendered =
+            valley_gnuplot_render(gnuplot, figs, x->figures[k].name, CHECK_GNUPLOT_TIMEOUT_S);
       }
       all_ok &= x->figures[k].rendered;
       n_bad += !x->figures[k].rendered && gnuplot != NULL;
