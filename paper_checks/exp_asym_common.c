@@ -116,14 +116,8 @@ static const valley_dir_family_t ac_families[AC_N_FAM] = {
 /* Definition 1 on one train-loss profile, windows starting at r >= max(|l_min| + h, L / 10). */
 static valley_status_t ac_def1(const valley_prof_t *p, double L, double h, ac_dir_t *d,
                                valley_error_t *err) {
-  size_t imin = 0;
-  for (size_t g = 1; g < p->n; g++)
-    if (p->train[g] < p->train[imin]) imin = g;
-  valley_prof_def1_config_t c;
-  valley_prof_def1_config_default(&c);
-  c.r_min = fmax(fabs(p->l[imin]) + h, 0.1 * L);
   valley_prof_def1_t o;
-  valley_status_t st = valley_prof_def1(p->l, p->train, p->n, &c, &o, err);
+  valley_status_t st = valley_exp_def1(p, L, h, &o, err);
   if (st != VALLEY_OK) return st;
   d->valid = o.best.valid;
   d->flat_side = o.best.valid ? o.best.flat_side : 0;

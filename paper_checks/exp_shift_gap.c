@@ -181,14 +181,8 @@ valley_status_t valley_exp_run_shift_gap(valley_exp_run_t *r, valley_error_t *er
     goto done;
   double h = L / (double)s.half_points;
   for (size_t i = 0; i < s.pool && st == VALLEY_OK; i++) {
-    size_t imin = 0;
-    for (size_t g = 1; g < G; g++)
-      if (prof[i].train[g] < prof[i].train[imin]) imin = g;
-    valley_prof_def1_config_t c;
-    valley_prof_def1_config_default(&c);
-    c.r_min = fmax(fabs(prof[i].l[imin]) + h, 0.1 * L);
     valley_prof_def1_t o;
-    if ((st = valley_prof_def1(prof[i].l, prof[i].train, G, &c, &o, err)) != VALLEY_OK) break;
+    if ((st = valley_exp_def1(&prof[i], L, h, &o, err)) != VALLEY_OK) break;
     d[i].index = i;
     d[i].valid = o.best.valid;
     d[i].flat_side = o.best.valid ? o.best.flat_side : 0;

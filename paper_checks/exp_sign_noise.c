@@ -327,15 +327,8 @@ valley_status_t valley_exp_run_sign_noise(valley_exp_run_t *r, valley_error_t *e
           sn_dir_t d;
           memset(&d, 0, sizeof d);
           sn_asymmetry(&prof[i], H, &d);
-          size_t imin = 0;
-          for (size_t g = 1; g < G; g++)
-            if (prof[i].train[g] < prof[i].train[imin]) imin = g;
-          valley_prof_def1_config_t dcfg;
-          valley_prof_def1_config_default(&dcfg);
-          dcfg.r_min = fmax(fabs(prof[i].l[imin]) + L / (double)H, 0.1 * L);
           valley_prof_def1_t o;
-          if ((st = valley_prof_def1(prof[i].l, prof[i].train, G, &dcfg, &o, err)) != VALLEY_OK)
-            break;
+          if ((st = valley_exp_def1(&prof[i], L, L / (double)H, &o, err)) != VALLEY_OK) break;
           d.def1_valid = o.best.valid;
           d.def1_c = o.best.valid ? o.best.c : NAN;
           d.def1_c_cons = o.best.valid ? o.best.c_conservative : NAN;

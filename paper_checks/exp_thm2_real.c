@@ -492,13 +492,8 @@ valley_status_t valley_exp_run_thm2_real(valley_exp_run_t *r, valley_error_t *er
     q->c_cons = -INFINITY;
     q->side = 0;
     for (size_t i = 0; i < s.pool; i++) {
-      size_t imin = t2_argmin(prof[i].train, G);
-      valley_prof_def1_config_t c;
-      valley_prof_def1_config_default(&c);
-      c.r_min = fmax(fabs(prof[i].l[imin]) + q->h, 0.1 * q->Lhalf);
       valley_prof_def1_t o;
-      if ((st = valley_prof_def1(prof[i].l, prof[i].train, G, &c, &o, err)) != VALLEY_OK)
-        goto done;
+      if ((st = valley_exp_def1(&prof[i], q->Lhalf, q->h, &o, err)) != VALLEY_OK) goto done;
       dd[i].valid = o.best.valid;
       dd[i].side = o.best.valid ? o.best.flat_side : 0;
       dd[i].c = o.best.valid ? o.best.c : NAN;

@@ -294,6 +294,17 @@ void valley_exp_spec_bn_mlp(valley_exp_train_t *spec, const size_t widths[4], si
   spec->init_seed = init_seed;
 }
 
+valley_status_t valley_exp_def1(const valley_prof_t *p, double L, double h, valley_prof_def1_t *o,
+                                valley_error_t *err) {
+  size_t imin = 0;
+  for (size_t g = 1; g < p->n; g++)
+    if (p->train[g] < p->train[imin]) imin = g;
+  valley_prof_def1_config_t c;
+  valley_prof_def1_config_default(&c);
+  c.r_min = fmax(fabs(p->l[imin]) + h, 0.1 * L);
+  return valley_prof_def1(p->l, p->train, p->n, &c, o, err);
+}
+
 valley_status_t valley_exp_pilot(valley_exp_run_t *r, const valley_exp_model_t *m,
                                  const valley_dir_config_t *dc, uint64_t dseed, uint64_t index,
                                  double rise, float *u, const valley_dataset_t *train,

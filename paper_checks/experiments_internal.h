@@ -35,6 +35,12 @@ void valley_exp_mean_se(const double *x, size_t n, double *mean, double *se, dou
 void valley_exp_spec_bn_mlp(valley_exp_train_t *spec, const size_t widths[4], size_t batch,
                             double lr, size_t epochs, uint64_t init_seed, uint64_t sgd_seed);
 
+/* Definition 1 (valley_prof_def1 with its defaults) on the train loss of p, with windows from
+ * r >= max(|l_min| + h, L / 10), l_min the sampled minimum, h the grid step, L the half-width:
+ * the rule of asym-common and of the experiments after it. */
+valley_status_t valley_exp_def1(const valley_prof_t *p, double L, double h, valley_prof_def1_t *o,
+                                valley_error_t *err);
+
 /* The pilot rule of asym-common and shift-gap: the direction `index` of (dc, dseed) at m is
  * probed on the ladder l = +-2^k ||theta|| / ||u||, k = VALLEY_EXP_LADDER_LO .. _HI; *L is the
  * smallest rung where the train loss has risen by at least `rise` on both sides (the top rung
