@@ -768,15 +768,14 @@ valley_status_t valley_exp_run_shift_curvature(valley_exp_run_t *r, valley_error
   valley_exp_verdict_t v = all_rep   ? VALLEY_EXP_REPRODUCED
                            : any_not ? VALLEY_EXP_NOT_REPRODUCED
                                      : VALLEY_EXP_INCONCLUSIVE;
-  const char *ab[3] = {"yes", "no", "?"};
   valley_exp_verdict(
       r, v,
       "MLP without BN, %zu T x %zu seeds: log-log slopes c_train %.2f +- %.2f (%s), c_test "
       "%.2f +- %.2f (%s), shift-curv %.2f +- %.2f (%s); eq. 3 within 25%% of the excess in "
       "%zu/%zu (Wilson [%.2f, %.2f], %s); T alone: equal-T / across-T test-loss difference "
       "%.2f +- %.2f (%s)",
-      NT, NS, slope[0], slope_se[0], ab[sub[0]], slope[1], slope_se[1], ab[sub[1]], slope[2],
-      slope_se[2], ab[sub[2]], n_holds, NR, elo, ehi, ab[sub[3]], rm, rse, ab[sub[4]]);
+      NT, NS, slope[0], slope_se[0], valley_exp_verdict_name(sub[0]), slope[1], slope_se[1], valley_exp_verdict_name(sub[1]), slope[2],
+      slope_se[2], valley_exp_verdict_name(sub[2]), n_holds, NR, elo, ehi, valley_exp_verdict_name(sub[3]), rm, rse, valley_exp_verdict_name(sub[4]));
 done:
   valley_exp_model_free(&m1);
   if (lines != NULL)
