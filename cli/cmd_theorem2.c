@@ -8,6 +8,12 @@
 #include "valley/outfile.h"
 #include "valley/thm2_check.h"
 
+#ifdef VALLEY_HAVE_MPI
+#include "mpi.h"
+#else
+typedef struct cli_mpi cli_mpi_t; /* only with -DVALLEY_MPI=ON (cli/mpi.h) */
+#endif
+
 static const char *const CMD = "theorem2";
 
 typedef struct {
@@ -216,7 +222,12 @@ static void print_text(const valley_thm2_report_t *r) {
   }
 }
 
-int cli_cmd_theorem2(int argc, char **argv) {
+/* mpi: NULL, or the MPI ranks (cli/mpi.h): every rank parses and checks the same arguments
+ * (only rank 0's stdout and stderr are open), runs its own chains, and only rank 0 reports. */
+static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
+#ifndef VALLEY_HAVE_MPI
+  (void)mpi;
+#endif
   args_t a;
   memset(&a, 0, sizeof a);
   valley_sgd1d_config_default(&a.cfg);
@@ -255,8 +266,17 @@ int cli_cmd_theorem2(int argc, char **argv) {
     return cli_usage_error(CMD, "%s", err.message);
 
   valley_outfile_t out = {NULL, NULL, NULL};
+#ifdef VALLEY_HAVE_MPI
+  /* only rank 0 writes files; the others follow its success or failure */
+  if (mpi->rank != 0) a.trajectory = NULL;
+  int opened = a.trajectory == NULL || valley_outfile_open(&out, a.trajectory, &err) == VALLEY_OK;
+  if (cli_mpi_any_failed(mpi, opened))
+    return mpi->rank == 0 ? cli_usage_error(CMD, "--trajectory: %s", err.message)
+                          : CLI_EXIT_USAGE;
+#else
   if (a.trajectory != NULL && valley_outfile_open(&out, a.trajectory, &err) != VALLEY_OK)
     return cli_usage_error(CMD, "--trajectory: %s", err.message);
+#endif
 
   cli_progress_t prog;
   cli_progress_init(&prog, "theorem2");
@@ -268,6 +288,35 @@ int cli_cmd_theorem2(int argc, char **argv) {
     fprintf(stderr, "valley %s: out of memory\n", CMD);
     return CLI_EXIT_FAIL;
   }
+#ifdef VALLEY_HAVE_MPI
+  valley_status_t st;
+  int own = 1;
+  if (mpi->size == 1) {
+    st = valley_thm2_check(&a.cfg, rep, &err);
+  } else {
+    /* the constants on every rank (cheap, and the same everywhere), the chains split */
+    st = valley_thm2_analyse(&a.cfg, rep, &err);
+    if (cli_mpi_any_failed(mpi, st == VALLEY_OK)) {
+      if (st == VALLEY_OK) st = VALLEY_ERROR(&err, VALLEY_EINVAL, "another MPI rank failed");
+    } else {
+      st = cli_mpi_thm2_run(mpi, rep, &own, &err);
+    }
+  }
+  cli_progress_done(&prog);
+  if (st != VALLEY_OK) {
+    free(rep);
+    if (a.trajectory != NULL) valley_outfile_abort(&out);
+    if (mpi->rank == 0)
+      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+    else if (own)
+      fprintf(mpi->err, "valley %s: MPI rank %d: %s\n", CMD, mpi->rank, err.message);
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  }
+  if (mpi->rank != 0) {
+    free(rep);
+    return CLI_EXIT_OK;
+  }
+#else
   valley_status_t st = valley_thm2_check(&a.cfg, rep, &err);
   cli_progress_done(&prog);
   if (st != VALLEY_OK) {
@@ -276,6 +325,7 @@ int cli_cmd_theorem2(int argc, char **argv) {
     fprintf(stderr, "valley %s: %s\n", CMD, err.message);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
+#endif
   if (a.trajectory != NULL) {
     double *w = malloc(a.trajectory_steps * sizeof *w);
     if (w == NULL) {
@@ -309,4 +359,16 @@ int cli_cmd_theorem2(int argc, char **argv) {
     print_text(rep);
   free(rep);
   return CLI_EXIT_OK;
+}
+
+int cli_cmd_theorem2(int argc, char **argv) {
+#ifdef VALLEY_HAVE_MPI
+  cli_mpi_t m;
+  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
+  int rc = theorem2(argc, argv, &m);
+  cli_mpi_end(&m);
+  return rc;
+#else
+  return theorem2(argc, argv, NULL);
+#endif
 }

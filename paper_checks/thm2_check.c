@@ -113,52 +113,71 @@ static void judge(valley_thm2_report_t *rep, const valley_sgd1d_result_t *res, s
             a->c0, pre && a->tau_found);
 }
 
+valley_status_t valley_thm2_simulate(const valley_thm2_report_t *rep, size_t first,
+                                     valley_sgd1d_result_t *res, valley_error_t *err) {
+  valley_sgd1d_probes_t probes;
+  double *envelope = NULL;
+  valley_status_t st = valley_thm2_probes(&rep->params, &rep->k, &rep->k_azuma, &probes,
+                                          &envelope, err);
+  if (st != VALLEY_OK) return st;
+  st = valley_sgd1d_run_range(&rep->cfg, &probes, first, res, err);
+  free(envelope);
+  return st;
+}
+
+valley_status_t valley_thm2_reduce(valley_thm2_report_t *rep, const valley_sgd1d_result_t *res,
+                                   valley_error_t *err) {
+  if (res->chains != rep->cfg.chains)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "result holds %zu chains, configuration %zu",
+                        res->chains, rep->cfg.chains);
+  /* the envelope's length K, for the verdict of Theorem 6 */
+  valley_sgd1d_probes_t probes;
+  double *envelope = NULL;
+  valley_status_t st = valley_thm2_probes(&rep->params, &rep->k, &rep->k_azuma, &probes,
+                                          &envelope, err);
+  if (st != VALLEY_OK) return st;
+  free(envelope);
+  const valley_sgd1d_chain_t *c0 = &res->chain[0];
+  size_t n = res->chains, s = sizeof *c0;
+  rep->rounds = 0;
+  rep->round_len_max = 0;
+  for (size_t c = 0; c < n; c++) {
+    rep->rounds += res->chain[c].rounds;
+    if (res->chain[c].len_max > rep->round_len_max) rep->round_len_max = res->chain[c].len_max;
+  }
+  rep->wbar = valley_ratio_estimate(&c0->mean_sum, &c0->rounds, n, s, 0, 1);
+  rep->round_len = valley_ratio_estimate(&c0->len_sum, &c0->rounds, n, s, 1, 1);
+  /* trajectory: y = sum of iterates, x = samples (the same for every chain) */
+  double *x = malloc(n * sizeof *x);
+  if (x == NULL) {
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu doubles", n);
+  } else {
+    for (size_t c = 0; c < n; c++) x[c] = (double)res->samples_per_chain;
+    double *y = malloc(n * sizeof *y);
+    if (y == NULL) {
+      st = VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu doubles", n);
+    } else {
+      for (size_t c = 0; c < n; c++) y[c] = res->chain[c].traj_sum;
+      rep->traj = valley_ratio_estimate(y, x, n, sizeof(double), 0, 0);
+      free(y);
+    }
+    free(x);
+  }
+  memcpy(rep->hist, res->hist, sizeof rep->hist);
+  judge(rep, res, probes.envelope_len);
+  return st;
+}
+
 valley_status_t valley_thm2_check(const valley_sgd1d_config_t *cfg, valley_thm2_report_t *rep,
                                   valley_error_t *err) {
   valley_status_t st = valley_thm2_analyse(cfg, rep, err);
   if (st != VALLEY_OK) return st;
-  valley_sgd1d_probes_t probes;
-  double *envelope = NULL;
-  st = valley_thm2_probes(&rep->params, &rep->k, &rep->k_azuma, &probes, &envelope, err);
-  if (st != VALLEY_OK) return st;
   valley_sgd1d_result_t *res = valley_sgd1d_result_alloc(cfg->chains);
-  if (res == NULL) {
-    free(envelope);
+  if (res == NULL)
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate results for %zu chains",
                         cfg->chains);
-  }
-  st = valley_sgd1d_run(cfg, &probes, res, err);
-  if (st == VALLEY_OK) {
-    const valley_sgd1d_chain_t *c0 = &res->chain[0];
-    size_t n = res->chains, s = sizeof *c0;
-    rep->rounds = 0;
-    rep->round_len_max = 0;
-    for (size_t c = 0; c < n; c++) {
-      rep->rounds += res->chain[c].rounds;
-      if (res->chain[c].len_max > rep->round_len_max) rep->round_len_max = res->chain[c].len_max;
-    }
-    rep->wbar = valley_ratio_estimate(&c0->mean_sum, &c0->rounds, n, s, 0, 1);
-    rep->round_len = valley_ratio_estimate(&c0->len_sum, &c0->rounds, n, s, 1, 1);
-    /* trajectory: y = sum of iterates, x = samples (the same for every chain) */
-    double *x = malloc(n * sizeof *x);
-    if (x == NULL) {
-      st = VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu doubles", n);
-    } else {
-      for (size_t c = 0; c < n; c++) x[c] = (double)res->samples_per_chain;
-      double *y = malloc(n * sizeof *y);
-      if (y == NULL) {
-        st = VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu doubles", n);
-      } else {
-        for (size_t c = 0; c < n; c++) y[c] = res->chain[c].traj_sum;
-        rep->traj = valley_ratio_estimate(y, x, n, sizeof(double), 0, 0);
-        free(y);
-      }
-      free(x);
-    }
-    memcpy(rep->hist, res->hist, sizeof rep->hist);
-    judge(rep, res, probes.envelope_len);
-  }
+  st = valley_thm2_simulate(rep, 0, res, err);
+  if (st == VALLEY_OK) st = valley_thm2_reduce(rep, res, err);
   valley_sgd1d_result_free(res);
-  free(envelope);
   return st;
 }

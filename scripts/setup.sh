@@ -2,7 +2,8 @@
 # Installs what valley needs on a Debian machine and builds it.  Idempotent; silent when all is
 # present.  Usage: scripts/setup.sh [--tests] [BUILD_DIR]   (default: build)
 #   --tests  also installs what only the tests need (clang and its OpenMP runtime, for the
-#            second-compiler sanitizer build; chromium, to open valley check's report headless)
+#            second-compiler sanitizer build; chromium, to open valley check's report headless;
+#            Open MPI, for the build with -DVALLEY_MPI=ON that scripts/test.sh checks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ if [ "${1:-}" = "--tests" ]; then
   tests=1
   shift
 fi
-[ $tests -eq 1 ] && pkgs+=(clang libomp-dev chromium)
+[ $tests -eq 1 ] && pkgs+=(clang libomp-dev chromium libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

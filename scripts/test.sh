@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test: install what is missing, build with gcc (Release) and run ctest; then build with
 # clang under AddressSanitizer and UndefinedBehaviorSanitizer (-O1, debug info) and run ctest
-# again; then once more with gcc and OpenMP off (the serial build must stay warning-free).
+# again; then once more with gcc and OpenMP off (the serial build must stay warning-free); then,
+# when Open MPI is installed (mpicc), the CLI alone with -DVALLEY_MPI=ON and its MPI test
+# (valley theorem2 under mpirun against the single-process run, docs/mpi.md).
 # The CUDA probe is compiled (when nvcc is present) and its test run (skipped without a GPU) in
 # the first build only; the experiments' quick runs (issue 6) run in the first two builds.
 set -euo pipefail
@@ -27,3 +29,13 @@ if [ ! -f build-noomp/CMakeCache.txt ]; then
 fi
 cmake --build build-noomp -j "$jobs" >/dev/null
 ctest --test-dir build-noomp --output-on-failure -j "$jobs" -E '^experiment_'
+if command -v mpicc >/dev/null 2>&1; then
+  echo "== gcc with MPI (VALLEY_MPI=ON): valley theorem2 across ranks =="
+  if [ ! -f build-mpi/CMakeCache.txt ]; then
+    cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DVALLEY_MPI=ON -DVALLEY_CUDA=OFF >/dev/null
+  fi
+  cmake --build build-mpi -j "$jobs" --target valley-cli >/dev/null
+  ctest --test-dir build-mpi --output-on-failure -R '^mpi$'
+else
+  echo "== MPI build skipped: no mpicc (scripts/setup.sh --tests installs Open MPI) =="
+fi

@@ -171,13 +171,17 @@ static void generic_advance(valley_sgd1d_block_t *b, const valley_sgd1d_config_t
   b->t = until;
 }
 
-static void block_init(valley_sgd1d_block_t *b, const valley_sgd1d_config_t *cfg, size_t block) {
+/* Block `block` of a run whose local chain 0 is chain `first` (of `count`): lane l is chain
+ * first + block * VALLEY_LANES + l and draws from that stream. */
+static void block_init(valley_sgd1d_block_t *b, const valley_sgd1d_config_t *cfg, size_t first,
+                       size_t count, size_t block) {
   memset(b, 0, sizeof *b);
-  size_t left = cfg->chains - block * VALLEY_LANES;
+  size_t left = count - block * VALLEY_LANES;
   b->nactive = left < VALLEY_LANES ? (int)left : VALLEY_LANES;
   for (int l = 0; l < VALLEY_LANES; l++) {
     valley_pcg32_t rng;
-    valley_pcg32_seed(&rng, cfg->seed, (uint64_t)block * VALLEY_LANES + (uint64_t)l);
+    valley_pcg32_seed(&rng, cfg->seed,
+                      (uint64_t)first + (uint64_t)block * VALLEY_LANES + (uint64_t)l);
     b->st[l] = rng.state;
     b->inc[l] = rng.inc;
     b->w[l] = cfg->w_init;
@@ -231,23 +235,35 @@ static valley_status_t kprobes_make(const valley_sgd1d_probes_t *p, valley_sgd1d
 valley_status_t valley_sgd1d_run(const valley_sgd1d_config_t *cfg,
                                  const valley_sgd1d_probes_t *probes,
                                  valley_sgd1d_result_t *res, valley_error_t *err) {
-  valley_status_t st = valley_sgd1d_config_check(cfg, err);
-  if (st != VALLEY_OK) return st;
   if (res == NULL || res->chains != cfg->chains)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "result holds %zu chains, configuration %zu",
                         res != NULL ? res->chains : 0, cfg->chains);
+  return valley_sgd1d_run_range(cfg, probes, 0, res, err);
+}
+
+valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
+                                       const valley_sgd1d_probes_t *probes, size_t first,
+                                       valley_sgd1d_result_t *res, valley_error_t *err) {
+  valley_status_t st = valley_sgd1d_config_check(cfg, err);
+  if (st != VALLEY_OK) return st;
+  if (res == NULL || res->chains == 0 || first > cfg->chains ||
+      res->chains > cfg->chains - first)
+    return VALLEY_ERROR(err, VALLEY_EINVAL,
+                        "chains %zu..%zu are not within the configuration's %zu chains", first,
+                        first + (res != NULL ? res->chains : 0), cfg->chains);
+  size_t count = res->chains;
   valley_sgd1d_kprobes_t kp;
   double *env = NULL;
   st = kprobes_make(probes, &kp, &env, err);
   if (st != VALLEY_OK) return st;
 
-  size_t nblocks = (cfg->chains + VALLEY_LANES - 1) / VALLEY_LANES;
+  size_t nblocks = (count + VALLEY_LANES - 1) / VALLEY_LANES;
   valley_sgd1d_block_t *blocks = aligned_alloc(64, nblocks * sizeof *blocks);
   if (blocks == NULL) {
     free(env);
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu chain blocks", nblocks);
   }
-  for (size_t i = 0; i < nblocks; i++) block_init(&blocks[i], cfg, i);
+  for (size_t i = 0; i < nblocks; i++) block_init(&blocks[i], cfg, first, count, i);
   int fast = !cfg->force_generic && cfg->valley.kind == VALLEY_VALLEY1D_CANONICAL &&
              cfg->noise == VALLEY_NOISE_UNIFORM;
 

@@ -126,6 +126,76 @@ static void test_invariance(check_t *t) {
   }
 }
 
+/* Runs of chain ranges (what MPI ranks run, docs/mpi.md) pieced together: every chain's numbers
+ * and the summed histogram bit for bit those of the full run, for ranges that do and do not
+ * start on a block of VALLEY_LANES chains, both kernels; and valley_thm2_simulate of pieces plus
+ * valley_thm2_reduce gives valley_thm2_check's report to the byte. */
+static void test_ranges(check_t *t) {
+  for (int generic = 0; generic <= 1; generic++) {
+    valley_sgd1d_config_t cfg;
+    valley_sgd1d_config_default(&cfg);
+    cfg.chains = 67;
+    cfg.steps = 20000;
+    cfg.burn_in = 500;
+    cfg.seed = 5;
+    cfg.force_generic = generic;
+    if (generic) cfg.noise = VALLEY_NOISE_TWO_POINT;
+    valley_sgd1d_probes_t pr;
+    double *env;
+    thm2_probes(&cfg, &pr, &env);
+    valley_sgd1d_result_t *full = run(&cfg, &pr);
+    valley_sgd1d_result_t *glued = valley_sgd1d_result_alloc(cfg.chains);
+    const size_t cut[] = {0, 17, 34, 50, 67};
+    int ok = glued != NULL;
+    for (int p = 0; p < 4 && ok; p++) {
+      valley_sgd1d_result_t *part = valley_sgd1d_result_alloc(cut[p + 1] - cut[p]);
+      valley_error_t err;
+      ok = part != NULL && valley_sgd1d_run_range(&cfg, &pr, cut[p], part, &err) == VALLEY_OK;
+      if (ok) {
+        memcpy(&glued->chain[cut[p]], part->chain, part->chains * sizeof *part->chain);
+        for (int h = 0; h < VALLEY_SGD1D_HIST; h++) glued->hist[h] += part->hist[h];
+      }
+      valley_sgd1d_result_free(part);
+    }
+    check(t, ok && same(full, glued),
+          "%s kernel: chains 0-16, 17-33, 34-49, 50-66 run apart equal the full run bit for bit",
+          generic ? "generic" : "fast");
+    valley_sgd1d_result_t *r = valley_sgd1d_result_alloc(10);
+    valley_error_t err;
+    check(t, valley_sgd1d_run_range(&cfg, &pr, 60, r, &err) == VALLEY_EINVAL,
+          "a range past the last chain is rejected: %s", err.message);
+    valley_sgd1d_result_free(r);
+    valley_sgd1d_result_free(full);
+    valley_sgd1d_result_free(glued);
+    free(env);
+
+    valley_thm2_report_t *whole = malloc(sizeof *whole), *split = malloc(sizeof *split);
+    valley_sgd1d_result_t *all = valley_sgd1d_result_alloc(cfg.chains);
+    ok = whole != NULL && split != NULL && all != NULL &&
+         valley_thm2_check(&cfg, whole, &err) == VALLEY_OK &&
+         valley_thm2_analyse(&cfg, split, &err) == VALLEY_OK;
+    for (int p = 0; p < 4 && ok; p++) {
+      valley_sgd1d_result_t *part = valley_sgd1d_result_alloc(cut[p + 1] - cut[p]);
+      ok = part != NULL && valley_thm2_simulate(split, cut[p], part, &err) == VALLEY_OK;
+      if (ok) {
+        memcpy(&all->chain[cut[p]], part->chain, part->chains * sizeof *part->chain);
+        for (int h = 0; h < VALLEY_SGD1D_HIST; h++) all->hist[h] += part->hist[h];
+      }
+      valley_sgd1d_result_free(part);
+    }
+    if (ok) {
+      all->samples_per_chain = cfg.steps - cfg.burn_in;
+      ok = valley_thm2_reduce(split, all, &err) == VALLEY_OK;
+    }
+    check(t, ok && memcmp(whole, split, sizeof *whole) == 0 && whole->rounds > 1000,
+          "%s kernel: Theorem 2 report from 4 simulated pieces equals valley_thm2_check's",
+          generic ? "generic" : "fast");
+    valley_sgd1d_result_free(all);
+    free(whole);
+    free(split);
+  }
+}
+
 /* An independent simulation of E[w_bar]: different generator (GSL's MT19937), different code,
  * the paper's round definition written out directly. */
 static void independent_wbar(const valley_sgd1d_config_t *cfg, double *est, double *se) {
@@ -425,6 +495,7 @@ int main(void) {
   check_t t = {0, 0};
   test_kernels_agree(&t);
   test_invariance(&t);
+  test_ranges(&t);
   test_wbar_independent(&t);
   test_noise(&t);
   test_valleys(&t);

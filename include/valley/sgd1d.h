@@ -102,6 +102,15 @@ valley_status_t valley_sgd1d_run(const valley_sgd1d_config_t *cfg,
                                  const valley_sgd1d_probes_t *probes,
                                  valley_sgd1d_result_t *res, valley_error_t *err);
 
+/* Runs chains first .. first + res->chains - 1 of the configuration's cfg->chains (chain i on
+ * stream i, as in valley_sgd1d_run): res->chain[j] is chain first + j, res->hist counts only these
+ * chains' rounds.  Each chain's numbers are the same as in a run of all chains, so runs of
+ * disjoint ranges (MPI ranks, docs/mpi.md) together give exactly the full run's results.
+ * valley_sgd1d_run is the range 0 .. cfg->chains - 1. */
+valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
+                                       const valley_sgd1d_probes_t *probes, size_t first,
+                                       valley_sgd1d_result_t *res, valley_error_t *err);
+
 /* One noise draw for the configuration (uniform, two-point or truncated normal) from r, a
  * generator of type valley_gsl_rng_pcg32 (valley/pcg.h). */
 double valley_sgd1d_noise(const valley_sgd1d_config_t *cfg, gsl_rng *r);

@@ -43,7 +43,19 @@ typedef struct {
 valley_status_t valley_thm2_analyse(const valley_sgd1d_config_t *cfg, valley_thm2_report_t *rep,
                                     valley_error_t *err);
 
-/* The whole check: analyse, simulate, judge. */
+/* The Monte Carlo of chains first .. first + res->chains - 1 (of rep->cfg.chains) with the
+ * proof's events as probes; rep comes from valley_thm2_analyse.  The pieces of a run split by
+ * chain (MPI ranks, docs/mpi.md). */
+valley_status_t valley_thm2_simulate(const valley_thm2_report_t *rep, size_t first,
+                                     valley_sgd1d_result_t *res, valley_error_t *err);
+
+/* Fills rep's Monte Carlo part and the verdicts from the results of all rep->cfg.chains chains
+ * (res->chain[i] is chain i; res->hist and samples_per_chain as valley_sgd1d_run sets them). */
+valley_status_t valley_thm2_reduce(valley_thm2_report_t *rep, const valley_sgd1d_result_t *res,
+                                   valley_error_t *err);
+
+/* The whole check: analyse, simulate, reduce (valley_thm2_simulate of every chain, then
+ * valley_thm2_reduce). */
 valley_status_t valley_thm2_check(const valley_sgd1d_config_t *cfg, valley_thm2_report_t *rep,
                                   valley_error_t *err);
 
