@@ -153,6 +153,7 @@ static void json_report(valley_json_t *jp, const valley_thm2_report_t *r) {
     valley_json_object_end(&j);
   }
   valley_json_array_end(&j);
+  valley_json_object_end(&j); /* monte_carlo */
   *jp = j;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -367,6 +368,14 @@ valley_status_t valley_sweep_run(const valley_sweep_t *s, size_t *resumed, size_
   *resumed = *done = 0;
   int fd = open(s->path, O_RDWR | O_CREAT, 0644);
   if (fd < 0) return VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", s->path, strerror(errno));
+  /* One sweep per file at a time: a second process appending would interleave records. */
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(fd);
+    if (e == EWOULDBLOCK)
+      return VALLEY_ERROR(err, VALLEY_EINVAL, "%s is being written by another sweep", s->path);
+    return VALLEY_ERROR(err, VALLEY_EIO, "%s: lock: %s", s->path, strerror(e));
+  }
   char *buf = NULL;
   size_t len = 0, keep = 0, nrec = 0;
   valley_status_t st = slurp(fd, s->path, &buf, &len, err);
