@@ -30,11 +30,13 @@ void valley_sweep_grid_free(valley_sweep_grid_t *g) {
   memset(g, 0, sizeof *g);
 }
 
-/* The shortest %.Ng that reads back to the same double. */
+/* The shortest %.Ng text that reads back to the same double (10, not 1e+01). */
 static void number_token(double x, char *buf, size_t n) {
+  char t[64];
+  buf[0] = '\0';
   for (int prec = 1; prec <= 17; prec++) {
-    snprintf(buf, n, "%.*g", prec, x);
-    if (strtod(buf, NULL) == x) return;
+    snprintf(t, sizeof t, "%.*g", prec, x);
+    if (strtod(t, NULL) == x && (buf[0] == '\0' || strlen(t) < strlen(buf))) snprintf(buf, n, "%s", t);
   }
 }
 
@@ -99,7 +101,18 @@ valley_status_t valley_sweep_grid_parse(valley_sweep_grid_t *g, const char *spec
         if (e == tok || *e != '\0' || errno == ERANGE || !isfinite(x))
           GRID_FAIL("%s=%s is not a finite number", a->name, tok);
         if (x == 0) x = 0; /* -0 -> 0 */
-        number_token(x, tok, sizeof tok);
+        if (strspn(tok + (tok[0] == '-' || tok[0] == '+'), "0123456789") ==
+            vlen - (tok[0] == '-' || tok[0] == '+')) {
+          /* an integer: every digit kept (a 64-bit seed is not a double), leading zeros dropped */
+          int neg = tok[0] == '-';
+          const char *d = tok + (tok[0] == '-' || tok[0] == '+');
+          while (d[0] == '0' && d[1] != '\0') d++;
+          char t2[64];
+          snprintf(t2, sizeof t2, "%s%s", neg && strcmp(d, "0") != 0 ? "-" : "", d);
+          memcpy(tok, t2, strlen(t2) + 1);
+        } else {
+          number_token(x, tok, sizeof tok);
+        }
       } else {
         for (size_t i = 0; i < vlen; i++)
           if (!name_char(tok[i])) GRID_FAIL("%s=%s: names use letters, digits and -_.+", a->name, tok);
@@ -397,7 +410,7 @@ valley_status_t valley_sweep_run(const valley_sweep_t *s, size_t *resumed, size_
     }
   }
   *resumed = *done = nrec;
-  char desc[256];
+  char desc[512];
   if (st == VALLEY_OK && s->progress) s->progress(nrec, s->grid->npoints, nrec, NULL, s->arg);
   for (size_t i = nrec; st == VALLEY_OK && i < s->grid->npoints; i++) {
     if (s->stop != NULL && *s->stop) {
@@ -410,10 +423,24 @@ valley_status_t valley_sweep_run(const valley_sweep_t *s, size_t *resumed, size_
       break;
     }
     valley_json_t j;
+    int failed = 0;
     record_prefix(s->grid, i, &j, &m);
     const char *v[VALLEY_SWEEP_MAXP];
     valley_sweep_grid_point(s->grid, i, v);
     st = s->point(i, v, &j, s->arg, err);
+    if (st == VALLEY_EINVAL || st == VALLEY_EDOM || st == VALLEY_ENOROOT) {
+      /* the parameters' fault, not the run's: the point's record says so and the sweep goes on */
+      fclose(m.f);
+      free(m.text);
+      if (!membuf_open(&m)) {
+        st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+        break;
+      }
+      record_prefix(s->grid, i, &j, &m);
+      valley_json_string(&j, "error", err->message);
+      failed = 1;
+      st = VALLEY_OK;
+    }
     valley_json_end(&j);
     fputc('\n', m.f);
     if (!membuf_close(&m) && st == VALLEY_OK) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
@@ -422,6 +449,10 @@ valley_status_t valley_sweep_run(const valley_sweep_t *s, size_t *resumed, size_
     if (st != VALLEY_OK) break;
     *done = i + 1;
     valley_sweep_grid_describe(s->grid, i, desc, sizeof desc);
+    if (failed) {
+      size_t l = strlen(desc);
+      snprintf(desc + l, sizeof desc - l, "; error: %s", err->message);
+    }
     if (s->progress) s->progress(i + 1, s->grid->npoints, nrec, desc, s->arg);
   }
   if (close(fd) != 0 && st == VALLEY_OK)

@@ -165,6 +165,18 @@ b_bad --param-grid 'preset=fig4-left,nosuch' $O
 b_bad --param-grid 'eta=1' $O
 b_bad --param-grid 'T=0.1' --sweep 0.1:1:3 $O
 
+# A point the computation rejects (T_min too large to probe) gets an error record; the rest run.
+"$valley" theorem2 --chains 2 --steps 1000 --burn-in 10 --grid 'c=2,1e12,0.5' --out "$tmp/err.jsonl" 2> "$tmp/err.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q 'grid point 2/3 done (c=1e+12; error: T_min' "$tmp/err.err" && "$py" - "$tmp/err.jsonl" <<'PY' \
+  && ok "a failing point: an error record, the sweep goes on" || bad "error record (exit $rc): $(cat "$tmp/err.err")"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()[1:]]
+assert [x["point"]["c"] for x in r] == [2, 1e12, 0.5]
+assert set(r[1]) == {"index", "point", "error"} and "too large" in r[1]["error"], r[1]
+assert "monte_carlo" in r[0] and "monte_carlo" in r[2]
+PY
+
 # basins: the same engine; a torn record repaired, and each record equals the command's --json.
 BG='T=0.05,0.2;preset=fig4-left,fig6-three;wscale=0,1'
 "$valley" basins --param-grid "$BG" --out "$tmp/bref.jsonl" 2> /dev/null

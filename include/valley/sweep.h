@@ -46,7 +46,9 @@ void valley_sweep_grid_describe(const valley_sweep_grid_t *g, size_t index, char
 char *valley_sweep_header(const char *command, const valley_sweep_grid_t *g,
                           const char *const *keys, const char *const *values, size_t n);
 
-/* Writes the results of point `index` (whose tokens are `values`) into the open record j. */
+/* Writes the results of point `index` (whose tokens are `values`) into the open record j.  An
+ * EINVAL, EDOM or ENOROOT return (the parameters' fault) makes the record {"index", "point",
+ * "error": message} and the sweep goes on; any other error stops it. */
 typedef valley_status_t (*valley_sweep_point_fn)(size_t index, const char *const *values,
                                                  valley_json_t *j, void *arg, valley_error_t *err);
 
