@@ -83,6 +83,10 @@ int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *o
               const char *const *skip, size_t nskip, cli_sweep_configure_fn configure,
               valley_sweep_point_fn point, void *arg);
 
+/* A progress callback for a sweep point's computation: nonzero (cancel) once SIGINT has asked the
+ * sweep to stop, so that a long point stops at once (its record is not written). */
+int cli_sweep_cancel_cb(double fraction, void *arg);
+
 /* Subcommands. */
 int cli_cmd_theorem1(int argc, char **argv);
 int cli_cmd_theorem2(int argc, char **argv);

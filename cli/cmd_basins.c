@@ -393,7 +393,7 @@ static valley_status_t sweep_point(size_t index, const char *const *values, vall
       valley_steady_prepare(&ctx, &p, valley_basin1d_utest3, &c->b, &cfg, !c->a->quadrature, err);
   if (st != VALLEY_OK) return st;
   valley_steady_t s;
-  st = valley_steady_sweep(&ctx, &c->a->T, 1, c->a->threads, &s, NULL, NULL, err);
+  st = valley_steady_sweep(&ctx, &c->a->T, 1, c->a->threads, &s, cli_sweep_cancel_cb, NULL, err);
   if (st == VALLEY_OK) {
     json_landscape(j, &c->b, c->a, &ctx);
     json_solution(j, &s);

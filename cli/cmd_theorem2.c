@@ -272,7 +272,8 @@ static valley_status_t sweep_point(size_t index, const char *const *values, vall
   run_t *c = arg;
   valley_thm2_report_t *rep = malloc(sizeof *rep);
   if (rep == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
-  c->a->cfg.progress = NULL;
+  c->a->cfg.progress = cli_sweep_cancel_cb; /* SIGINT stops the point at once */
+  c->a->cfg.progress_arg = NULL;
   valley_status_t st = valley_thm2_check(&c->a->cfg, rep, err);
   if (st == VALLEY_OK) json_report(j, rep);
   free(rep);

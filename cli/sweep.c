@@ -15,6 +15,12 @@ static void on_sigint(int sig) {
   stop_requested = 1;
 }
 
+int cli_sweep_cancel_cb(double fraction, void *arg) {
+  (void)fraction;
+  (void)arg;
+  return stop_requested != 0;
+}
+
 typedef struct {
   const char *cmd;
   const valley_sweep_grid_t *g;
@@ -112,7 +118,7 @@ int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *o
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once; the file stays readable */
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills; a torn record is cut on resume */
     sigemptyset(&sa.sa_mask);
     stop_requested = 0;
     sigaction(SIGINT, &sa, &old);

@@ -73,7 +73,7 @@ if [ "$n" -lt 8 ]; then
     && ok "resume computed only the $((8 - n)) missing points" || bad "resume messages: $(cat "$tmp/kill.err")"
 fi
 
-# SIGINT: stops after the current point, exit 130, says how to resume; the file holds whole records.
+# SIGINT: stops at once (the current point is dropped), exit 130, says how to resume; whole records stay.
 # (bash starts background jobs with SIGINT ignored; valley installs its own handler anyway)
 "$valley" theorem2 $T2 --grid "$GRID" --out "$tmp/int.jsonl" 2> "$tmp/int.err" &
 pid=$!
