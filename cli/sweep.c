@@ -82,7 +82,7 @@ int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *o
   }
   /* The fingerprint: every option not skipped or swept, as parsed (before any configure). */
   const char **keys = malloc(nopts * sizeof *keys), **vals = malloc(nopts * sizeof *vals);
-  char(*text)[192] = malloc(nopts * sizeof *text);
+  char(*text)[1024] = malloc(nopts * sizeof *text);
   char *header = NULL;
   size_t nk = 0;
   if (rc < 0 && (keys == NULL || vals == NULL || text == NULL)) {
@@ -94,7 +94,7 @@ int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *o
     for (size_t k = 0; k < nskip; k++) omit |= strcmp(opts[i].flag, skip[k]) == 0;
     for (size_t p = 0; p < g.nparams; p++) omit |= c.swept[p] == &opts[i];
     if (omit) continue;
-    char v[160];
+    char v[1000];
     cli_opt_format(&opts[i], v, sizeof v);
     /* "(default)" keeps an option left out apart from one given the same value (--lo 0). */
     snprintf(text[nk], sizeof text[nk], "%s%s%s", v, *v && !opts[i].given ? " " : "",

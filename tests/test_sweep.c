@@ -2,7 +2,9 @@
  * resume after a stop, a torn record, a torn header, another sweep's header, a damaged record,
  * a foreign file, and a point that fails on its parameters. */
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -203,6 +205,14 @@ int main(void) {
   st = run(&g2, path, header3, &f4, &resumed, &done, &err);
   check(&t, st == VALLEY_EINVAL && strstr(err.message, "grid is 'a=0,1,2;name=p,q' there"),
         "another grid: EINVAL naming it (%s)", err.message);
+
+  /* A file another sweep is writing (flock held through another descriptor). */
+  int lfd = open(ref, O_RDWR);
+  int locked = lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0;
+  st = run(&g, ref, header, &f4, &resumed, &done, &err);
+  check(&t, locked && st == VALLEY_EINVAL && strstr(err.message, "being written by another sweep"),
+        "a file another sweep holds: EINVAL (%s)", err.message);
+  if (lfd >= 0) close(lfd);
 
   unlink(ref);
   unlink(path);
