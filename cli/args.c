@@ -43,6 +43,54 @@ static int parse_u64(const char *s, uint64_t *out) {
   return 0;
 }
 
+int cli_opt_set(const char *cmd, cli_opt_t *o, const char *val) {
+  uint64_t u;
+  switch (o->kind) {
+  case OPT_DOUBLE:
+    if (parse_double(val, (double *)o->target) != 0)
+      return cli_usage_error(cmd, "%s must be a finite number (got '%s')", o->flag, val);
+    break;
+  case OPT_U64:
+  case OPT_SIZE:
+  case OPT_INT:
+    if (parse_u64(val, &u) != 0)
+      return cli_usage_error(cmd, "%s must be a nonnegative integer (got '%s')", o->flag, val);
+    if (o->kind == OPT_U64) {
+      *(uint64_t *)o->target = u;
+    } else if (o->kind == OPT_SIZE) {
+      if (u > SIZE_MAX) return cli_usage_error(cmd, "%s is too large (got '%s')", o->flag, val);
+      *(size_t *)o->target = (size_t)u;
+    } else {
+      if (u > 4096) return cli_usage_error(cmd, "%s must be at most 4096 (got '%s')", o->flag, val);
+      *(int *)o->target = (int)u;
+    }
+    break;
+  case OPT_STRING:
+    if (*val == '\0') return cli_usage_error(cmd, "%s must not be empty", o->flag);
+    *(const char **)o->target = val;
+    break;
+  case OPT_FLAG:
+    *(int *)o->target = 1;
+    break;
+  }
+  return 0;
+}
+
+void cli_opt_format(const cli_opt_t *o, char *buf, size_t n) {
+  switch (o->kind) {
+  case OPT_DOUBLE: snprintf(buf, n, "%.17g", *(const double *)o->target); break;
+  case OPT_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)o->target); break;
+  case OPT_SIZE: snprintf(buf, n, "%zu", *(const size_t *)o->target); break;
+  case OPT_INT:
+  case OPT_FLAG: snprintf(buf, n, "%d", *(const int *)o->target); break;
+  case OPT_STRING: {
+    const char *s = *(const char *const *)o->target;
+    snprintf(buf, n, "%s", s ? s : "");
+    break;
+  }
+  }
+}
+
 static cli_opt_t *find(cli_opt_t *opts, size_t n, const char *flag, size_t len) {
   for (size_t i = 0; i < n; i++)
     if (strlen(opts[i].flag) == len && strncmp(opts[i].flag, flag, len) == 0) return &opts[i];
@@ -75,34 +123,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opt_t *opts, size_t no
       if (i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value (%s)", o->flag, o->meta);
       val = argv[++i];
     }
-    uint64_t u;
-    switch (o->kind) {
-    case OPT_DOUBLE:
-      if (parse_double(val, (double *)o->target) != 0)
-        return cli_usage_error(cmd, "%s must be a finite number (got '%s')", o->flag, val);
-      break;
-    case OPT_U64:
-    case OPT_SIZE:
-    case OPT_INT:
-      if (parse_u64(val, &u) != 0)
-        return cli_usage_error(cmd, "%s must be a nonnegative integer (got '%s')", o->flag, val);
-      if (o->kind == OPT_U64) {
-        *(uint64_t *)o->target = u;
-      } else if (o->kind == OPT_SIZE) {
-        if (u > SIZE_MAX) return cli_usage_error(cmd, "%s is too large (got '%s')", o->flag, val);
-        *(size_t *)o->target = (size_t)u;
-      } else {
-        if (u > 4096) return cli_usage_error(cmd, "%s must be at most 4096 (got '%s')", o->flag, val);
-        *(int *)o->target = (int)u;
-      }
-      break;
-    case OPT_STRING:
-      if (*val == '\0') return cli_usage_error(cmd, "%s must not be empty", o->flag);
-      *(const char **)o->target = val;
-      break;
-    case OPT_FLAG:
-      break;
-    }
+    if (cli_opt_set(cmd, o, val) != 0) return CLI_EXIT_USAGE;
   }
   return 0;
 }

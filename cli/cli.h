@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "valley/json.h"
+#include "valley/sweep.h"
 
 /* Exit statuses. */
 #define CLI_EXIT_OK 0
@@ -29,6 +30,11 @@ typedef struct {
 /* Parses argv[first..argc-1] into the table.  Returns 0, or 1 when --help was given (help is
  * printed), or 2 after printing a one-line error "valley CMD: ..." to stderr. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opt_t *opts, size_t nopts);
+
+/* Sets one option from its text, as the parser does (0, or CLI_EXIT_USAGE after a one-line error). */
+int cli_opt_set(const char *cmd, cli_opt_t *o, const char *val);
+/* The option's current value as text ("" for an unset string). */
+void cli_opt_format(const cli_opt_t *o, char *buf, size_t n);
 
 /* Whether the flag was given on the command line (0 for a flag not in the table). */
 int cli_given(const cli_opt_t *opts, size_t nopts, const char *flag);
@@ -64,6 +70,22 @@ typedef struct {
 void cli_progress_init(cli_progress_t *p, const char *label);
 int cli_progress_cb(double fraction, void *arg); /* valley_sgd1d_config_t.progress */
 void cli_progress_done(cli_progress_t *p);
+
+/* A parameter-grid sweep for a command (cli/sweep.c, docs/sweeps.md).  `opts` are parsed; each
+ * grid parameter NAME sets option --NAME.  configure(arg, cmd) checks and derives the settings
+ * from the options' current values (printing "valley CMD: ..." and returning the exit status on
+ * bad input, else -1); point(...) computes one point after configure.  Every point is configured
+ * once before the file is touched.  Options in `skip` (and the swept ones) stay out of the
+ * file's fingerprint.  Returns the exit status (130 after SIGINT). */
+typedef int (*cli_sweep_configure_fn)(void *arg, const char *cmd);
+int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *out,
+              const valley_sweep_param_t *allowed, size_t nallowed, cli_opt_t *opts, size_t nopts,
+              const char *const *skip, size_t nskip, cli_sweep_configure_fn configure,
+              valley_sweep_point_fn point, void *arg);
+
+/* A progress callback for a sweep point's computation: nonzero (cancel) once SIGINT has asked the
+ * sweep to stop, so that a long point stops at once (its record is not written). */
+int cli_sweep_cancel_cb(double fraction, void *arg);
 
 /* Subcommands. */
 int cli_cmd_theorem1(int argc, char **argv);

@@ -22,7 +22,7 @@ typedef struct {
   double epsrel;
   int quadrature;
   double T;
-  const char *sweep, *csv, *out;
+  const char *sweep, *csv, *out, *param_grid;
   size_t points, fv, particles, bins;
   int threads, json, sde;
   double dt, time;
@@ -56,7 +56,9 @@ typedef struct {
   LAND_OPTIONS(X, a)                                                                              \
   X("--T", OPT_DOUBLE, &a.T, "X", "temperature T = learning rate / batch size (> 0)")             \
   X("--sweep", OPT_STRING, &a.sweep, "TMIN:TMAX:N", "N log-spaced temperatures instead of --T")   \
-  X("--csv", OPT_STRING, &a.csv, "FILE.csv", "with --sweep: write the sweep as CSV (atomic)")
+  X("--csv", OPT_STRING, &a.csv, "FILE.csv", "with --sweep: write the sweep as CSV (atomic)")  \
+  X("--param-grid", OPT_STRING, &a.param_grid, "SPEC", "sweep a grid, e.g. 'T=0.05,0.1;wscale=0,1' (docs/sweeps.md)") \
+  X("--out", OPT_STRING, &a.out, "FILE.jsonl", "with --param-grid: one JSON line per point (resumable)")
 
 #define STEADY_OPTIONS(X, a)                                                                      \
   LAND_OPTIONS(X, a)                                                                              \
@@ -358,6 +360,54 @@ static void write_sweep_csv(FILE *f, const args_t *a, const valley_steady_ctx_t 
   }
 }
 
+typedef struct {
+  args_t *a;
+  cli_opt_t *opts;
+  size_t nopts;
+  valley_basin1d_t b;
+} run_t;
+
+/* --param-grid: the landscape and --T from the options' current values (-1 when good). */
+static int configure(void *arg, const char *cmd) {
+  run_t *c = arg;
+  const char *saved = c->a->cmd;
+  c->a->cmd = cmd;
+  int rc = build_landscape(c->a, c->opts, c->nopts, &c->b) ? CLI_EXIT_USAGE : -1;
+  if (rc < 0 && (!(c->a->T > 0) || !isfinite(c->a->T)))
+    rc = cli_usage_error(cmd, "--T must be > 0 (got %g)", c->a->T);
+  c->a->cmd = saved;
+  return rc;
+}
+
+/* One grid point: the landscape and the steady state at T, as --json writes them. */
+static valley_status_t sweep_point(size_t index, const char *const *values, valley_json_t *j,
+                                   void *arg, valley_error_t *err) {
+  (void)index;
+  (void)values;
+  run_t *c = arg;
+  valley_fp1d_t p;
+  valley_steady_ctx_t ctx;
+  valley_basin1d_problem(&c->b, &p);
+  valley_steady_config_t cfg = {c->a->grid, c->a->epsrel};
+  valley_status_t st =
+      valley_steady_prepare(&ctx, &p, valley_basin1d_utest3, &c->b, &cfg, !c->a->quadrature, err);
+  if (st != VALLEY_OK) return st;
+  valley_steady_t s;
+  st = valley_steady_sweep(&ctx, &c->a->T, 1, c->a->threads, &s, cli_sweep_cancel_cb, NULL, err);
+  if (st == VALLEY_OK) {
+    json_landscape(j, &c->b, c->a, &ctx);
+    json_solution(j, &s);
+  }
+  valley_steady_ctx_free(&ctx);
+  return st;
+}
+
+static const valley_sweep_param_t SWEEPABLE[] = {{"T", 1},      {"preset", 0}, {"c", 1},
+                                                 {"lscale", 1}, {"wscale", 1}, {"shift", 1},
+                                                 {"noise", 0}};
+static const char *const UNFINGERPRINTED[] = {"--threads", "--json", "--param-grid", "--out",
+                                              "--sweep", "--csv"};
+
 int cli_cmd_basins(int argc, char **argv) {
   args_t a;
   args_default(&a, "basins");
@@ -366,6 +416,17 @@ int cli_cmd_basins(int argc, char **argv) {
   valley_basin1d_t b;
   int rc = start(&a, BASINS_SUMMARY, argc, argv, opts, nopts, &b);
   if (rc >= 0) return rc;
+  if (a.param_grid != NULL) {
+    if (a.sweep || a.csv) return cli_usage_error(a.cmd, "--sweep/--csv do not go with --param-grid");
+    if (a.json)
+      return cli_usage_error(a.cmd, "--json does not go with --param-grid (--out is JSON Lines)");
+    run_t run = {&a, opts, nopts, b};
+    return cli_sweep(a.cmd, "--param-grid", a.param_grid, a.out, SWEEPABLE,
+                     sizeof SWEEPABLE / sizeof SWEEPABLE[0], opts, nopts, UNFINGERPRINTED,
+                     sizeof UNFINGERPRINTED / sizeof UNFINGERPRINTED[0], configure, sweep_point,
+                     &run);
+  }
+  if (a.out != NULL) return cli_usage_error(a.cmd, "--out needs --param-grid");
   if (cli_given(opts, nopts, "--T") && a.sweep)
     return cli_usage_error(a.cmd, "give --T or --sweep, not both");
   double Tmin = a.T, Tmax = a.T;

@@ -19,7 +19,7 @@ static const char *const CMD = "theorem2";
 typedef struct {
   valley_sgd1d_config_t cfg;
   double c;
-  const char *valley, *noise, *trajectory;
+  const char *valley, *noise, *trajectory, *grid, *out;
   uint64_t trajectory_steps;
   int json;
 } args_t;
@@ -45,7 +45,9 @@ typedef struct {
   X("--threads", OPT_INT, &a.cfg.threads, "N", "OpenMP threads (0: all; results do not depend on it)") \
   X("--trajectory", OPT_STRING, &a.trajectory, "FILE.csv", "write chain 0's path and running mean (Figure 5)") \
   X("--trajectory-steps", OPT_U64, &a.trajectory_steps, "N", "iterates in --trajectory (>= 1)")   \
-  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")
+  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")                               \
+  X("--grid", OPT_STRING, &a.grid, "SPEC", "sweep a grid, e.g. 'c=2,4;nu=0.5,1' (docs/sweeps.md)") \
+  X("--out", OPT_STRING, &a.out, "FILE.jsonl", "with --grid: one JSON line per point (resumable)")
 
 #define THM2_OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
 
@@ -73,12 +75,10 @@ static void json_constants(valley_json_t *j, const char *key, const valley_thm2_
   valley_json_object_end(j);
 }
 
-static void print_json(const valley_thm2_report_t *r) {
-  valley_json_t j;
-  valley_json_begin(&j, stdout);
-  valley_json_string(&j, "command", "theorem2");
-  valley_json_string(&j, "version", VALLEY_VERSION);
-  valley_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 2");
+/* The report's fields (the --json object without its command/version/paper, and a grid
+ * sweep's record). */
+static void json_report(valley_json_t *jp, const valley_thm2_report_t *r) {
+  valley_json_t j = *jp;
   valley_json_object(&j, "parameters");
   const valley_sgd1d_config_t *c = &r->cfg;
   valley_json_number(&j, "eta", c->eta);
@@ -159,7 +159,17 @@ static void print_json(const valley_thm2_report_t *r) {
     valley_json_object_end(&j);
   }
   valley_json_array_end(&j);
-  valley_json_object_end(&j);
+  valley_json_object_end(&j); /* monte_carlo */
+  *jp = j;
+}
+
+static void print_json(const valley_thm2_report_t *r) {
+  valley_json_t j;
+  valley_json_begin(&j, stdout);
+  valley_json_string(&j, "command", "theorem2");
+  valley_json_string(&j, "version", VALLEY_VERSION);
+  valley_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 2");
+  json_report(&j, r);
   valley_json_end(&j);
 }
 
@@ -222,6 +232,66 @@ static void print_text(const valley_thm2_report_t *r) {
   }
 }
 
+typedef struct {
+  args_t *a;
+  cli_opt_t *opts;
+  size_t nopts;
+} run_t;
+
+/* Checks the options and derives a-, b+-, sigma from them: -1 to go on, else the exit status. */
+static int configure(void *arg, const char *cmd) {
+  run_t *c = arg;
+  args_t *a = c->a;
+  if (valley_valley1d_kind_parse(a->valley, &a->cfg.valley.kind) != VALLEY_OK)
+    return cli_usage_error(cmd, "--valley must be canonical or saturating (got '%s')", a->valley);
+  if (valley_noise_kind_parse(a->noise, &a->cfg.noise) != VALLEY_OK)
+    return cli_usage_error(cmd, "--noise must be uniform, two-point or truncated-normal (got '%s')",
+                           a->noise);
+  if (cli_given(c->opts, c->nopts, "--c")) {
+    if (cli_given(c->opts, c->nopts, "--a-minus"))
+      return cli_usage_error(cmd, "give --a-minus or --c, not both");
+    if (!(a->c > 0)) return cli_usage_error(cmd, "--c must be > 0 (got %g)", a->c);
+    a->cfg.valley.a_minus = -a->c * a->cfg.valley.a_plus;
+  }
+  if (!(a->cfg.valley.a_plus > 0))
+    return cli_usage_error(cmd, "--a-plus must be > 0 (got %g)", a->cfg.valley.a_plus);
+  if (!cli_given(c->opts, c->nopts, "--b-plus")) a->cfg.valley.b_plus = a->cfg.valley.a_plus;
+  if (!cli_given(c->opts, c->nopts, "--b-minus")) a->cfg.valley.b_minus = a->cfg.valley.a_minus;
+  if (!cli_given(c->opts, c->nopts, "--sigma")) a->cfg.sigma = a->cfg.nu;
+  if (a->cfg.noise == VALLEY_NOISE_TRUNC_NORMAL && !(a->cfg.sigma > 0))
+    return cli_usage_error(cmd, "--sigma must be > 0 for truncated-normal noise (got %g; it "
+                                "defaults to --nu)", a->cfg.sigma);
+  if (a->trajectory_steps == 0 || a->trajectory_steps > 100000000)
+    return cli_usage_error(cmd, "--trajectory-steps must be in [1, 1e8] (got %" PRIu64 ")",
+                           a->trajectory_steps);
+  valley_error_t err;
+  if (valley_sgd1d_config_check(&a->cfg, &err) != VALLEY_OK)
+    return cli_usage_error(cmd, "%s", err.message);
+  return -1;
+}
+
+/* One grid point of --grid: the report's fields. */
+static valley_status_t sweep_point(size_t index, const char *const *values, valley_json_t *j,
+                                   void *arg, valley_error_t *err) {
+  (void)index;
+  (void)values;
+  run_t *c = arg;
+  valley_thm2_report_t *rep = malloc(sizeof *rep);
+  if (rep == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+  c->a->cfg.progress = cli_sweep_cancel_cb; /* SIGINT stops the point at once */
+  c->a->cfg.progress_arg = NULL;
+  valley_status_t st = valley_thm2_check(&c->a->cfg, rep, err);
+  if (st == VALLEY_OK) json_report(j, rep);
+  free(rep);
+  return st;
+}
+
+static const valley_sweep_param_t SWEEPABLE[] = {
+    {"eta", 1}, {"nu", 1}, {"c", 1}, {"a-plus", 1}, {"a-minus", 1},
+    {"noise", 0}, {"valley", 0}, {"seed", 1}};
+static const char *const UNFINGERPRINTED[] = {"--threads", "--json", "--trajectory",
+                                              "--trajectory-steps", "--grid", "--out"};
+
 /* mpi: NULL, or the MPI ranks (cli/mpi.h): every rank parses and checks the same arguments
  * (only rank 0's stdout and stderr are open), runs its own chains, and only rank 0 reports. */
 static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
@@ -239,32 +309,25 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
   int rc = cli_parse_or_help(CMD, SUMMARY, argc, argv, opts, nopts);
   if (rc >= 0) return rc;
 
-  if (valley_valley1d_kind_parse(a.valley, &a.cfg.valley.kind) != VALLEY_OK)
-    return cli_usage_error(CMD, "--valley must be canonical or saturating (got '%s')", a.valley);
-  if (valley_noise_kind_parse(a.noise, &a.cfg.noise) != VALLEY_OK)
-    return cli_usage_error(CMD, "--noise must be uniform, two-point or truncated-normal (got '%s')",
-                           a.noise);
-  if (cli_given(opts, nopts, "--c")) {
-    if (cli_given(opts, nopts, "--a-minus"))
-      return cli_usage_error(CMD, "give --a-minus or --c, not both");
-    if (!(a.c > 0)) return cli_usage_error(CMD, "--c must be > 0 (got %g)", a.c);
-    a.cfg.valley.a_minus = -a.c * a.cfg.valley.a_plus;
+  run_t run = {&a, opts, nopts};
+  if (a.grid != NULL) {
+#ifdef VALLEY_HAVE_MPI
+    /* every rank would run the whole grid into one file: not yet (docs/mpi.md) */
+    if (mpi->size > 1)
+      return mpi->rank == 0 ? cli_usage_error(CMD, "--grid does not run under mpirun yet (run "
+                                                   "it as one process; docs/sweeps.md)")
+                            : CLI_EXIT_USAGE;
+#endif
+    if (a.trajectory != NULL) return cli_usage_error(CMD, "--trajectory does not go with --grid");
+    if (a.json) return cli_usage_error(CMD, "--json does not go with --grid (--out is JSON Lines)");
+    return cli_sweep(CMD, "--grid", a.grid, a.out, SWEEPABLE, sizeof SWEEPABLE / sizeof SWEEPABLE[0],
+                     opts, nopts, UNFINGERPRINTED,
+                     sizeof UNFINGERPRINTED / sizeof UNFINGERPRINTED[0], configure, sweep_point,
+                     &run);
   }
-  if (!(a.cfg.valley.a_plus > 0))
-    return cli_usage_error(CMD, "--a-plus must be > 0 (got %g)", a.cfg.valley.a_plus);
-  if (!cli_given(opts, nopts, "--b-plus")) a.cfg.valley.b_plus = a.cfg.valley.a_plus;
-  if (!cli_given(opts, nopts, "--b-minus")) a.cfg.valley.b_minus = a.cfg.valley.a_minus;
-  if (!cli_given(opts, nopts, "--sigma")) a.cfg.sigma = a.cfg.nu;
-  if (a.cfg.noise == VALLEY_NOISE_TRUNC_NORMAL && !(a.cfg.sigma > 0))
-    return cli_usage_error(CMD, "--sigma must be > 0 for truncated-normal noise (got %g; it "
-                                "defaults to --nu)", a.cfg.sigma);
-  if (a.trajectory_steps == 0 || a.trajectory_steps > 100000000)
-    return cli_usage_error(CMD, "--trajectory-steps must be in [1, 1e8] (got %" PRIu64 ")",
-                           a.trajectory_steps);
+  if (a.out != NULL) return cli_usage_error(CMD, "--out needs --grid");
+  if ((rc = configure(&run, CMD)) >= 0) return rc;
   valley_error_t err;
-  if (valley_sgd1d_config_check(&a.cfg, &err) != VALLEY_OK)
-    return cli_usage_error(CMD, "%s", err.message);
-
   valley_outfile_t out = {NULL, NULL, NULL};
 #ifdef VALLEY_HAVE_MPI
   /* only rank 0 writes files; the others follow its success or failure */

@@ -8,12 +8,19 @@ void valley_json_begin(valley_json_t *j, FILE *f) {
   j->f = f;
   j->depth = 0;
   j->need_comma[0] = 0;
+  j->compact = 0;
   fputc('{', f);
 }
 
-void valley_json_end(valley_json_t *j) { fputs("\n}\n", j->f); }
+void valley_json_begin_compact(valley_json_t *j, FILE *f) {
+  valley_json_begin(j, f);
+  j->compact = 1;
+}
+
+void valley_json_end(valley_json_t *j) { fputs(j->compact ? "}" : "\n}\n", j->f); }
 
 static void indent(valley_json_t *j) {
+  if (j->compact) return;
   fputc('\n', j->f);
   for (int i = 0; i <= j->depth; i++) fputs("  ", j->f);
 }
@@ -39,7 +46,7 @@ static void key(valley_json_t *j, const char *k) {
   indent(j);
   if (k != NULL) {
     put_string(j->f, k);
-    fputs(": ", j->f);
+    fputs(j->compact ? ":" : ": ", j->f);
   }
 }
 

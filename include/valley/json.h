@@ -11,10 +11,14 @@ typedef struct {
   FILE *f;
   int depth;
   int need_comma[64];
+  int compact; /* 1: one line, no spaces (valley_json_begin_compact) */
 } valley_json_t;
 
 void valley_json_begin(valley_json_t *j, FILE *f);
 void valley_json_end(valley_json_t *j);
+/* The same object on one line without spaces or a final newline (a JSON Lines record; the
+ * grid sweeps of plots/sweep.c write one per grid point). */
+void valley_json_begin_compact(valley_json_t *j, FILE *f);
 void valley_json_object(valley_json_t *j, const char *key); /* key NULL inside arrays */
 void valley_json_object_end(valley_json_t *j);
 void valley_json_array(valley_json_t *j, const char *key);
