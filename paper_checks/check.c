@@ -19,6 +19,14 @@
 #include "checks_internal.h"
 
 #define CHECK_GNUPLOT_TIMEOUT_S 60
+#define CHECK_MAX_SHARED 16
+
+/* The values shared by the checks of one run (valley_check_shared). */
+typedef struct {
+  size_t n;
+  char key[CHECK_MAX_SHARED][64];
+  void *value[CHECK_MAX_SHARED];
+} check_shared_t;
 
 static const char *const verdict_names[] = {"PASS", "FAIL", "NOT REPRODUCED", "INCONCLUSIVE",
                                             "SKIPPED"};
@@ -53,11 +61,38 @@ struct valley_check_run {
   valley_check_figure_t fig[VALLEY_CHECK_MAX_FIGURES];
   FILE *fig_data[VALLEY_CHECK_MAX_FIGURES];
   char *fig_plot[VALLEY_CHECK_MAX_FIGURES]; /* the plot commands, malloc'ed */
+  check_shared_t *shared;                    /* the run's */
 };
 
 const valley_check_config_t *valley_check_cfg(const valley_check_run_t *r) { return r->cfg; }
 
 valley_json_t *valley_check_json(valley_check_run_t *r) { return &r->json; }
+
+valley_status_t valley_check_shared(valley_check_run_t *r, const char *key,
+                                    valley_status_t (*make)(valley_check_run_t *r, void *ctx,
+                                                            void **value, valley_error_t *err),
+                                    void *ctx, const void **value, valley_error_t *err) {
+  check_shared_t *sh = r->shared;
+  *value = NULL;
+  for (size_t i = 0; i < sh->n; i++)
+    if (strcmp(sh->key[i], key) == 0) {
+      *value = sh->value[i];
+      return VALLEY_OK;
+    }
+  if (sh->n >= CHECK_MAX_SHARED || strlen(key) >= sizeof sh->key[0])
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: shared value '%s': more than %d keys or too long",
+                        r->check->name, key, CHECK_MAX_SHARED);
+  void *v = NULL;
+  valley_status_t st = make(r, ctx, &v, err);
+  if (st != VALLEY_OK) {
+    free(v);
+    return st;
+  }
+  snprintf(sh->key[sh->n], sizeof sh->key[0], "%s", key);
+  sh->value[sh->n++] = v;
+  *value = v;
+  return VALLEY_OK;
+}
 
 void valley_check_verdict(valley_check_run_t *r, valley_check_verdict_t v, const char *fmt, ...) {
   va_list ap;
@@ -201,12 +236,13 @@ static void remove_figures(const valley_check_run_t *r) {
 /* One check: its numbers (as JSON text) and figures; res filled; st is the check's own status
  * (recorded, not returned). */
 static void run_one(const valley_check_config_t *cfg, const valley_check_t *c, const char *fig_dir,
-                    valley_check_result_t *res, char **numbers) {
+                    check_shared_t *shared, valley_check_result_t *res, char **numbers) {
   valley_check_run_t r;
   memset(&r, 0, sizeof r);
   r.check = c;
   r.cfg = cfg;
   r.fig_dir = fig_dir;
+  r.shared = shared;
   memset(res, 0, sizeof *res);
   res->check = c;
   *numbers = NULL;
@@ -270,6 +306,8 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
   char *tmp = malloc(len + 16), *figs = malloc(len + 32), *old = malloc(len + 16);
   char **numbers = calloc(n > 0 ? n : 1, sizeof *numbers);
   rep->results = calloc(n > 0 ? n : 1, sizeof *rep->results);
+  check_shared_t shared;
+  shared.n = 0;
   valley_status_t st = VALLEY_OK;
   if (tmp == NULL || figs == NULL || old == NULL || numbers == NULL || rep->results == NULL) {
     st = VALLEY_ERROR(err, VALLEY_ENOMEM, "the report");
@@ -300,7 +338,7 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
       snprintf(line, sizeof line, "[%zu/%zu] %s ...", i + 1, n, c->name);
       cfg->progress(cfg->progress_ctx, line);
     }
-    run_one(cfg, c, figs, &rep->results[i], &numbers[i]);
+    run_one(cfg, c, figs, &shared, &rep->results[i], &numbers[i]);
     if (cfg->progress != NULL) {
       char line[800];
       const valley_check_result_t *x = &rep->results[i];
@@ -381,6 +419,7 @@ done:
   if (numbers != NULL)
     for (size_t i = 0; i < n; i++) free(numbers[i]);
   free(numbers);
+  for (size_t i = 0; i < shared.n; i++) free(shared.value[i]);
   if (st != VALLEY_OK) valley_check_report_free(rep);
   return st;
 }

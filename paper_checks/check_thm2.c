@@ -130,19 +130,30 @@ static void thm2_config(const valley_check_config_t *cc, valley_sgd1d_config_t *
   }
 }
 
-/* Runs valley_thm2_check on the default valley; *out is allocated (free it). */
-static valley_status_t thm2_run(valley_check_run_t *r, const char *name, valley_sgd1d_config_t *cfg,
-                                valley_thm2_report_t **out, valley_error_t *err) {
-  thm2_config(valley_check_cfg(r), cfg);
+/* The Monte Carlo of the default valley, shared by the checks that read it (one run of it per
+ * `valley check`). */
+static valley_status_t thm2_make(valley_check_run_t *r, void *ctx, void **value,
+                                 valley_error_t *err) {
+  const valley_sgd1d_config_t *cfg = ctx;
   valley_thm2_report_t *rep = calloc(1, sizeof *rep);
   if (rep == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "the Theorem 2 report");
-  valley_check_progress(r, "%s: %zu chains x %llu steps", name, cfg->chains,
+  *value = rep;
+  valley_check_progress(r, "Theorem 2 Monte Carlo: %zu chains x %llu steps", cfg->chains,
                         (unsigned long long)cfg->steps);
-  valley_status_t st = valley_thm2_check(cfg, rep, err);
-  if (st != VALLEY_OK) {
-    free(rep);
-    return st;
-  }
+  return valley_thm2_check(cfg, rep, err);
+}
+
+/* valley_thm2_check on the default valley; *out is allocated (free it), a copy of the run's
+ * shared report. */
+static valley_status_t thm2_run(valley_check_run_t *r, valley_sgd1d_config_t *cfg,
+                                valley_thm2_report_t **out, valley_error_t *err) {
+  thm2_config(valley_check_cfg(r), cfg);
+  const void *shared = NULL;
+  valley_status_t st = valley_check_shared(r, "thm2-default-valley", thm2_make, cfg, &shared, err);
+  if (st != VALLEY_OK) return st;
+  valley_thm2_report_t *rep = malloc(sizeof *rep);
+  if (rep == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "the Theorem 2 report");
+  memcpy(rep, shared, sizeof *rep);
   *out = rep;
   return VALLEY_OK;
 }
@@ -257,7 +268,7 @@ static void precond_note(const valley_thm2_report_t *rep, char *buf, size_t n) {
 valley_status_t valley_check_thm2_lemma4(valley_check_run_t *r, valley_error_t *err) {
   valley_sgd1d_config_t cfg;
   valley_thm2_report_t *rep;
-  valley_status_t st = thm2_run(r, "thm2-lemma4", &cfg, &rep, err);
+  valley_status_t st = thm2_run(r, &cfg, &rep, err);
   if (st != VALLEY_OK) return st;
   const valley_thm2_event_t *a = find_event(rep, "lemma4_w0_in_range", "printed");
   const valley_thm2_event_t *b = find_event(rep, "lemma4_one_sharp_iterate", "printed");
@@ -328,7 +339,7 @@ valley_status_t valley_check_thm2_lemma5(valley_check_run_t *r, valley_error_t *
 valley_status_t valley_check_thm2_theorem6(valley_check_run_t *r, valley_error_t *err) {
   valley_sgd1d_config_t cfg;
   valley_thm2_report_t *rep;
-  valley_status_t st = thm2_run(r, "thm2-theorem6", &cfg, &rep, err);
+  valley_status_t st = thm2_run(r, &cfg, &rep, err);
   if (st != VALLEY_OK) return st;
   const valley_thm2_event_t *e = find_event(rep, "theorem6_flat_stay", "printed");
   if (e == NULL) return missing_event(rep, "theorem6_flat_stay", err);
@@ -390,7 +401,7 @@ valley_status_t valley_check_thm2_lemma7(valley_check_run_t *r, valley_error_t *
 valley_status_t valley_check_thm2_theorem8(valley_check_run_t *r, valley_error_t *err) {
   valley_sgd1d_config_t cfg;
   valley_thm2_report_t *rep;
-  valley_status_t st = thm2_run(r, "thm2-theorem8", &cfg, &rep, err);
+  valley_status_t st = thm2_run(r, &cfg, &rep, err);
   if (st != VALLEY_OK) return st;
   const valley_thm2_event_t *e = find_event(rep, "theorem8_sharp_by_T_max", "printed");
   const valley_thm2_event_t *a = find_event(rep, "theorem8_sharp_by_T_max", "azuma");
@@ -421,7 +432,7 @@ valley_status_t valley_check_thm2_theorem8(valley_check_run_t *r, valley_error_t
 valley_status_t valley_check_thm2_round_mean(valley_check_run_t *r, valley_error_t *err) {
   valley_sgd1d_config_t cfg;
   valley_thm2_report_t *rep;
-  valley_status_t st = thm2_run(r, "thm2-round-mean", &cfg, &rep, err);
+  valley_status_t st = thm2_run(r, &cfg, &rep, err);
   if (st != VALLEY_OK) return st;
   const valley_thm2_event_t *e = find_event(rep, "round_mean_bound", "printed");
   const valley_thm2_event_t *a = find_event(rep, "round_mean_bound", "azuma");
@@ -628,7 +639,7 @@ static valley_status_t events_figure(valley_check_run_t *r, const valley_thm2_re
 valley_status_t valley_check_thm2_wbar(valley_check_run_t *r, valley_error_t *err) {
   valley_sgd1d_config_t cfg;
   valley_thm2_report_t *rep;
-  valley_status_t st = thm2_run(r, "thm2-wbar", &cfg, &rep, err);
+  valley_status_t st = thm2_run(r, &cfg, &rep, err);
   if (st != VALLEY_OK) return st;
   const valley_thm2_event_t *e = find_event(rep, "theorem2_bound", "printed");
   const valley_thm2_event_t *a = find_event(rep, "theorem2_bound", "azuma");

@@ -3,6 +3,7 @@
  * not run and its figures are removed, bad figure names are refused, and the experiments'
  * verdicts map as documented (docs/check.md). */
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,35 @@ static valley_status_t c_badfig(valley_check_run_t *r, valley_error_t *err) {
   return VALLEY_OK;
 }
 
+/* valley_check_shared: two checks see one value, made once (the second sees the first's mark). */
+static valley_status_t make_one(valley_check_run_t *r, void *ctx, void **value,
+                                valley_error_t *err) {
+  (void)r;
+  (void)ctx;
+  int *v = malloc(sizeof *v);
+  if (v == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "an int");
+  *v = 1;
+  *value = v;
+  return VALLEY_OK;
+}
+static valley_status_t c_share1(valley_check_run_t *r, valley_error_t *err) {
+  const void *v;
+  valley_status_t st = valley_check_shared(r, "k", make_one, NULL, &v, err);
+  if (st != VALLEY_OK) return st;
+  int *mark = (int *)(uintptr_t)v; /* the test marks it to see whether it is made again */
+  *mark = 7;
+  valley_check_verdict(r, VALLEY_CHECK_PASS, "made");
+  return VALLEY_OK;
+}
+static valley_status_t c_share2(valley_check_run_t *r, valley_error_t *err) {
+  const void *v;
+  valley_status_t st = valley_check_shared(r, "k", make_one, NULL, &v, err);
+  if (st != VALLEY_OK) return st;
+  valley_check_verdict(r, *(const int *)v == 7 ? VALLEY_CHECK_PASS : VALLEY_CHECK_FAIL,
+                       "shared value %d", *(const int *)v);
+  return VALLEY_OK;
+}
+
 static int exists(const char *dir, const char *name) {
   char p[1024];
   snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -79,6 +109,8 @@ int main(void) {
       {"an-error", "p", "w", "s", "valley f", c_error},
       {"a-silent", "p", "w", "s", "valley g", c_silent},
       {"a-badfig", "p", "w", "s", "valley h", c_badfig},
+      {"a-share1", "p", "w", "s", "valley i", c_share1},
+      {"a-share2", "p", "w", "s", "valley j", c_share2},
   };
   enum { N = sizeof made / sizeof made[0] };
   const valley_check_t *sel[N];
@@ -107,6 +139,8 @@ int main(void) {
         "a check with no verdict is not run: '%s'", rep.results[6].summary);
   check(&t, rep.results[7].ran && rep.results[7].verdict == VALLEY_CHECK_PASS,
         "a bad figure name is refused with EINVAL");
+  check(&t, rep.results[9].ran && rep.results[9].verdict == VALLEY_CHECK_PASS,
+        "a shared value is made once per run: %s", rep.results[9].summary);
   char figs[1200];
   snprintf(figs, sizeof figs, "%s/figures", out);
   check(&t, exists(figs, "fig-ok.csv") && exists(figs, "fig-ok.gp") && !exists(figs, "fig-orphan.csv"),
@@ -123,9 +157,9 @@ int main(void) {
   size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
   buf[n] = '\0';
   if (f != NULL) fclose(f);
-  check(&t, strstr(buf, "\"PASS\": 2") != NULL && strstr(buf, "\"FAIL\": 1") != NULL &&
+  check(&t, strstr(buf, "\"PASS\": 4") != NULL && strstr(buf, "\"FAIL\": 1") != NULL &&
                 strstr(buf, "\"ERROR\": 2") != NULL && strstr(buf, "\"answer\": 42") != NULL,
-        "report.json counts 2 PASS, 1 FAIL, 2 not run, and holds the numbers");
+        "report.json counts 4 PASS, 1 FAIL, 2 not run, and holds the numbers");
   valley_check_report_free(&rep);
   /* an output path whose parent does not exist: an error, nothing made */
   char nowhere[1200];

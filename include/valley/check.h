@@ -64,6 +64,16 @@ void valley_check_verdict(valley_check_run_t *r, valley_check_verdict_t v, const
 #endif
     ;
 
+/* A value that several checks of one run need, computed once (e.g. the Theorem 2 Monte Carlo
+ * that five checks read): the first call with `key` runs make(r, ctx, &value, err) and keeps
+ * value (malloc'ed by make; the run frees it at its end); later calls with the same key return
+ * the same value.  *value is owned by the run: read it, do not free it.  A failed make is not
+ * kept.  At most 16 keys per run.  EINVAL (too many keys) or make's status. */
+valley_status_t valley_check_shared(valley_check_run_t *r, const char *key,
+                                    valley_status_t (*make)(valley_check_run_t *r, void *ctx,
+                                                            void **value, valley_error_t *err),
+                                    void *ctx, const void **value, valley_error_t *err);
+
 /* A progress line (printf style). */
 void valley_check_progress(valley_check_run_t *r, const char *fmt, ...)
 #if defined(__GNUC__)
