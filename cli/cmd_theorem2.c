@@ -19,7 +19,7 @@ static const char *const CMD = "theorem2";
 typedef struct {
   valley_sgd1d_config_t cfg;
   double c;
-  const char *valley, *noise, *trajectory, *grid, *out;
+  const char *valley, *noise, *trajectory, *grid, *out, *device;
   uint64_t trajectory_steps;
   int json;
 } args_t;
@@ -43,6 +43,8 @@ typedef struct {
   X("--burn-in", OPT_U64, &a.cfg.burn_in, "N", "steps before statistics start (< --steps)")       \
   X("--seed", OPT_U64, &a.cfg.seed, "N", "PCG32 seed; chain i draws from stream i")               \
   X("--threads", OPT_INT, &a.cfg.threads, "N", "OpenMP threads (0: all; results do not depend on it)") \
+  X("--device", OPT_STRING, &a.device, "NAME", "cpu | cuda: where the chains run (docs/cuda.md)")  \
+  X("--gpu", OPT_INT, &a.cfg.cuda_device, "N", "with --device cuda: the CUDA device's index")      \
   X("--trajectory", OPT_STRING, &a.trajectory, "FILE.csv", "write chain 0's path and running mean (Figure 5)") \
   X("--trajectory-steps", OPT_U64, &a.trajectory_steps, "N", "iterates in --trajectory (>= 1)")   \
   X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")                               \
@@ -107,6 +109,7 @@ static void json_report(valley_json_t *jp, const valley_thm2_report_t *r) {
   }
   valley_json_array_end(&j);
   valley_json_object(&j, "monte_carlo");
+  valley_json_string(&j, "device", valley_device_name(c->device));
   valley_json_u64(&j, "chains", c->chains);
   valley_json_u64(&j, "steps", c->steps);
   valley_json_u64(&j, "burn_in", c->burn_in);
@@ -183,8 +186,9 @@ static void print_text(const valley_thm2_report_t *r) {
          valley_valley1d_kind_name(c->valley.kind), valley_noise_kind_name(c->noise));
   if (c->valley.kind == VALLEY_VALLEY1D_SATURATING) printf(" scale=%g", c->valley.scale);
   if (c->noise == VALLEY_NOISE_TRUNC_NORMAL) printf(" sigma=%g", c->sigma);
-  printf("\n            seed=%" PRIu64 " chains=%zu steps=%" PRIu64 " burn-in=%" PRIu64 "\n\n",
-         c->seed, c->chains, c->steps, c->burn_in);
+  printf("\n            seed=%" PRIu64 " chains=%zu steps=%" PRIu64 " burn-in=%" PRIu64
+         " device=%s\n\n",
+         c->seed, c->chains, c->steps, c->burn_in, valley_device_name(c->device));
   printf("constants              as printed        azuma variant (docs/theorem2.md)\n");
   printf("  p_min, p_max     %.10g, %.10g\n", k->p_min, k->p_max);
   printf("  c, c'            %.10g, %.10g\n", k->c, k->c_prime);
@@ -247,6 +251,8 @@ static int configure(void *arg, const char *cmd) {
   if (valley_noise_kind_parse(a->noise, &a->cfg.noise) != VALLEY_OK)
     return cli_usage_error(cmd, "--noise must be uniform, two-point or truncated-normal (got '%s')",
                            a->noise);
+  if (valley_device_parse(a->device, &a->cfg.device) != VALLEY_OK)
+    return cli_usage_error(cmd, "--device must be cpu or cuda (got '%s')", a->device);
   if (cli_given(c->opts, c->nopts, "--c")) {
     if (cli_given(c->opts, c->nopts, "--a-minus"))
       return cli_usage_error(cmd, "give --a-minus or --c, not both");
@@ -303,6 +309,7 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
   valley_sgd1d_config_default(&a.cfg);
   a.valley = "canonical";
   a.noise = "uniform";
+  a.device = "cpu";
   a.trajectory_steps = 2000;
   cli_opt_t opts[] = {THM2_OPTIONS(THM2_OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];

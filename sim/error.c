@@ -1,5 +1,6 @@
 /* valley error codes (include/valley/error.h). */
 #include "valley/error.h"
+#include "valley/device.h"
 
 #include <string.h>
 
@@ -43,3 +44,7 @@ valley_status_t valley_name_index(const char *name, const char *const *names, si
 const char *valley_name_of(int v, const char *const *names, size_t n) {
   return v >= 0 && (size_t)v < n ? names[v] : "unknown";
 }
+
+static const char *const device_names[] = {"cpu", "cuda"};
+
+VALLEY_NAME_FUNCS(valley_device_parse, valley_device_name, valley_device_t, device_names)

@@ -15,6 +15,9 @@
 
 #include "sgd1d_block.h"
 #include "valley/pcg.h"
+#ifdef VALLEY_HAVE_CUDA
+#include "sgd1d_cuda_engine.h"
+#endif
 
 static const char *const noise_names[] = {"uniform", "two-point", "truncated-normal"};
 
@@ -68,6 +71,18 @@ valley_status_t valley_sgd1d_config_check(const valley_sgd1d_config_t *cfg, vall
                         (unsigned long long)cfg->burn_in, (unsigned long long)cfg->steps);
   if (cfg->threads < 0)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "--threads must be >= 0 (got %d)", cfg->threads);
+  if ((unsigned)cfg->device > VALLEY_DEVICE_CUDA)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "unknown device %d", (int)cfg->device);
+  if (cfg->device == VALLEY_DEVICE_CUDA) {
+    if (cfg->valley.kind == VALLEY_VALLEY1D_TABLE)
+      return VALLEY_ERROR(err, VALLEY_EINVAL,
+                          "--device cuda runs the canonical and saturating valleys, not a table");
+    if (cfg->noise == VALLEY_NOISE_TRUNC_NORMAL)
+      return VALLEY_ERROR(err, VALLEY_EINVAL,
+                          "--device cuda runs uniform and two-point noise, not truncated-normal");
+    if (cfg->cuda_device < 0)
+      return VALLEY_ERROR(err, VALLEY_EINVAL, "--gpu must be >= 0 (got %d)", cfg->cuda_device);
+  }
   return VALLEY_OK;
 }
 
@@ -241,6 +256,74 @@ valley_status_t valley_sgd1d_run(const valley_sgd1d_config_t *cfg,
   return valley_sgd1d_run_range(cfg, probes, 0, res, err);
 }
 
+/* The chains on the GPU (sim/sgd1d_cuda.cu): the same chains, streams and statistics. */
+static valley_status_t cuda_run(const valley_sgd1d_config_t *cfg, const valley_sgd1d_kprobes_t *kp,
+                                size_t first, valley_sgd1d_result_t *res, valley_error_t *err) {
+#ifndef VALLEY_HAVE_CUDA
+  (void)cfg;
+  (void)kp;
+  (void)first;
+  (void)res;
+  return VALLEY_ERROR(err, VALLEY_EIO,
+                      "--device cuda: valley was built without CUDA (no nvcc, or VALLEY_CUDA=OFF)");
+#else
+  _Static_assert(VCU_SGD1D_NPROBE == VALLEY_SGD1D_NPROBE && VCU_SGD1D_HIST == VALLEY_SGD1D_HIST,
+                 "the CUDA engine's probes and histogram match sgd1d.h");
+  vcu_sgd1d_t p;
+  memset(&p, 0, sizeof p);
+  p.kind = cfg->valley.kind == VALLEY_VALLEY1D_SATURATING ? 1 : 0;
+  p.a_plus = cfg->valley.a_plus;
+  p.a_minus = cfg->valley.a_minus;
+  p.b_plus = cfg->valley.b_plus;
+  p.b_minus = cfg->valley.b_minus;
+  p.scale = cfg->valley.scale;
+  p.noise = cfg->noise == VALLEY_NOISE_TWO_POINT ? 1 : 0;
+  p.eta = cfg->eta;
+  p.nu = cfg->nu;
+  p.w_init = cfg->w_init;
+  p.seed = cfg->seed;
+  p.steps = cfg->steps;
+  p.burn_in = cfg->burn_in;
+  p.first = first;
+  p.count = res->chains;
+  p.w0_lo = kp->w0_lo;
+  p.w0_hi = kp->w0_hi;
+  p.K = kp->K;
+  p.env = kp->env;
+  p.flat_run_max = kp->flat_run_max;
+  p.flat_run_max_alt = kp->flat_run_max_alt;
+  p.mean_threshold = kp->mean_threshold;
+  p.mean_threshold_alt = kp->mean_threshold_alt;
+  p.device = cfg->cuda_device;
+  p.segments = cfg->progress != NULL ? (cfg->steps < 100 ? cfg->steps : 100) : 1;
+  p.progress = cfg->progress;
+  p.progress_arg = cfg->progress_arg;
+  vcu_sgd1d_chain_t *out = malloc(res->chains * sizeof *out);
+  if (out == NULL)
+    return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu chain records", res->chains);
+  char msg[200] = "";
+  int rc = vcu_sgd1d_run(&p, out, res->hist, msg, sizeof msg);
+  if (rc != 0) {
+    free(out);
+    return VALLEY_ERROR(err, rc == 2 ? VALLEY_ENOMEM : rc == 6 ? VALLEY_ECANCEL : VALLEY_EIO,
+                        "--device cuda: %s", msg);
+  }
+  res->samples_per_chain = cfg->steps - cfg->burn_in;
+  for (size_t i = 0; i < res->chains; i++) {
+    valley_sgd1d_chain_t *ch = &res->chain[i];
+    ch->rounds = out[i].rounds;
+    ch->mean_sum = out[i].mean_sum;
+    ch->traj_sum = out[i].traj_sum;
+    ch->len_sum = out[i].len_sum;
+    ch->len_max = out[i].len_max;
+    for (int k = 0; k < VALLEY_SGD1D_NPROBE; k++) ch->probe[k] = out[i].probe[k];
+    ch->final_w = out[i].final_w;
+  }
+  free(out);
+  return VALLEY_OK;
+#endif
+}
+
 valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
                                        const valley_sgd1d_probes_t *probes, size_t first,
                                        valley_sgd1d_result_t *res, valley_error_t *err) {
@@ -256,6 +339,11 @@ valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
   double *env = NULL;
   st = kprobes_make(probes, &kp, &env, err);
   if (st != VALLEY_OK) return st;
+  if (cfg->device == VALLEY_DEVICE_CUDA) {
+    st = cuda_run(cfg, &kp, first, res, err);
+    free(env);
+    return st;
+  }
 
   size_t nblocks = (count + VALLEY_LANES - 1) / VALLEY_LANES;
   valley_sgd1d_block_t *blocks = aligned_alloc(64, nblocks * sizeof *blocks);

@@ -18,6 +18,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "valley/device.h"
 #include "valley/error.h"
 #include "valley/valley1d.h"
 
@@ -64,6 +65,12 @@ typedef struct {
   uint64_t burn_in;   /* steps before statistics start */
   int threads;        /* 0: OpenMP's default */
   int force_generic;  /* 1: never use the vectorised canonical/uniform kernel (tests) */
+  /* VALLEY_DEVICE_CPU (default) or VALLEY_DEVICE_CUDA: one GPU thread per chain
+   * (sim/sgd1d_cuda.cu, docs/cuda.md), for the canonical and saturating valleys with uniform or
+   * two-point noise.  On the canonical valley every chain's statistics equal the CPU path's bit
+   * for bit; on the saturating valley they agree within the device tanh's rounding. */
+  valley_device_t device;
+  int cuda_device;    /* the CUDA device's index (default 0) */
   /* Progress: called from one thread with the fraction done, roughly every 1/100; may be NULL.
    * Return nonzero to cancel (the run then returns VALLEY_ECANCEL). */
   int (*progress)(double fraction, void *arg);
