@@ -2,8 +2,9 @@
  * landscape (minima [-1, 1], weights [0.021, 0.1], sigmas [0.1, 0.5], c = 0.001, lscale 1,
  * D = 1; T = 0.1, dt = 1e-4, domain [-3, 3], uniform start), with the vectorised basin1d kernel
  * and with the generic callback kernel (synthetic/basin1d.c's problem), best of 3 each.
- * usage: bench_langevin [PARTICLES [STEPS [THREADS [GENERIC_STEPS]]]]   prints one JSON line.
- * (GENERIC_STEPS defaults to STEPS / 10: the slower kernel runs fewer steps, same particles.) */
+ * usage: bench_langevin [PARTICLES [STEPS [THREADS [GENERIC_STEPS [cpu|cuda]]]]]   prints one
+ * JSON line.  (GENERIC_STEPS defaults to STEPS / 10: the slower kernel runs fewer steps, same
+ * particles.)  With cuda, only the vectorised kernel's GPU twin runs (sim/langevin_cuda.cu). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,10 +53,28 @@ int main(int argc, char **argv) {
   cfg.threads = argc > 3 ? atoi(argv[3]) : 0;
   uint64_t gsteps = argc > 4 ? strtoull(argv[4], NULL, 10) : cfg.steps / 10;
   if (gsteps == 0) gsteps = 1;
+  if (argc > 5 && valley_device_parse(argv[5], &cfg.device) != VALLEY_OK) {
+    fprintf(stderr, "bench_langevin: the device must be cpu or cuda (got '%s')\n", argv[5]);
+    return 2;
+  }
   cfg.T = 0.1;
   cfg.step = 1e-4;
   cfg.bins = 120;
   cfg.seed = 1;
+  if (cfg.device == VALLEY_DEVICE_CUDA) {
+    valley_langevin1d_result_t *res = valley_langevin1d_result_alloc(cfg.particles, cfg.bins);
+    if (res == NULL) return 1;
+    double t, m;
+    int f;
+    int rc = timed(&b, &cfg, res, &t, &m, &f);
+    if (rc == 0)
+      printf("{\"bench\": \"langevin1d_em_fig4left\", \"device\": \"cuda\", \"particles\": %zu, "
+             "\"steps\": %" PRIu64 ", \"seconds\": %.6f, \"particle_steps_per_second\": %.6g, "
+             "\"mean_theta\": %.17g}\n",
+             cfg.particles, cfg.steps, t, (double)cfg.particles * (double)cfg.steps / t, m);
+    valley_langevin1d_result_free(res);
+    return rc;
+  }
   int threads = cfg.threads;
 #ifdef _OPENMP
   if (threads == 0) threads = omp_get_max_threads();

@@ -27,7 +27,9 @@ typedef struct {
   int threads, json, sde;
   double dt, time;
   uint64_t seed;
-  const char *sgd_lr, *sgd_noise, *start;
+  const char *sgd_lr, *sgd_noise, *start, *device;
+  valley_device_t dev;
+  int gpu;
 } args_t;
 
 /* Landscape flags, shared by both commands. */
@@ -74,7 +76,9 @@ typedef struct {
   X("--time", OPT_DOUBLE, &a.time, "X", "ensemble run time (steps = time / dt or time / lr)")     \
   X("--bins", OPT_SIZE, &a.bins, "N", "histogram bins on the domain (>= 2)")                     \
   X("--start", OPT_STRING, &a.start, "NAME", "ensemble start: rho (exact draws: tests stationarity) | uniform (tests convergence)") \
-  X("--seed", OPT_U64, &a.seed, "N", "PCG32 seed; particle i draws from stream i")
+  X("--seed", OPT_U64, &a.seed, "N", "PCG32 seed; particle i draws from stream i")              \
+  X("--device", OPT_STRING, &a.device, "NAME", "cpu | cuda: where --sde / --sgd-lr run (mixture landscapes; docs/cuda.md)") \
+  X("--gpu", OPT_INT, &a.gpu, "N", "with --device cuda: the CUDA device's index")
 
 #define OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
 
@@ -108,6 +112,7 @@ static void args_default(args_t *a, const char *cmd) {
   a->seed = 1;
   a->sgd_noise = "gaussian";
   a->start = "rho";
+  a->device = "cpu";
 }
 
 /* The landscape from --preset / --spec and the overrides. */
@@ -569,6 +574,8 @@ static valley_status_t run_ensembles(const args_t *a, const valley_basin1d_t *b,
     cfg.theta0 = theta0;
     cfg.bins = a->bins;
     cfg.threads = a->threads;
+    cfg.device = a->dev;
+    cfg.cuda_device = a->gpu;
     cli_progress_t prog;
     cli_progress_init(&prog, e->scheme == VALLEY_LANGEVIN_EM ? "sde" : "sgd");
     cfg.progress = cli_progress_cb;
@@ -603,6 +610,9 @@ int cli_cmd_steady_state(int argc, char **argv) {
   }
   if (valley_lnoise_parse(a.sgd_noise, &noise) != VALLEY_OK)
     return cli_usage_error(a.cmd, "--sgd-noise must be gaussian, uniform or two-point (got '%s')", a.sgd_noise);
+  if (valley_device_parse(a.device, &a.dev) != VALLEY_OK)
+    return cli_usage_error(a.cmd, "--device must be cpu or cuda (got '%s')", a.device);
+  if (a.gpu < 0) return cli_usage_error(a.cmd, "--gpu must be >= 0 (got %d)", a.gpu);
   if (strcmp(a.start, "rho") != 0 && strcmp(a.start, "uniform") != 0)
     return cli_usage_error(a.cmd, "--start must be rho or uniform (got '%s')", a.start);
   if (!(a.dt > 0) || !isfinite(a.dt)) return cli_usage_error(a.cmd, "--dt must be > 0 (got %g)", a.dt);
@@ -698,6 +708,7 @@ int cli_cmd_steady_state(int argc, char **argv) {
         valley_json_string(&j, "noise", ens[i].scheme == VALLEY_LANGEVIN_EM ? "gaussian" : valley_lnoise_name(noise));
         valley_json_number(&j, "step", ens[i].step);
         valley_json_u64(&j, "steps", ens[i].steps);
+        valley_json_string(&j, "device", valley_device_name(a.dev));
         valley_json_u64(&j, "particles", a.particles);
         valley_json_string(&j, "start", a.start);
         valley_json_u64(&j, "bins", a.bins);

@@ -18,6 +18,9 @@
 #include <gsl/gsl_rng.h>
 
 #include "langevin_internal.h"
+#ifdef VALLEY_HAVE_CUDA
+#include "langevin_cuda_engine.h"
+#endif
 
 #ifdef VALLEY_HAVE_OPENMP
 #include <omp.h>
@@ -199,6 +202,10 @@ valley_status_t valley_langevin1d_config_check(const valley_langevin1d_config_t 
   if (cfg->bins == 0 || cfg->bins > MAX_BINS)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "bins must be in [1, %zu] (got %zu)", MAX_BINS,
                         cfg->bins);
+  if ((unsigned)cfg->device > VALLEY_DEVICE_CUDA)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "unknown device %d", (int)cfg->device);
+  if (cfg->device == VALLEY_DEVICE_CUDA && cfg->cuda_device < 0)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "--gpu must be >= 0 (got %d)", cfg->cuda_device);
   return VALLEY_OK;
 }
 
@@ -320,6 +327,62 @@ static void block1d(void *run, size_t blk, uint64_t t0, uint64_t t1, uint64_t *h
     generic_block(R, blk, t0, t1, hrow);
 }
 
+/* The ensemble on the GPU (sim/langevin_cuda.cu): the vectorised kernel's arithmetic, one thread
+ * per particle, from the state run1d_init set up; the path histogram goes into row 0. */
+static valley_status_t cuda_ens_run(run1d_t *R, const valley_langevin1d_config_t *cfg,
+                                    valley_error_t *err) {
+#ifndef VALLEY_HAVE_CUDA
+  (void)R;
+  (void)cfg;
+  return VALLEY_ERROR(err, VALLEY_EIO,
+                      "--device cuda: valley was built without CUDA (no nvcc, or VALLEY_CUDA=OFF)");
+#else
+  const mixture_t *M = R->mix;
+  _Static_assert(VCU_LV_MAXK >= VALLEY_BASIN1D_MAXK, "the CUDA engine holds every component");
+  vcu_lv_t p;
+  memset(&p, 0, sizeof p);
+  p.K = M->K;
+  for (int k = 0; k < M->K; k++) {
+    p.m[k] = M->m[k];
+    p.a[k] = M->a[k];
+    p.b[k] = M->b[k];
+    p.b2[k] = M->b2[k];
+  }
+  p.c = M->c;
+  p.L = M->L;
+  p.umin = M->umin;
+  p.ws = M->ws;
+  p.dm = (int)M->dm;
+  p.noise = (int)R->noise;
+  p.lo = R->lo;
+  p.hi = R->hi;
+  p.scale = R->scale;
+  p.hT = R->hT;
+  p.amp0 = sqrt(R->hT); /* as fast_block_impl forms them */
+  p.hL = R->h * M->L;
+  p.n = R->e.n;
+  p.bins = R->bins;
+  p.steps = cfg->steps;
+  p.burn = R->e.burn;
+  p.rec = R->e.rec;
+  p.device = cfg->cuda_device;
+  p.segments = cfg->progress != NULL ? (cfg->steps < 100 ? cfg->steps : 100) : 1;
+  p.progress = cfg->progress;
+  p.progress_arg = cfg->progress_arg;
+  char msg[200] = "";
+  int rc = vcu_lv_run(&p, R->e.st, R->e.inc, R->th, R->zc, R->e.dead, R->e.dead_from,
+                      R->e.hrows, msg, sizeof msg);
+  if (rc == 7) {
+    for (size_t i = 0; i < R->e.n; i++)
+      if (R->e.dead[i] != 0) return blowup_error(&R->e, i, err);
+  }
+  if (rc != 0)
+    return VALLEY_ERROR(err, rc == 2 ? VALLEY_ENOMEM : rc == 6 ? VALLEY_ECANCEL : VALLEY_EIO,
+                        "--device cuda: %s", msg);
+  return VALLEY_OK;
+#endif
+}
+
 /* Runs every block over every step; mixture != NULL picks the vectorised kernel. */
 static valley_status_t run1d(const valley_fp1d_t *prob, const mixture_t *mixture,
                              const valley_langevin1d_config_t *cfg,
@@ -332,8 +395,11 @@ static valley_status_t run1d(const valley_fp1d_t *prob, const mixture_t *mixture
   run1d_t R;
   valley_status_t st = run1d_init(&R, prob, mixture, cfg, err);
   if (st != VALLEY_OK) return st;
-  st = valley_langevin_ens_run(&R.e, &R, block1d, cfg->steps, cfg->progress, cfg->progress_arg,
-                               err);
+  if (cfg->device == VALLEY_DEVICE_CUDA)
+    st = cuda_ens_run(&R, cfg, err);
+  else
+    st = valley_langevin_ens_run(&R.e, &R, block1d, cfg->steps, cfg->progress,
+                                 cfg->progress_arg, err);
   if (st != VALLEY_OK) {
     run1d_free(&R);
     return st;
@@ -358,6 +424,9 @@ valley_status_t valley_langevin1d_run(const valley_fp1d_t *prob,
   if (st != VALLEY_OK) return st;
   if (prob == NULL || prob->eval == NULL)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "the problem has no eval callback");
+  if (cfg->device == VALLEY_DEVICE_CUDA)
+    return VALLEY_ERROR(err, VALLEY_EINVAL,
+                        "--device cuda runs mixture landscapes only, not a callback problem");
   return run1d(prob, NULL, cfg, res, err);
 }
 
@@ -370,6 +439,9 @@ valley_status_t valley_langevin1d_run_basin(const valley_basin1d_t *b,
   if (b == NULL) return VALLEY_ERROR(err, VALLEY_EINVAL, "no landscape");
   valley_fp1d_t prob;
   if (cfg->force_generic || b->kind != VALLEY_BLAND_MIXTURE) {
+    if (cfg->device == VALLEY_DEVICE_CUDA)
+      return VALLEY_ERROR(err, VALLEY_EINVAL,
+                          "--device cuda runs mixture landscapes only (the vectorised kernel's)");
     valley_basin1d_problem(b, &prob);
     return run1d(&prob, NULL, cfg, res, err);
   }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "valley/basin1d.h"
+#include "valley/device.h"
 #include "valley/error.h"
 #include "valley/fp1d.h"
 #include "valley/fp2d.h"
@@ -55,6 +56,12 @@ typedef struct {
   uint64_t burn_in, record_every;
   int threads;       /* 0: OpenMP's default */
   int force_generic; /* valley_langevin1d_run_basin: 1 never uses the vectorised kernel */
+  /* VALLEY_DEVICE_CPU (default) or VALLEY_DEVICE_CUDA: valley_langevin1d_run_basin on a mixture
+   * landscape runs one GPU thread per particle (sim/langevin_cuda.cu), which repeats the
+   * vectorised kernel bit for bit (docs/cuda.md); EINVAL for other landscapes and for
+   * valley_langevin1d_run's callback problems, EIO without a usable GPU. */
+  valley_device_t device;
+  int cuda_device; /* the CUDA device's index (default 0) */
   /* Called from one thread with the fraction done, min(100, steps) times; may be NULL.  Nonzero
    * return cancels (the run then returns VALLEY_ECANCEL). */
   int (*progress)(double fraction, void *arg);
