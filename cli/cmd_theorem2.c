@@ -296,7 +296,7 @@ static const valley_sweep_param_t SWEEPABLE[] = {
     {"eta", 1}, {"nu", 1}, {"c", 1}, {"a-plus", 1}, {"a-minus", 1},
     {"noise", 0}, {"valley", 0}, {"seed", 1}};
 static const char *const UNFINGERPRINTED[] = {"--threads", "--json", "--trajectory",
-                                              "--trajectory-steps", "--grid", "--out"};
+                                              "--trajectory-steps", "--grid", "--out", "--gpu"};
 
 /* mpi: NULL, or the MPI ranks (cli/mpi.h): every rank parses and checks the same arguments
  * (only rank 0's stdout and stderr are open), runs its own chains, and only rank 0 reports. */
