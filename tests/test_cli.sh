@@ -89,6 +89,18 @@ check_bad --threads --threads x
 check_bad --bogus --bogus 1
 check_bad --seed --seed
 check_bad --trajectory-steps --trajectory-steps 0
+check_bad --device --device gpu
+check_bad "--device cuda" --device cuda --noise truncated-normal
+check_bad "--gpu" --device cuda --gpu -1
+# --device cuda where no GPU is usable (CI): exit 1, one line saying why, no output file
+if ! "$valley" theorem2 --chains 1 --steps 20 --burn-in 1 --device cuda > /dev/null 2>&1; then
+  "$valley" theorem2 $small --device cuda --trajectory "$tmp/gpu.csv" > "$tmp/so" 2> "$tmp/se"
+  rc=$?
+  [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/se")" -eq 1 ] && grep -q -- "--device cuda:" "$tmp/se" \
+    && [ ! -s "$tmp/so" ] && [ ! -e "$tmp/gpu.csv" ] \
+    && ok "theorem2 --device cuda without a GPU: exit 1, $(cat "$tmp/se")" \
+    || bad "theorem2 --device cuda without a GPU: rc=$rc stderr='$(cat "$tmp/se")'"
+fi
 rm -f "$tmp/nodir"
 "$valley" theorem2 $small --trajectory "$tmp/nodir/x.csv" > "$tmp/so" 2> "$tmp/se"
 [ $? -eq 2 ] && [ "$(wc -l < "$tmp/se")" -eq 1 ] && grep -q -- "--trajectory" "$tmp/se" \
@@ -251,6 +263,8 @@ check_bb --sweep --sweep 0:1:3
 check_bb --sweep --sweep 1:0.1:3
 check_bb --sweep --sweep 0.1:1
 check_ss --T --T 0
+check_ss --device --device gpu --sde
+check_ss --gpu --gpu -2 --device cuda --sde
 check_ss --T --T -0.1
 check_ss --T --T nan
 check_ss --points --points 1
