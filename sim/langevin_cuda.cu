@@ -11,11 +11,11 @@
 #include <cuda_runtime.h>
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda_util.cuh"
 #include "langevin_cuda_engine.h"
 
 namespace {
@@ -279,13 +279,6 @@ __global__ void __launch_bounds__(kThreads)
   s.zc[i] = zc;
 }
 
-void say(char *msg, size_t len, const char *fmt, ...) {
-  if (msg == NULL || len == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, len, fmt, ap);
-  va_end(ap);
-}
 
 struct buffers {
   lv_state s{};
@@ -303,15 +296,6 @@ struct buffers {
   }
 };
 
-#define CU(call)                                                                          \
-  do {                                                                                    \
-    cudaError_t e_ = (call);                                                              \
-    if (e_ != cudaSuccess) {                                                              \
-      say(msg, msg_len, "%s: %s", #call, cudaGetErrorString(e_));                         \
-      (void)cudaGetLastError();                                                           \
-      return e_ == cudaErrorMemoryAllocation ? 2 : 5;                                     \
-    }                                                                                     \
-  } while (0)
 
 template <int NOISE>
 void launch_dm(int dm, unsigned blocks, const lv_state &s, const lv_params *p,
@@ -329,27 +313,14 @@ void launch_dm(int dm, unsigned blocks, const lv_state &s, const lv_params *p,
 extern "C" int vcu_lv_run(const vcu_lv_t *p, uint64_t *st, const uint64_t *inc, double *th,
                           double *zc, uint64_t *dead, double *dead_from, uint64_t *path,
                           char *msg, size_t msg_len) {
-  int ndev = 0;
-  cudaError_t e = cudaGetDeviceCount(&ndev);
-  if (e != cudaSuccess || ndev < 1) {
-    say(msg, msg_len, "%s",
-        e == cudaErrorNoDevice || (e == cudaSuccess && ndev < 1) ? "no CUDA device"
-        : e == cudaErrorInsufficientDriver ? "no CUDA driver (or one older than this build's runtime)"
-                                           : cudaGetErrorString(e));
-    (void)cudaGetLastError();
-    return 5;
-  }
-  if (p->device < 0 || p->device >= ndev) {
-    say(msg, msg_len, "CUDA device %d does not exist (%d present)", p->device, ndev);
-    return 5;
-  }
+  int drc = vcu_use_device(p->device, msg, msg_len);
+  if (drc != 0) return drc;
   if (p->K < 1 || p->K > VCU_LV_MAXK || p->n == 0 || p->segments == 0 || p->noise < 0 ||
       p->noise > 2 || p->dm < 0 || p->dm > 3) {
-    say(msg, msg_len, "the CUDA ensemble got an invalid landscape or run (K %d, n %zu)", p->K,
+    vcu_say(msg, msg_len, "the CUDA ensemble got an invalid landscape or run (K %d, n %zu)", p->K,
         p->n);
     return 5;
   }
-  CU(cudaSetDevice(p->device));
   lv_params q;
   memset(&q, 0, sizeof q);
   q.K = p->K;
@@ -377,24 +348,24 @@ extern "C" int vcu_lv_run(const vcu_lv_t *p, uint64_t *st, const uint64_t *inc, 
   buffers b;
   size_t n = p->n;
   size_t u64n = n * sizeof(unsigned long long), dn = n * sizeof(double);
-  CU(cudaMalloc(&b.s.st, u64n));
-  CU(cudaMalloc(&b.s.inc, u64n));
-  CU(cudaMalloc(&b.s.dead, u64n));
-  CU(cudaMalloc(&b.s.th, dn));
-  CU(cudaMalloc(&b.s.zc, dn));
-  CU(cudaMalloc(&b.s.dead_from, dn));
-  CU(cudaMalloc(&b.s.path, p->bins * sizeof(unsigned long long)));
-  CU(cudaMalloc(&b.s.any_dead, sizeof(int)));
-  CU(cudaMalloc(&b.p, sizeof *b.p));
-  CU(cudaMemcpy(b.p, &q, sizeof q, cudaMemcpyHostToDevice));
-  CU(cudaMemcpy(b.s.st, st, u64n, cudaMemcpyHostToDevice));
-  CU(cudaMemcpy(b.s.inc, inc, u64n, cudaMemcpyHostToDevice));
-  CU(cudaMemcpy(b.s.dead, dead, u64n, cudaMemcpyHostToDevice));
-  CU(cudaMemcpy(b.s.th, th, dn, cudaMemcpyHostToDevice));
-  CU(cudaMemcpy(b.s.zc, zc, dn, cudaMemcpyHostToDevice));
-  CU(cudaMemcpy(b.s.dead_from, dead_from, dn, cudaMemcpyHostToDevice));
-  CU(cudaMemset(b.s.path, 0, p->bins * sizeof(unsigned long long)));
-  CU(cudaMemset(b.s.any_dead, 0, sizeof(int)));
+  VCU_CHECK(cudaMalloc(&b.s.st, u64n));
+  VCU_CHECK(cudaMalloc(&b.s.inc, u64n));
+  VCU_CHECK(cudaMalloc(&b.s.dead, u64n));
+  VCU_CHECK(cudaMalloc(&b.s.th, dn));
+  VCU_CHECK(cudaMalloc(&b.s.zc, dn));
+  VCU_CHECK(cudaMalloc(&b.s.dead_from, dn));
+  VCU_CHECK(cudaMalloc(&b.s.path, p->bins * sizeof(unsigned long long)));
+  VCU_CHECK(cudaMalloc(&b.s.any_dead, sizeof(int)));
+  VCU_CHECK(cudaMalloc(&b.p, sizeof *b.p));
+  VCU_CHECK(cudaMemcpy(b.p, &q, sizeof q, cudaMemcpyHostToDevice));
+  VCU_CHECK(cudaMemcpy(b.s.st, st, u64n, cudaMemcpyHostToDevice));
+  VCU_CHECK(cudaMemcpy(b.s.inc, inc, u64n, cudaMemcpyHostToDevice));
+  VCU_CHECK(cudaMemcpy(b.s.dead, dead, u64n, cudaMemcpyHostToDevice));
+  VCU_CHECK(cudaMemcpy(b.s.th, th, dn, cudaMemcpyHostToDevice));
+  VCU_CHECK(cudaMemcpy(b.s.zc, zc, dn, cudaMemcpyHostToDevice));
+  VCU_CHECK(cudaMemcpy(b.s.dead_from, dead_from, dn, cudaMemcpyHostToDevice));
+  VCU_CHECK(cudaMemset(b.s.path, 0, p->bins * sizeof(unsigned long long)));
+  VCU_CHECK(cudaMemset(b.s.any_dead, 0, sizeof(int)));
 
   unsigned blocks = (unsigned)((n + kThreads - 1) / kThreads);
   unsigned long long t = 0;
@@ -409,39 +380,39 @@ extern "C" int vcu_lv_run(const vcu_lv_t *p, uint64_t *st, const uint64_t *inc, 
         launch_dm<1>(p->dm, blocks, b.s, b.p, t, t1);
       else
         launch_dm<2>(p->dm, blocks, b.s, b.p, t, t1);
-      CU(cudaGetLastError());
-      CU(cudaDeviceSynchronize());
+      VCU_CHECK(cudaGetLastError());
+      VCU_CHECK(cudaDeviceSynchronize());
       t = t1;
     }
     int any = 0;
-    CU(cudaMemcpy(&any, b.s.any_dead, sizeof any, cudaMemcpyDeviceToHost));
+    VCU_CHECK(cudaMemcpy(&any, b.s.any_dead, sizeof any, cudaMemcpyDeviceToHost));
     if (any) {
       rc = 7;
-      say(msg, msg_len, "a particle blew up");
+      vcu_say(msg, msg_len, "a particle blew up");
       break;
     }
     if (p->progress != NULL && p->progress((double)t1 / (double)p->steps, p->progress_arg)) {
-      say(msg, msg_len, "run cancelled after %llu of %llu steps", t1,
+      vcu_say(msg, msg_len, "run cancelled after %llu of %llu steps", t1,
           (unsigned long long)p->steps);
       rc = 6;
       break;
     }
   }
   if (rc == 6) return rc;
-  CU(cudaMemcpy(st, b.s.st, u64n, cudaMemcpyDeviceToHost));
-  CU(cudaMemcpy(th, b.s.th, dn, cudaMemcpyDeviceToHost));
-  CU(cudaMemcpy(zc, b.s.zc, dn, cudaMemcpyDeviceToHost));
-  CU(cudaMemcpy(dead, b.s.dead, u64n, cudaMemcpyDeviceToHost));
-  CU(cudaMemcpy(dead_from, b.s.dead_from, dn, cudaMemcpyDeviceToHost));
+  VCU_CHECK(cudaMemcpy(st, b.s.st, u64n, cudaMemcpyDeviceToHost));
+  VCU_CHECK(cudaMemcpy(th, b.s.th, dn, cudaMemcpyDeviceToHost));
+  VCU_CHECK(cudaMemcpy(zc, b.s.zc, dn, cudaMemcpyDeviceToHost));
+  VCU_CHECK(cudaMemcpy(dead, b.s.dead, u64n, cudaMemcpyDeviceToHost));
+  VCU_CHECK(cudaMemcpy(dead_from, b.s.dead_from, dn, cudaMemcpyDeviceToHost));
   unsigned long long *h = static_cast<unsigned long long *>(malloc(p->bins * sizeof *h));
   if (h == nullptr) {
-    say(msg, msg_len, "cannot allocate a histogram of %zu bins on the host", p->bins);
+    vcu_say(msg, msg_len, "cannot allocate a histogram of %zu bins on the host", p->bins);
     return 2;
   }
   cudaError_t ce = cudaMemcpy(h, b.s.path, p->bins * sizeof *h, cudaMemcpyDeviceToHost);
   if (ce == cudaSuccess)
     for (size_t k = 0; k < p->bins; k++) path[k] += h[k];
   free(h);
-  CU(ce);
+  VCU_CHECK(ce);
   return rc;
 }

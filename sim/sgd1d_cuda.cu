@@ -15,11 +15,11 @@
  * per-chain records (about 120 bytes a chain) and the histogram come back. */
 #include <cuda_runtime.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda_util.cuh"
 #include "sgd1d_cuda_engine.h"
 
 namespace {
@@ -228,13 +228,6 @@ __global__ void __launch_bounds__(kThreads)
     if (sh[b] != 0) atomicAdd(&hist[b], sh[b]);
 }
 
-void say(char *msg, size_t len, const char *fmt, ...) {
-  if (msg == NULL || len == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, len, fmt, ap);
-  va_end(ap);
-}
 
 /* Device buffers, freed on every return path. */
 struct buffers {
@@ -250,15 +243,6 @@ struct buffers {
   }
 };
 
-#define CU(call)                                                                          \
-  do {                                                                                    \
-    cudaError_t e_ = (call);                                                              \
-    if (e_ != cudaSuccess) {                                                              \
-      say(msg, msg_len, "%s: %s", #call, cudaGetErrorString(e_));                         \
-      (void)cudaGetLastError();                                                           \
-      return e_ == cudaErrorMemoryAllocation ? 2 : 5;                                     \
-    }                                                                                     \
-  } while (0)
 
 template <int KIND, int NOISE>
 cudaError_t launch(unsigned blocks, chain_state *cs, size_t count, const params &p,
@@ -272,27 +256,14 @@ cudaError_t launch(unsigned blocks, chain_state *cs, size_t count, const params 
 
 extern "C" int vcu_sgd1d_run(const vcu_sgd1d_t *p, vcu_sgd1d_chain_t *out, uint64_t *hist,
                              char *msg, size_t msg_len) {
-  int ndev = 0;
-  cudaError_t e = cudaGetDeviceCount(&ndev);
-  if (e != cudaSuccess || ndev < 1) {
-    say(msg, msg_len, "%s",
-        e == cudaErrorNoDevice || (e == cudaSuccess && ndev < 1) ? "no CUDA device"
-        : e == cudaErrorInsufficientDriver ? "no CUDA driver (or one older than this build's runtime)"
-                                           : cudaGetErrorString(e));
-    (void)cudaGetLastError();
-    return 5;
-  }
-  if (p->device < 0 || p->device >= ndev) {
-    say(msg, msg_len, "CUDA device %d does not exist (%d present)", p->device, ndev);
-    return 5;
-  }
+  int drc = vcu_use_device(p->device, msg, msg_len);
+  if (drc != 0) return drc;
   if ((p->kind != 0 && p->kind != 1) || (p->noise != 0 && p->noise != 1) || p->count == 0 ||
       p->segments == 0) {
-    say(msg, msg_len, "the CUDA kernel runs the canonical and saturating valleys with uniform or "
+    vcu_say(msg, msg_len, "the CUDA kernel runs the canonical and saturating valleys with uniform or "
                       "two-point noise only");
     return 5;
   }
-  CU(cudaSetDevice(p->device));
   params q;
   q.a_plus = p->a_plus;
   q.a_minus = p->a_minus;
@@ -316,18 +287,18 @@ extern "C" int vcu_sgd1d_run(const vcu_sgd1d_t *p, vcu_sgd1d_chain_t *out, uint6
   buffers b;
   size_t n = p->count;
   unsigned blocks = (unsigned)((n + kThreads - 1) / kThreads);
-  CU(cudaMalloc(&b.cs, n * sizeof *b.cs));
-  CU(cudaMalloc(&b.env, (p->K + 2) * sizeof *b.env));
-  CU(cudaMalloc(&b.hist, VCU_SGD1D_HIST * sizeof *b.hist));
+  VCU_CHECK(cudaMalloc(&b.cs, n * sizeof *b.cs));
+  VCU_CHECK(cudaMalloc(&b.env, (p->K + 2) * sizeof *b.env));
+  VCU_CHECK(cudaMalloc(&b.hist, VCU_SGD1D_HIST * sizeof *b.hist));
   b.host = static_cast<chain_state *>(malloc(n * sizeof *b.host));
   if (b.host == nullptr) {
-    say(msg, msg_len, "cannot allocate %zu chain records on the host", n);
+    vcu_say(msg, msg_len, "cannot allocate %zu chain records on the host", n);
     return 2;
   }
-  CU(cudaMemcpy(b.env, p->env, (p->K + 2) * sizeof *b.env, cudaMemcpyHostToDevice));
-  CU(cudaMemset(b.hist, 0, VCU_SGD1D_HIST * sizeof *b.hist));
+  VCU_CHECK(cudaMemcpy(b.env, p->env, (p->K + 2) * sizeof *b.env, cudaMemcpyHostToDevice));
+  VCU_CHECK(cudaMemset(b.hist, 0, VCU_SGD1D_HIST * sizeof *b.hist));
   seed_chains<<<blocks, kThreads>>>(b.cs, n, p->seed, p->first, p->w_init);
-  CU(cudaGetLastError());
+  VCU_CHECK(cudaGetLastError());
 
   unsigned long long t = 0;
   for (size_t seg = 1; seg <= p->segments; seg++) {
@@ -341,19 +312,19 @@ extern "C" int vcu_sgd1d_run(const vcu_sgd1d_t *p, vcu_sgd1d_chain_t *out, uint6
       else
         le = p->noise == 0 ? launch<1, 0>(blocks, b.cs, n, q, b.env, t, until, b.hist)
                            : launch<1, 1>(blocks, b.cs, n, q, b.env, t, until, b.hist);
-      CU(le);
-      CU(cudaDeviceSynchronize());
+      VCU_CHECK(le);
+      VCU_CHECK(cudaDeviceSynchronize());
       t = until;
     }
     if (p->progress != NULL && p->progress((double)until / (double)p->steps, p->progress_arg)) {
-      say(msg, msg_len, "run cancelled after %llu of %llu steps", until,
+      vcu_say(msg, msg_len, "run cancelled after %llu of %llu steps", until,
           (unsigned long long)p->steps);
       return 6;
     }
   }
-  CU(cudaMemcpy(b.host, b.cs, n * sizeof *b.cs, cudaMemcpyDeviceToHost));
+  VCU_CHECK(cudaMemcpy(b.host, b.cs, n * sizeof *b.cs, cudaMemcpyDeviceToHost));
   unsigned long long h[VCU_SGD1D_HIST];
-  CU(cudaMemcpy(h, b.hist, sizeof h, cudaMemcpyDeviceToHost));
+  VCU_CHECK(cudaMemcpy(h, b.hist, sizeof h, cudaMemcpyDeviceToHost));
   for (int k = 0; k < VCU_SGD1D_HIST; k++) hist[k] = h[k];
   for (size_t i = 0; i < n; i++) {
     const chain_state &c = b.host[i];
