@@ -90,98 +90,129 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
 }
 
 #if VALLEY_FAST_AVX512
-/* The statistics loop of one vector in AVX-512 (F and DQ): per lane, the same IEEE operations as
- * the portable loop below and as the generic kernel, with lane masks in mask registers.
- * A round lasts at least two iterates, so no lane closes rounds in two consecutive steps: the
- * loop takes steps in pairs and closes the (at most one per lane) finished rounds of a pair
- * together, which halves the cost of the division, the probes and the accumulators. */
-typedef struct {
-  __m512i s, c, F, idx; /* idx: position in the open round (its length so far) */
+/* The statistics loop in AVX-512 (F and DQ).  Per lane it decides every event with the same
+ * IEEE operations as the generic kernel, but keeps less state per step and does less work per
+ * step (docs/performance.md):
+ *
+ * - A round is its start step ts, the step tsh of its first sharp iterate and its running sum;
+ *   F = tsh - ts and len = t - ts are formed only when the round closes.  Lanes with no round
+ *   yet have ts = -1, so no step needs an "in a round" mask: their sum and w0 are scratch until
+ *   their first round starts.
+ * - The envelope probe: a round's flat iterates come first, so "w_i >= 0 for i = 1..K" is
+ *   F >= K + 1 at the close (a round shorter than K + 1 has a sharp iterate in 1..K); per step
+ *   only "w > w0 - env[t - ts]" is checked, and only while t - ts <= K, as the one masked
+ *   comparison, which clears the lane's ok mask (set again when a round starts).
+ *   env[0] is +inf, so a round's first iterate never fails.  With K <= 15 the table lives in
+ *   two registers, rotated by t mod 16 so that ts itself is the permutation index.
+ * - A round lasts at least two iterates, so no lane closes rounds in two consecutive steps: the
+ *   loop takes steps in pairs and closes the (at most one per lane) finished rounds of a pair
+ *   together.
+ * - NI vectors (8 lanes each) advance together so that the update's latency is hidden. */
+#define NI 2 /* vectors in flight */
+
+typedef struct { /* one vector of lanes */
+  __m512i s, ts, tsh;
   __m512d w, sum, w0, traj;
-  __mmask8 prev, inr, ok;
-} st512_t;
+  __mmask8 pflat; /* the previous iterate was flat */
+  __mmask8 ok;    /* no envelope failure in the open round so far */
+} x512_t;
 
-typedef struct { /* the round a step closed, as it was just before the step */
-  __m512i len, F;
-  __m512d sum, w0;
-  __mmask8 ok, ended;
-} close512_t;
-
-typedef struct {
-  __m512i mult, m32, c31, one, zi, K, Kp1, frmax, frmax2;
-  __m512d zd, half, scale, two, onev, nu, eta, ap, am, lo, hi, thr, thr2, env_lo, env_hi;
-} k512_t;
-
-static inline __attribute__((always_inline)) void step512(st512_t *x, const k512_t *k,
-                                                          close512_t *cl) {
-  __m512i old = x->s;
-  x->s = _mm512_add_epi64(_mm512_mullo_epi64(old, k->mult), x->c);
-  __m512i xs = _mm512_and_si512(
-      _mm512_srli_epi64(_mm512_xor_si512(_mm512_srli_epi64(old, 18), old), 27), k->m32);
-  __m512i rot = _mm512_srli_epi64(old, 59);
-  __m512i r = _mm512_and_si512(
-      _mm512_or_si512(_mm512_srlv_epi64(xs, rot),
-                      _mm512_sllv_epi64(xs, _mm512_and_si512(_mm512_sub_epi64(k->zi, rot), k->c31))),
-      k->m32);
-  __m512d u = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi64_pd(r), k->half), k->scale);
-  __m512d omega = _mm512_mul_pd(k->nu, _mm512_sub_pd(_mm512_mul_pd(k->two, u), k->onev));
-  __m512d g = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x->w, k->zd, _CMP_GE_OQ), k->am, k->ap);
-  __m512d w = _mm512_sub_pd(x->w, _mm512_mul_pd(k->eta, _mm512_add_pd(g, omega)));
-  x->w = w;
-  x->traj = _mm512_add_pd(x->traj, w);
-  __mmask8 flat = _mm512_cmp_pd_mask(w, k->zd, _CMP_GE_OQ);
-  __mmask8 start = flat & x->prev;
-  cl->ended = start & x->inr;
-  cl->len = x->idx;
-  cl->F = x->F;
-  cl->sum = x->sum;
-  cl->w0 = x->w0;
-  cl->ok = x->ok;
-  /* open a new round at `start` */
-  __mmask8 inr = x->inr | start;
-  __m512i F = _mm512_maskz_mov_epi64((__mmask8)~start, x->F);
-  __m512i idx = _mm512_maskz_mov_epi64((__mmask8)~start, x->idx);
-  __m512d sum = _mm512_maskz_mov_pd((__mmask8)~start, x->sum);
-  __m512d w0 = _mm512_mask_mov_pd(x->w0, start, w);
-  __mmask8 ok = x->ok | start;
-  /* the iterate joins the open round; envelope check for 1 <= idx <= K */
-  __mmask8 chk = _mm512_mask_cmple_epu64_mask(_mm512_mask_cmpge_epu64_mask(inr, idx, k->one),
-                                              idx, k->K);
-  __m512d e = _mm512_permutex2var_pd(k->env_lo, _mm512_min_epu64(idx, k->Kp1), k->env_hi);
-  __mmask8 pass = flat & _mm512_cmp_pd_mask(w, _mm512_sub_pd(w0, e), _CMP_GT_OQ);
-  x->ok = ok & (__mmask8)(~chk | pass);
-  x->F = _mm512_mask_add_epi64(F, inr & flat, F, k->one);
-  x->idx = _mm512_mask_add_epi64(idx, inr, idx, k->one);
-  x->sum = _mm512_mask_add_pd(sum, inr, sum, w);
-  x->w0 = w0;
-  x->inr = inr;
-  x->prev = (__mmask8)~flat;
-}
+typedef struct { /* what a step leaves for the close of the round it ends */
+  __mmask8 start, ok;     /* ok before the step */
+  __m512i ts, tsh;        /* ts before the step, tsh after it */
+  __m512d sum, w0;        /* before the step */
+} r512_t;
 
 typedef struct {
   __m512i rounds, len_sum, len_max, pc[VALLEY_SGD1D_NPROBE];
   __m512d mean_sum;
 } acc512_t;
 
+typedef struct {
+  __m512i mult, m32, c31, one, zi, Kp1, frmax, frmax2;
+  __m512d zd, half, scale, two, onev, nu, eta, ap, am, lo, hi, thr, thr2;
+} k512_t;
+
+static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc,
+                                                          const k512_t *k, __m512i tv,
+                                                          __m512i tlo, __m512d elo, __m512d ehi,
+                                                          const double *env, int small,
+                                                          r512_t *r) {
+  __m512i old = x->s;
+  x->s = _mm512_add_epi64(_mm512_mullo_epi64(old, k->mult), inc);
+  __m512i xs = _mm512_and_si512(
+      _mm512_srli_epi64(_mm512_xor_si512(_mm512_srli_epi64(old, 18), old), 27), k->m32);
+  __m512i rot = _mm512_srli_epi64(old, 59);
+  __m512i rr = _mm512_and_si512(
+      _mm512_or_si512(_mm512_srlv_epi64(xs, rot),
+                      _mm512_sllv_epi64(xs, _mm512_and_si512(_mm512_sub_epi64(k->zi, rot), k->c31))),
+      k->m32);
+  __m512d u = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi64_pd(rr), k->half), k->scale);
+  __m512d omega = _mm512_mul_pd(k->nu, _mm512_sub_pd(_mm512_mul_pd(k->two, u), k->onev));
+  __m512d g = _mm512_mask_blend_pd(x->pflat, k->am, k->ap);
+  __m512d w = _mm512_sub_pd(x->w, _mm512_mul_pd(k->eta, _mm512_add_pd(g, omega)));
+  x->w = w;
+  x->traj = _mm512_add_pd(x->traj, w);
+  __mmask8 flat = _mm512_cmp_pd_mask(w, k->zd, _CMP_GE_OQ);
+  __mmask8 start = _kandn_mask8(x->pflat, flat);
+  __mmask8 tosharp = _kandn_mask8(flat, x->pflat);
+  r->start = start;
+  r->ts = x->ts;
+  r->sum = x->sum;
+  r->w0 = x->w0;
+  r->ok = x->ok;
+  /* a round starts: sum = w (0 + w in the generic kernel: equal, as w != -0 here) */
+  x->ts = _mm512_mask_mov_epi64(x->ts, start, tv);
+  x->sum = _mm512_mask_add_pd(w, (__mmask8)~start, x->sum, w);
+  x->w0 = _mm512_mask_mov_pd(x->w0, start, w);
+  x->tsh = _mm512_mask_mov_epi64(x->tsh, tosharp, tv);
+  /* envelope: for t - ts <= K, fail unless w > w0 - env[t - ts] */
+  __mmask8 chk = _mm512_cmpge_epi64_mask(x->ts, tlo);
+  __m512d e;
+  if (small)
+    e = _mm512_permutex2var_pd(elo, x->ts, ehi);
+  else
+    e = _mm512_mask_i64gather_pd(k->zd, chk, _mm512_sub_epi64(tv, x->ts), env, 8);
+  __mmask8 fail = _mm512_mask_cmp_pd_mask(chk, w, _mm512_sub_pd(x->w0, e), _CMP_NGT_UQ);
+  x->ok = _kandn_mask8(fail, _kor_mask8(x->ok, start));
+  r->tsh = x->tsh;
+  x->pflat = flat;
+}
+
 #define ADD_IF(acc, m) (acc) = _mm512_mask_add_epi64((acc), (m), (acc), k->one)
 
+/* Closes the rounds that r1 (step tv1) and, if r2 != NULL, r2 (step tv1 + 1) end. */
 static inline __attribute__((always_inline)) int close512(acc512_t *a, const k512_t *k,
-                                                          const close512_t *c, __mmask8 active,
-                                                          uint64_t *hbuf, int hn) {
-  __mmask8 ended = c->ended;
-  __m512i len = c->len, F = c->F;
-  __m512i len1 = _mm512_mask_mov_epi64(len, _mm512_cmpeq_epi64_mask(len, k->zi), k->one);
-  __m512d mean = _mm512_div_pd(c->sum, _mm512_cvtepi64_pd(len1));
+                                                          const r512_t *r1, const r512_t *r2,
+                                                          __m512i tv1, __m512i tv2,
+                                                          __mmask8 active, uint64_t *hbuf,
+                                                          int hn) {
+  __mmask8 e1 = _mm512_mask_cmpge_epi64_mask(r1->start, r1->ts, k->zi), ended = e1;
+  __m512i ts = r1->ts, tsh = r1->tsh, tc = tv1;
+  __mmask8 ok = r1->ok;
+  __m512d sum = r1->sum, w0 = r1->w0;
+  if (r2 != NULL) { /* e1 and e2 are disjoint */
+    ended = e1 | _mm512_mask_cmpge_epi64_mask(r2->start, r2->ts, k->zi);
+    ts = _mm512_mask_blend_epi64(e1, r2->ts, r1->ts);
+    tsh = _mm512_mask_blend_epi64(e1, r2->tsh, r1->tsh);
+    ok = (e1 & r1->ok) | ((__mmask8)~e1 & r2->ok);
+    tc = _mm512_mask_blend_epi64(e1, tv2, tv1);
+    sum = _mm512_mask_blend_pd(e1, r2->sum, r1->sum);
+    w0 = _mm512_mask_blend_pd(e1, r2->w0, r1->w0);
+  }
+  __m512i len = _mm512_sub_epi64(tc, ts), F = _mm512_sub_epi64(tsh, ts);
+  __m512d mean = _mm512_div_pd(sum, _mm512_cvtepi64_pd(len)); /* len >= 2 where ended */
   ADD_IF(a->rounds, ended);
   a->mean_sum = _mm512_mask_add_pd(a->mean_sum, ended, a->mean_sum, mean);
   a->len_sum = _mm512_mask_add_epi64(a->len_sum, ended, a->len_sum, len);
   a->len_max = _mm512_mask_max_epu64(a->len_max, ended, a->len_max, len);
   ADD_IF(a->pc[VALLEY_PROBE_W0_RANGE],
-         _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(ended, c->w0, k->lo, _CMP_GE_OQ), c->w0,
-                                 k->hi, _CMP_LE_OQ));
+         _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(ended, w0, k->lo, _CMP_GE_OQ), w0, k->hi,
+                                 _CMP_LE_OQ));
   ADD_IF(a->pc[VALLEY_PROBE_ONE_SHARP],
          _mm512_mask_cmpeq_epi64_mask(ended, len, _mm512_add_epi64(F, k->one)));
-  ADD_IF(a->pc[VALLEY_PROBE_ENVELOPE], ended & c->ok);
+  ADD_IF(a->pc[VALLEY_PROBE_ENVELOPE],
+         _mm512_mask_cmpge_epu64_mask(ended & ok, F, k->Kp1));
   ADD_IF(a->pc[VALLEY_PROBE_FLAT_RUN], _mm512_mask_cmple_epu64_mask(ended, F, k->frmax));
   ADD_IF(a->pc[VALLEY_PROBE_MEAN_ABOVE], _mm512_mask_cmp_pd_mask(ended, mean, k->thr, _CMP_GE_OQ));
   ADD_IF(a->pc[VALLEY_PROBE_MEAN_POSITIVE],
@@ -195,16 +226,19 @@ static inline __attribute__((always_inline)) int close512(acc512_t *a, const k51
 }
 #undef ADD_IF
 
-static void stats_avx512(valley_sgd1d_block_t *restrict b, int v, uint64_t t, uint64_t until,
-                         const valley_sgd1d_config_t *cfg, const valley_sgd1d_kprobes_t *pr,
-                         vd env_lo, vd env_hi) {
+/* Advances vectors v0 .. v0 + NI - 1 of b from step t to step until with statistics on.
+ * rot: for K <= 15 (small), the envelope table rotated for each t mod 16: rot[t % 16][m] is
+ * env[(t - m) mod 16]. */
+static inline __attribute__((always_inline)) void stats512(
+    valley_sgd1d_block_t *restrict b, int v0, uint64_t t, uint64_t until,
+    const valley_sgd1d_config_t *cfg, const valley_sgd1d_kprobes_t *pr, const double (*rot)[16],
+    int small) {
   k512_t k;
   k.mult = _mm512_set1_epi64((long long)VALLEY_PCG32_MULT);
   k.m32 = _mm512_set1_epi64(0xffffffffLL);
   k.c31 = _mm512_set1_epi64(31);
   k.one = _mm512_set1_epi64(1);
   k.zi = _mm512_setzero_si512();
-  k.K = _mm512_set1_epi64((long long)pr->K);
   k.Kp1 = _mm512_set1_epi64((long long)(pr->K + 1));
   k.frmax = _mm512_set1_epi64((long long)pr->flat_run_max);
   k.frmax2 = _mm512_set1_epi64((long long)pr->flat_run_max_alt);
@@ -221,69 +255,103 @@ static void stats_avx512(valley_sgd1d_block_t *restrict b, int v, uint64_t t, ui
   k.hi = _mm512_set1_pd(pr->w0_hi);
   k.thr = _mm512_set1_pd(pr->mean_threshold);
   k.thr2 = _mm512_set1_pd(pr->mean_threshold_alt);
-  k.env_lo = (__m512d)env_lo;
-  k.env_hi = (__m512d)env_hi;
+  const double *env = pr->env;
+  const long long K = (long long)pr->K;
 
-  const size_t o = (size_t)v * W;
-  st512_t x;
-  x.s = _mm512_load_si512(&b->st[o]);
-  x.c = _mm512_load_si512(&b->inc[o]);
-  x.w = _mm512_load_pd(&b->w[o]);
-  x.prev = _mm512_test_epi64_mask(_mm512_load_si512(&b->prev_sharp[o]), k.one);
-  x.inr = _mm512_test_epi64_mask(_mm512_load_si512(&b->in_round[o]), k.one);
-  x.ok = _mm512_test_epi64_mask(_mm512_load_si512(&b->env_ok[o]), k.one);
-  x.F = _mm512_load_si512(&b->F[o]);
-  x.idx = _mm512_add_epi64(x.F, _mm512_load_si512(&b->S[o]));
-  x.sum = _mm512_load_pd(&b->sum[o]);
-  x.w0 = _mm512_load_pd(&b->w0[o]);
-  x.traj = _mm512_load_pd(&b->traj_sum[o]);
-  acc512_t a;
-  a.rounds = _mm512_load_si512(&b->rounds[o]);
-  a.len_sum = _mm512_load_si512(&b->len_sum[o]);
-  a.len_max = _mm512_load_si512(&b->len_max[o]);
-  a.mean_sum = _mm512_load_pd(&b->mean_sum[o]);
-  for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++) a.pc[p] = _mm512_load_si512(&b->probe[p][o]);
-  int nact = b->nactive - v * W;
-  __mmask8 active = nact >= W ? 0xff : nact <= 0 ? 0 : (__mmask8)((1u << nact) - 1u);
-  uint64_t hbuf[HB_CAP + W];
+  x512_t x[NI];
+  acc512_t a[NI];
+  __m512i inc[NI];
+  __mmask8 active[NI];
+  for (int j = 0; j < NI; j++) {
+    const size_t o = (size_t)(v0 + j) * W;
+    x[j].s = _mm512_load_si512(&b->st[o]);
+    inc[j] = _mm512_load_si512(&b->inc[o]);
+    x[j].w = _mm512_load_pd(&b->w[o]);
+    x[j].pflat = (__mmask8)~_mm512_test_epi64_mask(_mm512_load_si512(&b->prev_sharp[o]), k.one);
+    x[j].ts = _mm512_load_si512(&b->ts[o]);
+    x[j].tsh = _mm512_load_si512(&b->tsh[o]);
+    x[j].ok = _mm512_test_epi64_mask(_mm512_load_si512(&b->env_ok[o]), k.one);
+    x[j].sum = _mm512_load_pd(&b->sum[o]);
+    x[j].w0 = _mm512_load_pd(&b->w0[o]);
+    x[j].traj = _mm512_load_pd(&b->traj_sum[o]);
+    a[j].rounds = _mm512_load_si512(&b->rounds[o]);
+    a[j].len_sum = _mm512_load_si512(&b->len_sum[o]);
+    a[j].len_max = _mm512_load_si512(&b->len_max[o]);
+    a[j].mean_sum = _mm512_load_pd(&b->mean_sum[o]);
+    for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++)
+      a[j].pc[p] = _mm512_load_si512(&b->probe[p][o]);
+    int nact = b->nactive - (v0 + j) * W;
+    active[j] = nact >= W ? 0xff : nact <= 0 ? 0 : (__mmask8)((1u << nact) - 1u);
+  }
+  uint64_t hbuf[HB_CAP + NI * W];
   int hn = 0;
+  __m512d elo = _mm512_setzero_pd(), ehi = _mm512_setzero_pd();
 
   uint64_t tt = t;
   for (; tt + 2 <= until; tt += 2) {
-    close512_t c1, c2, c;
-    step512(&x, &k, &c1);
-    step512(&x, &k, &c2);
-    /* c1.ended and c2.ended are disjoint: merge into one closing record */
-    c.ended = c1.ended | c2.ended;
-    c.len = _mm512_mask_blend_epi64(c1.ended, c2.len, c1.len);
-    c.F = _mm512_mask_blend_epi64(c1.ended, c2.F, c1.F);
-    c.sum = _mm512_mask_blend_pd(c1.ended, c2.sum, c1.sum);
-    c.w0 = _mm512_mask_blend_pd(c1.ended, c2.w0, c1.w0);
-    c.ok = (c1.ended & c1.ok) | (c2.ended & c2.ok);
-    hn = close512(&a, &k, &c, active, hbuf, hn);
-    if (hn > HB_CAP - W) hn = hist_flush_n(hbuf, hn, b);
+    r512_t r1[NI], r2[NI];
+    __m512i tv1 = _mm512_set1_epi64((long long)tt), tv2 = _mm512_set1_epi64((long long)tt + 1);
+    __m512i tlo1 = _mm512_set1_epi64((long long)tt - K), tlo2 = _mm512_set1_epi64((long long)tt + 1 - K);
+    if (small) {
+      elo = _mm512_load_pd(rot[tt & 15]);
+      ehi = _mm512_load_pd(rot[tt & 15] + 8);
+    }
+    for (int j = 0; j < NI; j++) step512(&x[j], inc[j], &k, tv1, tlo1, elo, ehi, env, small, &r1[j]);
+    if (small) {
+      elo = _mm512_load_pd(rot[(tt + 1) & 15]);
+      ehi = _mm512_load_pd(rot[(tt + 1) & 15] + 8);
+    }
+    for (int j = 0; j < NI; j++) step512(&x[j], inc[j], &k, tv2, tlo2, elo, ehi, env, small, &r2[j]);
+    for (int j = 0; j < NI; j++)
+      hn = close512(&a[j], &k, &r1[j], &r2[j], tv1, tv2, active[j], hbuf, hn);
+    if (hn > HB_CAP) hn = hist_flush_n(hbuf, hn, b);
   }
   if (tt < until) {
-    close512_t c1;
-    step512(&x, &k, &c1);
-    hn = close512(&a, &k, &c1, active, hbuf, hn);
+    r512_t r1[NI];
+    __m512i tv1 = _mm512_set1_epi64((long long)tt), tlo1 = _mm512_set1_epi64((long long)tt - K);
+    if (small) {
+      elo = _mm512_load_pd(rot[tt & 15]);
+      ehi = _mm512_load_pd(rot[tt & 15] + 8);
+    }
+    for (int j = 0; j < NI; j++) step512(&x[j], inc[j], &k, tv1, tlo1, elo, ehi, env, small, &r1[j]);
+    for (int j = 0; j < NI; j++)
+      hn = close512(&a[j], &k, &r1[j], NULL, tv1, tv1, active[j], hbuf, hn);
   }
   hist_flush_n(hbuf, hn, b);
-  _mm512_store_si512(&b->st[o], x.s);
-  _mm512_store_pd(&b->w[o], x.w);
-  _mm512_store_si512(&b->prev_sharp[o], _mm512_maskz_mov_epi64(x.prev, k.one));
-  _mm512_store_si512(&b->in_round[o], _mm512_maskz_mov_epi64(x.inr, k.one));
-  _mm512_store_si512(&b->env_ok[o], _mm512_maskz_mov_epi64(x.ok, k.one));
-  _mm512_store_si512(&b->F[o], x.F);
-  _mm512_store_si512(&b->S[o], _mm512_sub_epi64(x.idx, x.F));
-  _mm512_store_pd(&b->sum[o], x.sum);
-  _mm512_store_pd(&b->w0[o], x.w0);
-  _mm512_store_pd(&b->traj_sum[o], x.traj);
-  _mm512_store_si512(&b->rounds[o], a.rounds);
-  _mm512_store_si512(&b->len_sum[o], a.len_sum);
-  _mm512_store_si512(&b->len_max[o], a.len_max);
-  _mm512_store_pd(&b->mean_sum[o], a.mean_sum);
-  for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++) _mm512_store_si512(&b->probe[p][o], a.pc[p]);
+  for (int j = 0; j < NI; j++) {
+    const size_t o = (size_t)(v0 + j) * W;
+    _mm512_store_si512(&b->st[o], x[j].s);
+    _mm512_store_pd(&b->w[o], x[j].w);
+    _mm512_store_si512(&b->prev_sharp[o], _mm512_maskz_mov_epi64((__mmask8)~x[j].pflat, k.one));
+    _mm512_store_si512(&b->ts[o], x[j].ts);
+    _mm512_store_si512(&b->tsh[o], x[j].tsh);
+    _mm512_store_si512(&b->env_ok[o], _mm512_maskz_mov_epi64(x[j].ok, k.one));
+    _mm512_store_pd(&b->sum[o], x[j].sum);
+    _mm512_store_pd(&b->w0[o], x[j].w0);
+    _mm512_store_pd(&b->traj_sum[o], x[j].traj);
+    _mm512_store_si512(&b->rounds[o], a[j].rounds);
+    _mm512_store_si512(&b->len_sum[o], a[j].len_sum);
+    _mm512_store_si512(&b->len_max[o], a[j].len_max);
+    _mm512_store_pd(&b->mean_sum[o], a[j].mean_sum);
+    for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++)
+      _mm512_store_si512(&b->probe[p][o], a[j].pc[p]);
+  }
+}
+
+/* stats512 for K <= 15 (the envelope table in two registers) and for longer envelopes */
+static __attribute__((noinline)) void stats512_small(valley_sgd1d_block_t *restrict b, int v0,
+                                                     uint64_t t, uint64_t until,
+                                                     const valley_sgd1d_config_t *cfg,
+                                                     const valley_sgd1d_kprobes_t *pr,
+                                                     const double (*rot)[16]) {
+  stats512(b, v0, t, until, cfg, pr, rot, 1);
+}
+
+static __attribute__((noinline)) void stats512_gather(valley_sgd1d_block_t *restrict b, int v0,
+                                                      uint64_t t, uint64_t until,
+                                                      const valley_sgd1d_config_t *cfg,
+                                                      const valley_sgd1d_kprobes_t *pr) {
+  stats512(b, v0, t, until, cfg, pr, NULL, 0);
 }
 #endif
 
@@ -344,9 +412,23 @@ void valley_sgd1d_fast_advance(valley_sgd1d_block_t *restrict b,
       env_hi[i - W] = env[i];
   }
 #if VALLEY_FAST_AVX512
-  if (small_env) {
-    for (int v = 0; v < NV; v++) stats_avx512(b, v, t, until, cfg, pr, env_lo, env_hi);
-  } else
+  {
+    _Alignas(64) double rot[16][16];
+    int small = K <= 15;
+    for (int r = 0; r < 16; r++)
+      for (int m = 0; m < 16; m++) {
+        uint64_t i = (uint64_t)(r - m) & 15u;
+        rot[r][m] = small && i <= K ? env[i] : 0.0;
+      }
+    for (int v = 0; v < NV; v += NI) {
+      if (small)
+        stats512_small(b, v, t, until, cfg, pr, (const double(*)[16])rot);
+      else
+        stats512_gather(b, v, t, until, cfg, pr);
+    }
+    b->t = until;
+    return;
+  }
 #endif
   for (int v = 0; v < NV; v++) {
     vu s = st[v], c = inc[v], prev = -prev_sharp_vec(b, v);
