@@ -186,7 +186,7 @@ static void block_init(valley_sgd1d_block_t *b, const valley_sgd1d_config_t *cfg
     b->inc[l] = rng.inc;
     b->w[l] = cfg->w_init;
     b->prev_sharp[l] = cfg->w_init < 0;
-    b->ts[l] = -1;
+    b->ts[l] = b->tfail[l] = -1;
   }
 }
 

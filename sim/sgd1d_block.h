@@ -21,9 +21,10 @@ typedef struct {
   uint64_t F[VALLEY_LANES], S[VALLEY_LANES];
   double sum[VALLEY_LANES], w0[VALLEY_LANES];
   uint64_t env_ok[VALLEY_LANES];
-  /* the same round as times, kept by the AVX-512 kernel instead of in_round, F and S: the step
-   * of the round's first iterate (-1: no round yet) and of its first sharp iterate */
-  int64_t ts[VALLEY_LANES], tsh[VALLEY_LANES];
+  /* the same round as steps, kept by the AVX-512 kernel instead of in_round, F, S and env_ok:
+   * the round's first iterate (-1: no round yet), its first sharp iterate, and the last iterate
+   * that failed the envelope comparison (-1: none) */
+  int64_t ts[VALLEY_LANES], tsh[VALLEY_LANES], tfail[VALLEY_LANES];
   /* accumulators */
   uint64_t rounds[VALLEY_LANES], len_sum[VALLEY_LANES], len_max[VALLEY_LANES];
   double mean_sum[VALLEY_LANES], traj_sum[VALLEY_LANES];

@@ -12,7 +12,7 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__BMI2__)
 #define VALLEY_FAST_AVX512 1
 #else
 #define VALLEY_FAST_AVX512 0
@@ -90,54 +90,51 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
 }
 
 #if VALLEY_FAST_AVX512
-/* The statistics loop in AVX-512 (F and DQ).  Per lane it decides every event with the same
- * IEEE operations as the generic kernel, but keeps less state per step and does less work per
- * step (docs/performance.md):
+/* The statistics loop in AVX-512 (F and DQ, with BMI2).  Every number comes from the same IEEE
+ * operations as in the generic kernel, but the work is split in two (docs/performance.md):
  *
- * - A round is its start step ts, the step tsh of its first sharp iterate and its running sum;
- *   F = tsh - ts and len = t - ts are formed only when the round closes.  Lanes with no round
- *   yet have ts = -1, so no step needs an "in a round" mask: their sum and w0 are scratch until
- *   their first round starts.
- * - The envelope probe: a round's flat iterates come first, so "w_i >= 0 for i = 1..K" is
- *   F >= K + 1 at the close (a round shorter than K + 1 has a sharp iterate in 1..K); per step
- *   only "w > w0 - env[t - ts]" is checked, and only while t - ts <= K, as the one masked
- *   comparison, which clears the lane's ok mask (set again when a round starts).
- *   env[0] is +inf, so a round's first iterate never fails.  With K <= 15 the table lives in
- *   two registers, rotated by t mod 16 so that ts itself is the permutation index.
- * - A round lasts at least two iterates, so no lane closes rounds in two consecutive steps: the
- *   loop takes steps in pairs and closes the (at most one per lane) finished rounds of a pair
- *   together.
- * - NI vectors (8 lanes each) advance together so that the update's latency is hidden. */
-#define NI 2 /* vectors in flight */
+ * 1. The vector loop does per step only what cannot wait: the process, the trajectory sum, the
+ *    open round's running sum, start step ts and first iterate w0, and the envelope comparison.
+ *    A lane with no round yet has ts = -1 and scratch sum and w0, so no step needs an "in a
+ *    round" mask.  It leaves in a chunk buffer, per step, the sum and w0 from before the step
+ *    and two bit masks: which lanes are flat and which failed the envelope comparison.
+ * 2. Every CH = 64 steps, a scalar pass per lane turns the lane's 64 flat bits into its round
+ *    starts (sharp -> flat) and first sharp iterates (flat -> sharp), in time order, and closes
+ *    each finished round from the buffered sum and w0: mean, accumulators, probes, histogram.
+ *    A lane closes a round about once every 20 steps, so the closing work is done for real
+ *    rounds only instead of for all eight lanes of a vector at every step.
+ *
+ * The envelope probe: a round's flat iterates come first, so "w_i >= 0 for i = 1..K" is
+ * F >= K + 1 (a round shorter than K + 2 has a sharp iterate in 1..K); per step only
+ * "w > w0 - env[t - ts]" is checked, while t - ts <= K, and a round passed if no comparison
+ * failed after its start.  env[0] is +inf, so a round's first iterate never fails.  With
+ * K <= 15 the table lives in two registers, rotated by t mod 16 so that ts itself is the
+ * permutation index; longer envelopes are gathered. */
+#define NI 2  /* vectors in flight */
+#define CH 64 /* steps per chunk: one bit per step in a 64-bit word */
 
 typedef struct { /* one vector of lanes */
-  __m512i s, ts, tsh;
+  __m512i s, ts;
   __m512d w, sum, w0, traj;
   __mmask8 pflat; /* the previous iterate was flat */
-  __mmask8 ok;    /* no envelope failure in the open round so far */
 } x512_t;
 
-typedef struct { /* what a step leaves for the close of the round it ends */
-  __mmask8 start, ok;     /* ok before the step */
-  __m512i ts, tsh;        /* ts before the step, tsh after it */
-  __m512d sum, w0;        /* before the step */
-} r512_t;
-
 typedef struct {
-  __m512i rounds, len_sum, len_max, pc[VALLEY_SGD1D_NPROBE];
-  __m512d mean_sum;
-} acc512_t;
-
-typedef struct {
-  __m512i mult, m32, c31, one, zi, Kp1, frmax, frmax2;
-  __m512d zd, half, scale, two, onev, nu, eta, ap, am, lo, hi, thr, thr2;
+  __m512i mult, m32, c31, zi;
+  __m512d zd, half, scale, two, onev, nu, eta, ap, am;
 } k512_t;
+
+typedef struct { /* one chunk's buffers for NI vectors */
+  _Alignas(64) double sum[CH][NI * W], w0[CH][NI * W];
+  uint8_t flat[NI][CH], fail[NI][CH];
+} chunk_t;
 
 static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc,
                                                           const k512_t *k, __m512i tv,
                                                           __m512i tlo, __m512d elo, __m512d ehi,
                                                           const double *env, int small,
-                                                          r512_t *r) {
+                                                          double *sum_out, double *w0_out,
+                                                          uint8_t *flat_out, uint8_t *fail_out) {
   __m512i old = x->s;
   x->s = _mm512_add_epi64(_mm512_mullo_epi64(old, k->mult), inc);
   __m512i xs = _mm512_and_si512(
@@ -155,17 +152,12 @@ static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc
   x->traj = _mm512_add_pd(x->traj, w);
   __mmask8 flat = _mm512_cmp_pd_mask(w, k->zd, _CMP_GE_OQ);
   __mmask8 start = _kandn_mask8(x->pflat, flat);
-  __mmask8 tosharp = _kandn_mask8(flat, x->pflat);
-  r->start = start;
-  r->ts = x->ts;
-  r->sum = x->sum;
-  r->w0 = x->w0;
-  r->ok = x->ok;
+  _mm512_store_pd(sum_out, x->sum);
+  _mm512_store_pd(w0_out, x->w0);
   /* a round starts: sum = w (0 + w in the generic kernel: equal, as w != -0 here) */
   x->ts = _mm512_mask_mov_epi64(x->ts, start, tv);
   x->sum = _mm512_mask_add_pd(w, (__mmask8)~start, x->sum, w);
   x->w0 = _mm512_mask_mov_pd(x->w0, start, w);
-  x->tsh = _mm512_mask_mov_epi64(x->tsh, tosharp, tv);
   /* envelope: for t - ts <= K, fail unless w > w0 - env[t - ts] */
   __mmask8 chk = _mm512_cmpge_epi64_mask(x->ts, tlo);
   __m512d e;
@@ -173,58 +165,76 @@ static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc
     e = _mm512_permutex2var_pd(elo, x->ts, ehi);
   else
     e = _mm512_mask_i64gather_pd(k->zd, chk, _mm512_sub_epi64(tv, x->ts), env, 8);
-  __mmask8 fail = _mm512_mask_cmp_pd_mask(chk, w, _mm512_sub_pd(x->w0, e), _CMP_NGT_UQ);
-  x->ok = _kandn_mask8(fail, _kor_mask8(x->ok, start));
-  r->tsh = x->tsh;
+  *fail_out = (uint8_t)_mm512_mask_cmp_pd_mask(chk, w, _mm512_sub_pd(x->w0, e), _CMP_NGT_UQ);
+  *flat_out = (uint8_t)flat;
   x->pflat = flat;
 }
 
-#define ADD_IF(acc, m) (acc) = _mm512_mask_add_epi64((acc), (m), (acc), k->one)
-
-/* Closes the rounds that r1 (step tv1) and, if r2 != NULL, r2 (step tv1 + 1) end. */
-static inline __attribute__((always_inline)) int close512(acc512_t *a, const k512_t *k,
-                                                          const r512_t *r1, const r512_t *r2,
-                                                          __m512i tv1, __m512i tv2,
-                                                          __mmask8 active, uint64_t *hbuf,
-                                                          int hn) {
-  __mmask8 e1 = _mm512_mask_cmpge_epi64_mask(r1->start, r1->ts, k->zi), ended = e1;
-  __m512i ts = r1->ts, tsh = r1->tsh, tc = tv1;
-  __mmask8 ok = r1->ok;
-  __m512d sum = r1->sum, w0 = r1->w0;
-  if (r2 != NULL) { /* e1 and e2 are disjoint */
-    ended = e1 | _mm512_mask_cmpge_epi64_mask(r2->start, r2->ts, k->zi);
-    ts = _mm512_mask_blend_epi64(e1, r2->ts, r1->ts);
-    tsh = _mm512_mask_blend_epi64(e1, r2->tsh, r1->tsh);
-    ok = (e1 & r1->ok) | ((__mmask8)~e1 & r2->ok);
-    tc = _mm512_mask_blend_epi64(e1, tv2, tv1);
-    sum = _mm512_mask_blend_pd(e1, r2->sum, r1->sum);
-    w0 = _mm512_mask_blend_pd(e1, r2->w0, r1->w0);
+/* Lane i's bits of n mask bytes (one per step) as one word, bit s for step s. */
+static inline uint64_t lane_bits(const uint8_t *m, int i) {
+  uint64_t r = 0;
+  for (int g = 0; g < CH / 8; g++) {
+    uint64_t q;
+    memcpy(&q, m + 8 * g, 8);
+    r |= _pext_u64(q, 0x0101010101010101ull << i) << (8 * g);
   }
-  __m512i len = _mm512_sub_epi64(tc, ts), F = _mm512_sub_epi64(tsh, ts);
-  __m512d mean = _mm512_div_pd(sum, _mm512_cvtepi64_pd(len)); /* len >= 2 where ended */
-  ADD_IF(a->rounds, ended);
-  a->mean_sum = _mm512_mask_add_pd(a->mean_sum, ended, a->mean_sum, mean);
-  a->len_sum = _mm512_mask_add_epi64(a->len_sum, ended, a->len_sum, len);
-  a->len_max = _mm512_mask_max_epu64(a->len_max, ended, a->len_max, len);
-  ADD_IF(a->pc[VALLEY_PROBE_W0_RANGE],
-         _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(ended, w0, k->lo, _CMP_GE_OQ), w0, k->hi,
-                                 _CMP_LE_OQ));
-  ADD_IF(a->pc[VALLEY_PROBE_ONE_SHARP],
-         _mm512_mask_cmpeq_epi64_mask(ended, len, _mm512_add_epi64(F, k->one)));
-  ADD_IF(a->pc[VALLEY_PROBE_ENVELOPE],
-         _mm512_mask_cmpge_epu64_mask(ended & ok, F, k->Kp1));
-  ADD_IF(a->pc[VALLEY_PROBE_FLAT_RUN], _mm512_mask_cmple_epu64_mask(ended, F, k->frmax));
-  ADD_IF(a->pc[VALLEY_PROBE_MEAN_ABOVE], _mm512_mask_cmp_pd_mask(ended, mean, k->thr, _CMP_GE_OQ));
-  ADD_IF(a->pc[VALLEY_PROBE_MEAN_POSITIVE],
-         _mm512_mask_cmp_pd_mask(ended, mean, k->zd, _CMP_GT_OQ));
-  ADD_IF(a->pc[VALLEY_PROBE_FLAT_RUN_ALT], _mm512_mask_cmple_epu64_mask(ended, F, k->frmax2));
-  ADD_IF(a->pc[VALLEY_PROBE_MEAN_ABOVE_ALT],
-         _mm512_mask_cmp_pd_mask(ended, mean, k->thr2, _CMP_GE_OQ));
-  __mmask8 he = ended & active;
-  _mm512_storeu_si512((void *)&hbuf[hn], _mm512_maskz_compress_epi64(he, len));
-  return hn + __builtin_popcount(he);
+  return r;
 }
-#undef ADD_IF
+
+/* Per-lane state of the scalar pass. */
+typedef struct {
+  int64_t ts, tsh, tfail; /* round start, its first sharp step, the last envelope failure */
+  uint64_t pflat;         /* 1: the iterate before the chunk was flat */
+} lane_t;
+
+/* The scalar pass over one chunk of n steps from step t0 (not inlined: inlined, it costs the
+ * vector loop registers and halves its speed): lane L of the NI vectors is chain
+ * v0 * W + L of the block. */
+static __attribute__((noinline)) void chunk_close(
+    valley_sgd1d_block_t *restrict b, int v0, const chunk_t *c, lane_t *ln, int64_t t0, int n,
+    const valley_sgd1d_kprobes_t *pr) {
+  const uint64_t nmask = n == CH ? ~0ull : (1ull << n) - 1u;
+  const uint64_t K = pr->K, frmax = pr->flat_run_max, frmax2 = pr->flat_run_max_alt;
+  const double lo = pr->w0_lo, hi = pr->w0_hi, thr = pr->mean_threshold,
+               thr2 = pr->mean_threshold_alt;
+  for (int L = 0; L < NI * W; L++) {
+    lane_t *x = &ln[L];
+    const int gl = v0 * W + L;
+    uint64_t fl = lane_bits(c->flat[L / W], L % W) & nmask;
+    uint64_t fa = lane_bits(c->fail[L / W], L % W) & nmask;
+    uint64_t before = (fl << 1) | x->pflat; /* bit s: step s - 1 was flat */
+    uint64_t starts = fl & ~before, tosharp = ~fl & before & nmask;
+    for (uint64_t ev = starts; ev != 0; ev &= ev - 1) {
+      int s = __builtin_ctzll(ev);
+      int64_t t = t0 + s;
+      if (x->ts >= 0) { /* close the round [ts, t): its first sharp and last failure before t */
+        uint64_t below = (1ull << s) - 1u, sb = tosharp & below, fb = fa & below;
+        int64_t tsh = sb != 0 ? t0 + 63 - __builtin_clzll(sb) : x->tsh;
+        int64_t lastfail = fb != 0 ? t0 + 63 - __builtin_clzll(fb) : x->tfail;
+        uint64_t len = (uint64_t)(t - x->ts), F = (uint64_t)(tsh - x->ts);
+        double sum = c->sum[s][L], w0 = c->w0[s][L];
+        double mean = sum / (double)len;
+        b->rounds[gl]++;
+        b->mean_sum[gl] += mean;
+        b->len_sum[gl] += len;
+        if (len > b->len_max[gl]) b->len_max[gl] = len;
+        b->probe[VALLEY_PROBE_W0_RANGE][gl] += w0 >= lo && w0 <= hi;
+        b->probe[VALLEY_PROBE_ONE_SHARP][gl] += len - F == 1;
+        b->probe[VALLEY_PROBE_ENVELOPE][gl] += F >= K + 1 && lastfail < x->ts;
+        b->probe[VALLEY_PROBE_FLAT_RUN][gl] += F <= frmax;
+        b->probe[VALLEY_PROBE_MEAN_ABOVE][gl] += mean >= thr;
+        b->probe[VALLEY_PROBE_MEAN_POSITIVE][gl] += mean > 0.0;
+        b->probe[VALLEY_PROBE_FLAT_RUN_ALT][gl] += F <= frmax2;
+        b->probe[VALLEY_PROBE_MEAN_ABOVE_ALT][gl] += mean >= thr2;
+        if (gl < b->nactive) b->hist[len < VALLEY_SGD1D_HIST - 1 ? len : VALLEY_SGD1D_HIST - 1]++;
+      }
+      x->ts = t;
+    }
+    if (tosharp != 0) x->tsh = t0 + 63 - __builtin_clzll(tosharp);
+    if (fa != 0) x->tfail = t0 + 63 - __builtin_clzll(fa);
+    x->pflat = (fl >> (n - 1)) & 1u;
+  }
+}
 
 /* Advances vectors v0 .. v0 + NI - 1 of b from step t to step until with statistics on.
  * rot: for K <= 15 (small), the envelope table rotated for each t mod 16: rot[t % 16][m] is
@@ -237,11 +247,7 @@ static inline __attribute__((always_inline)) void stats512(
   k.mult = _mm512_set1_epi64((long long)VALLEY_PCG32_MULT);
   k.m32 = _mm512_set1_epi64(0xffffffffLL);
   k.c31 = _mm512_set1_epi64(31);
-  k.one = _mm512_set1_epi64(1);
   k.zi = _mm512_setzero_si512();
-  k.Kp1 = _mm512_set1_epi64((long long)(pr->K + 1));
-  k.frmax = _mm512_set1_epi64((long long)pr->flat_run_max);
-  k.frmax2 = _mm512_set1_epi64((long long)pr->flat_run_max_alt);
   k.zd = _mm512_setzero_pd();
   k.half = _mm512_set1_pd(0.5);
   k.scale = _mm512_set1_pd(1.0 / 4294967296.0);
@@ -251,90 +257,62 @@ static inline __attribute__((always_inline)) void stats512(
   k.eta = _mm512_set1_pd(cfg->eta);
   k.ap = _mm512_set1_pd(cfg->valley.a_plus);
   k.am = _mm512_set1_pd(cfg->valley.a_minus);
-  k.lo = _mm512_set1_pd(pr->w0_lo);
-  k.hi = _mm512_set1_pd(pr->w0_hi);
-  k.thr = _mm512_set1_pd(pr->mean_threshold);
-  k.thr2 = _mm512_set1_pd(pr->mean_threshold_alt);
   const double *env = pr->env;
   const long long K = (long long)pr->K;
+  const __m512i one = _mm512_set1_epi64(1);
 
   x512_t x[NI];
-  acc512_t a[NI];
   __m512i inc[NI];
-  __mmask8 active[NI];
+  lane_t ln[NI * W];
   for (int j = 0; j < NI; j++) {
     const size_t o = (size_t)(v0 + j) * W;
     x[j].s = _mm512_load_si512(&b->st[o]);
     inc[j] = _mm512_load_si512(&b->inc[o]);
     x[j].w = _mm512_load_pd(&b->w[o]);
-    x[j].pflat = (__mmask8)~_mm512_test_epi64_mask(_mm512_load_si512(&b->prev_sharp[o]), k.one);
+    x[j].pflat = (__mmask8)~_mm512_test_epi64_mask(_mm512_load_si512(&b->prev_sharp[o]), one);
     x[j].ts = _mm512_load_si512(&b->ts[o]);
-    x[j].tsh = _mm512_load_si512(&b->tsh[o]);
-    x[j].ok = _mm512_test_epi64_mask(_mm512_load_si512(&b->env_ok[o]), k.one);
     x[j].sum = _mm512_load_pd(&b->sum[o]);
     x[j].w0 = _mm512_load_pd(&b->w0[o]);
     x[j].traj = _mm512_load_pd(&b->traj_sum[o]);
-    a[j].rounds = _mm512_load_si512(&b->rounds[o]);
-    a[j].len_sum = _mm512_load_si512(&b->len_sum[o]);
-    a[j].len_max = _mm512_load_si512(&b->len_max[o]);
-    a[j].mean_sum = _mm512_load_pd(&b->mean_sum[o]);
-    for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++)
-      a[j].pc[p] = _mm512_load_si512(&b->probe[p][o]);
-    int nact = b->nactive - (v0 + j) * W;
-    active[j] = nact >= W ? 0xff : nact <= 0 ? 0 : (__mmask8)((1u << nact) - 1u);
   }
-  uint64_t hbuf[HB_CAP + NI * W];
-  int hn = 0;
+  for (int L = 0; L < NI * W; L++) {
+    const size_t gl = (size_t)v0 * W + (size_t)L;
+    ln[L].ts = b->ts[gl];
+    ln[L].tsh = b->tsh[gl];
+    ln[L].tfail = b->tfail[gl];
+    ln[L].pflat = !b->prev_sharp[gl];
+  }
+  chunk_t c;
   __m512d elo = _mm512_setzero_pd(), ehi = _mm512_setzero_pd();
-
-  uint64_t tt = t;
-  for (; tt + 2 <= until; tt += 2) {
-    r512_t r1[NI], r2[NI];
-    __m512i tv1 = _mm512_set1_epi64((long long)tt), tv2 = _mm512_set1_epi64((long long)tt + 1);
-    __m512i tlo1 = _mm512_set1_epi64((long long)tt - K), tlo2 = _mm512_set1_epi64((long long)tt + 1 - K);
-    if (small) {
-      elo = _mm512_load_pd(rot[tt & 15]);
-      ehi = _mm512_load_pd(rot[tt & 15] + 8);
+  for (uint64_t t0 = t; t0 < until; t0 += CH) {
+    int n = until - t0 < CH ? (int)(until - t0) : CH;
+    for (int s = 0; s < n; s++) {
+      long long tt = (long long)(t0 + (uint64_t)s);
+      __m512i tv = _mm512_set1_epi64(tt), tlo = _mm512_set1_epi64(tt - K);
+      if (small) {
+        elo = _mm512_load_pd(rot[tt & 15]);
+        ehi = _mm512_load_pd(rot[tt & 15] + 8);
+      }
+      for (int j = 0; j < NI; j++)
+        step512(&x[j], inc[j], &k, tv, tlo, elo, ehi, env, small, &c.sum[s][j * W],
+                &c.w0[s][j * W], &c.flat[j][s], &c.fail[j][s]);
     }
-    for (int j = 0; j < NI; j++) step512(&x[j], inc[j], &k, tv1, tlo1, elo, ehi, env, small, &r1[j]);
-    if (small) {
-      elo = _mm512_load_pd(rot[(tt + 1) & 15]);
-      ehi = _mm512_load_pd(rot[(tt + 1) & 15] + 8);
-    }
-    for (int j = 0; j < NI; j++) step512(&x[j], inc[j], &k, tv2, tlo2, elo, ehi, env, small, &r2[j]);
-    for (int j = 0; j < NI; j++)
-      hn = close512(&a[j], &k, &r1[j], &r2[j], tv1, tv2, active[j], hbuf, hn);
-    if (hn > HB_CAP) hn = hist_flush_n(hbuf, hn, b);
+    chunk_close(b, v0, &c, ln, (int64_t)t0, n, pr);
   }
-  if (tt < until) {
-    r512_t r1[NI];
-    __m512i tv1 = _mm512_set1_epi64((long long)tt), tlo1 = _mm512_set1_epi64((long long)tt - K);
-    if (small) {
-      elo = _mm512_load_pd(rot[tt & 15]);
-      ehi = _mm512_load_pd(rot[tt & 15] + 8);
-    }
-    for (int j = 0; j < NI; j++) step512(&x[j], inc[j], &k, tv1, tlo1, elo, ehi, env, small, &r1[j]);
-    for (int j = 0; j < NI; j++)
-      hn = close512(&a[j], &k, &r1[j], NULL, tv1, tv1, active[j], hbuf, hn);
-  }
-  hist_flush_n(hbuf, hn, b);
   for (int j = 0; j < NI; j++) {
     const size_t o = (size_t)(v0 + j) * W;
     _mm512_store_si512(&b->st[o], x[j].s);
     _mm512_store_pd(&b->w[o], x[j].w);
-    _mm512_store_si512(&b->prev_sharp[o], _mm512_maskz_mov_epi64((__mmask8)~x[j].pflat, k.one));
-    _mm512_store_si512(&b->ts[o], x[j].ts);
-    _mm512_store_si512(&b->tsh[o], x[j].tsh);
-    _mm512_store_si512(&b->env_ok[o], _mm512_maskz_mov_epi64(x[j].ok, k.one));
+    _mm512_store_si512(&b->prev_sharp[o], _mm512_maskz_mov_epi64((__mmask8)~x[j].pflat, one));
     _mm512_store_pd(&b->sum[o], x[j].sum);
     _mm512_store_pd(&b->w0[o], x[j].w0);
     _mm512_store_pd(&b->traj_sum[o], x[j].traj);
-    _mm512_store_si512(&b->rounds[o], a[j].rounds);
-    _mm512_store_si512(&b->len_sum[o], a[j].len_sum);
-    _mm512_store_si512(&b->len_max[o], a[j].len_max);
-    _mm512_store_pd(&b->mean_sum[o], a[j].mean_sum);
-    for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++)
-      _mm512_store_si512(&b->probe[p][o], a[j].pc[p]);
+  }
+  for (int L = 0; L < NI * W; L++) { /* ts: the vector loop's and this pass's agree */
+    const size_t gl = (size_t)v0 * W + (size_t)L;
+    b->ts[gl] = ln[L].ts;
+    b->tsh[gl] = ln[L].tsh;
+    b->tfail[gl] = ln[L].tfail;
   }
 }
 
