@@ -126,7 +126,8 @@ typedef struct {
 
 typedef struct { /* one chunk's buffers for NI vectors */
   _Alignas(64) double sum[CH][NI * W], w0[CH][NI * W];
-  uint8_t flat[NI][CH], fail[NI][CH];
+  _Alignas(64) uint8_t flat[NI][CH];
+  _Alignas(64) uint8_t fail[NI][CH];
 } chunk_t;
 
 static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc,
@@ -181,6 +182,33 @@ static inline uint64_t lane_bits(const uint8_t *m, int i) {
   return r;
 }
 
+/* The lanes' words of NI * W mask bytes per step: words[j * W + i] holds bit i of the bytes of
+ * vector j, bit s for step s.  With GFNI and VBMI: per vector one byte reversal, an 8 x 8 bit
+ * transpose of each 8-step group (gf2p8affine against the identity) and an 8 x 8 byte
+ * transpose; otherwise one pext per lane and group. */
+static inline void lane_words(const uint8_t (*m)[CH], uint64_t *words) {
+#if defined(__GFNI__) && defined(__AVX512VBMI__)
+  _Alignas(64) static const uint8_t rev[64] = {
+      7,  6,  5,  4,  3,  2,  1,  0,  15, 14, 13, 12, 11, 10, 9,  8,  23, 22, 21, 20, 19, 18,
+      17, 16, 31, 30, 29, 28, 27, 26, 25, 24, 39, 38, 37, 36, 35, 34, 33, 32, 47, 46, 45, 44,
+      43, 42, 41, 40, 55, 54, 53, 52, 51, 50, 49, 48, 63, 62, 61, 60, 59, 58, 57, 56};
+  _Alignas(64) static const uint8_t tr[64] = {
+      0, 8,  16, 24, 32, 40, 48, 56, 1, 9,  17, 25, 33, 41, 49, 57, 2, 10, 18, 26, 34, 42,
+      50, 58, 3, 11, 19, 27, 35, 43, 51, 59, 4, 12, 20, 28, 36, 44, 52, 60, 5, 13, 21, 29,
+      37, 45, 53, 61, 6, 14, 22, 30, 38, 46, 54, 62, 7, 15, 23, 31, 39, 47, 55, 63};
+  const __m512i prev = _mm512_load_si512(rev), ptr = _mm512_load_si512(tr);
+  const __m512i id = _mm512_set1_epi64((long long)0x8040201008040201ull);
+  for (int j = 0; j < NI; j++) {
+    __m512i x = _mm512_permutexvar_epi8(prev, _mm512_loadu_si512(m[j]));
+    x = _mm512_gf2p8affine_epi64_epi8(id, x, 0);
+    _mm512_storeu_si512(&words[j * W], _mm512_permutexvar_epi8(ptr, x));
+  }
+#else
+  for (int j = 0; j < NI; j++)
+    for (int i = 0; i < W; i++) words[j * W + i] = lane_bits(m[j], i);
+#endif
+}
+
 /* Per-lane state of the scalar pass. */
 typedef struct {
   int64_t ts, tsh, tfail; /* round start, its first sharp step, the last envelope failure */
@@ -197,11 +225,13 @@ static __attribute__((noinline)) void chunk_close(
   const uint64_t K = pr->K, frmax = pr->flat_run_max, frmax2 = pr->flat_run_max_alt;
   const double lo = pr->w0_lo, hi = pr->w0_hi, thr = pr->mean_threshold,
                thr2 = pr->mean_threshold_alt;
+  uint64_t flw[NI * W], faw[NI * W];
+  lane_words(c->flat, flw);
+  lane_words(c->fail, faw);
   for (int L = 0; L < NI * W; L++) {
     lane_t *x = &ln[L];
     const int gl = v0 * W + L;
-    uint64_t fl = lane_bits(c->flat[L / W], L % W) & nmask;
-    uint64_t fa = lane_bits(c->fail[L / W], L % W) & nmask;
+    uint64_t fl = flw[L] & nmask, fa = faw[L] & nmask;
     uint64_t before = (fl << 1) | x->pflat; /* bit s: step s - 1 was flat */
     uint64_t starts = fl & ~before, tosharp = ~fl & before & nmask;
     for (uint64_t ev = starts; ev != 0; ev &= ev - 1) {
