@@ -171,7 +171,8 @@ static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc
   x->pflat = flat;
 }
 
-/* Lane i's bits of n mask bytes (one per step) as one word, bit s for step s. */
+#if !(defined(__GFNI__) && defined(__AVX512VBMI__))
+/* Lane i's bits of CH mask bytes (one per step) as one word, bit s for step s. */
 static inline uint64_t lane_bits(const uint8_t *m, int i) {
   uint64_t r = 0;
   for (int g = 0; g < CH / 8; g++) {
@@ -181,6 +182,7 @@ static inline uint64_t lane_bits(const uint8_t *m, int i) {
   }
   return r;
 }
+#endif
 
 /* The lanes' words of NI * W mask bytes per step: words[j * W + i] holds bit i of the bytes of
  * vector j, bit s for step s.  With GFNI and VBMI: per vector one byte reversal, an 8 x 8 bit
