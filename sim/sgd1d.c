@@ -201,6 +201,7 @@ static void block_init(valley_sgd1d_block_t *b, const valley_sgd1d_config_t *cfg
     b->inc[l] = rng.inc;
     b->w[l] = cfg->w_init;
     b->prev_sharp[l] = cfg->w_init < 0;
+    b->ts[l] = b->tfail[l] = -1;
   }
 }
 
@@ -242,6 +243,7 @@ static valley_status_t kprobes_make(const valley_sgd1d_probes_t *p, valley_sgd1d
     k->mean_threshold_alt = p->mean_threshold_alt;
     for (size_t t = 1; t <= K; t++) (*env)[t] = p->envelope[t];
   }
+  (*env)[0] = INFINITY; /* the round's first iterate: never fails (the AVX-512 kernel) */
   k->K = K;
   k->env = *env;
   return VALLEY_OK;

@@ -21,6 +21,10 @@ typedef struct {
   uint64_t F[VALLEY_LANES], S[VALLEY_LANES];
   double sum[VALLEY_LANES], w0[VALLEY_LANES];
   uint64_t env_ok[VALLEY_LANES];
+  /* the same round as steps, kept by the AVX-512 kernel instead of in_round, F, S and env_ok:
+   * the round's first iterate (-1: no round yet), its first sharp iterate, and the last iterate
+   * that failed the envelope comparison (-1: none) */
+  int64_t ts[VALLEY_LANES], tsh[VALLEY_LANES], tfail[VALLEY_LANES];
   /* accumulators */
   uint64_t rounds[VALLEY_LANES], len_sum[VALLEY_LANES], len_max[VALLEY_LANES];
   double mean_sum[VALLEY_LANES], traj_sum[VALLEY_LANES];
@@ -34,7 +38,8 @@ typedef struct {
 typedef struct {
   double w0_lo, w0_hi;  /* tolerance already applied */
   uint64_t K;           /* envelope length */
-  const double *env;    /* K + 2 entries: env[0] and env[K+1] are 0 and never decide */
+  const double *env;    /* K + 2 entries: env[0] = +inf (checked by no kernel but
+                         * passed by every iterate) and env[K+1] = 0 never decide */
   uint64_t flat_run_max, flat_run_max_alt;
   double mean_threshold, mean_threshold_alt;
 } valley_sgd1d_kprobes_t;

@@ -12,7 +12,7 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__BMI2__)
 #define VALLEY_FAST_AVX512 1
 #else
 #define VALLEY_FAST_AVX512 0
@@ -90,124 +90,196 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
 }
 
 #if VALLEY_FAST_AVX512
-/* The statistics loop of one vector in AVX-512 (F and DQ): per lane, the same IEEE operations as
- * the portable loop below and as the generic kernel, with lane masks in mask registers.
- * A round lasts at least two iterates, so no lane closes rounds in two consecutive steps: the
- * loop takes steps in pairs and closes the (at most one per lane) finished rounds of a pair
- * together, which halves the cost of the division, the probes and the accumulators. */
-typedef struct {
-  __m512i s, c, F, idx; /* idx: position in the open round (its length so far) */
+/* The statistics loop in AVX-512 (F and DQ, with BMI2).  Every number comes from the same IEEE
+ * operations as in the generic kernel, but the work is split in two (docs/performance.md):
+ *
+ * 1. The vector loop does per step only what cannot wait: the process, the trajectory sum, the
+ *    open round's running sum, start step ts and first iterate w0, and the envelope comparison.
+ *    A lane with no round yet has ts = -1 and scratch sum and w0, so no step needs an "in a
+ *    round" mask.  It leaves in a chunk buffer, per step, the sum and w0 from before the step
+ *    and two bit masks: which lanes are flat and which failed the envelope comparison.
+ * 2. Every CH = 64 steps, a scalar pass per lane turns the lane's 64 flat bits into its round
+ *    starts (sharp -> flat) and first sharp iterates (flat -> sharp), in time order, and closes
+ *    each finished round from the buffered sum and w0: mean, accumulators, probes, histogram.
+ *    A lane closes a round about once every 20 steps, so the closing work is done for real
+ *    rounds only instead of for all eight lanes of a vector at every step.
+ *
+ * The envelope probe: a round's flat iterates come first, so "w_i >= 0 for i = 1..K" is
+ * F >= K + 1 (a round shorter than K + 2 has a sharp iterate in 1..K); per step only
+ * "w > w0 - env[t - ts]" is checked, while t - ts <= K, and a round passed if no comparison
+ * failed after its start.  env[0] is +inf, so a round's first iterate never fails.  With
+ * K <= 15 the table lives in two registers, rotated by t mod 16 so that ts itself is the
+ * permutation index; longer envelopes are gathered. */
+#define NI 2  /* vectors in flight */
+#define CH 64 /* steps per chunk: one bit per step in a 64-bit word */
+
+typedef struct { /* one vector of lanes */
+  __m512i s, ts;
   __m512d w, sum, w0, traj;
-  __mmask8 prev, inr, ok;
-} st512_t;
-
-typedef struct { /* the round a step closed, as it was just before the step */
-  __m512i len, F;
-  __m512d sum, w0;
-  __mmask8 ok, ended;
-} close512_t;
+  __mmask8 pflat; /* the previous iterate was flat */
+} x512_t;
 
 typedef struct {
-  __m512i mult, m32, c31, one, zi, K, Kp1, frmax, frmax2;
-  __m512d zd, half, scale, two, onev, nu, eta, ap, am, lo, hi, thr, thr2, env_lo, env_hi;
+  __m512i mult, m32, c31, zi;
+  __m512d zd, half, scale, two, onev, nu, eta, ap, am;
 } k512_t;
 
-static inline __attribute__((always_inline)) void step512(st512_t *x, const k512_t *k,
-                                                          close512_t *cl) {
+typedef struct { /* one chunk's buffers for NI vectors */
+  _Alignas(64) double sum[CH][NI * W], w0[CH][NI * W];
+  _Alignas(64) uint8_t flat[NI][CH];
+  _Alignas(64) uint8_t fail[NI][CH];
+} chunk_t;
+
+static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc,
+                                                          const k512_t *k, __m512i tv,
+                                                          __m512i tlo, __m512d elo, __m512d ehi,
+                                                          const double *env, int small,
+                                                          double *sum_out, double *w0_out,
+                                                          uint8_t *flat_out, uint8_t *fail_out) {
   __m512i old = x->s;
-  x->s = _mm512_add_epi64(_mm512_mullo_epi64(old, k->mult), x->c);
+  x->s = _mm512_add_epi64(_mm512_mullo_epi64(old, k->mult), inc);
   __m512i xs = _mm512_and_si512(
       _mm512_srli_epi64(_mm512_xor_si512(_mm512_srli_epi64(old, 18), old), 27), k->m32);
   __m512i rot = _mm512_srli_epi64(old, 59);
-  __m512i r = _mm512_and_si512(
+  __m512i rr = _mm512_and_si512(
       _mm512_or_si512(_mm512_srlv_epi64(xs, rot),
                       _mm512_sllv_epi64(xs, _mm512_and_si512(_mm512_sub_epi64(k->zi, rot), k->c31))),
       k->m32);
-  __m512d u = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi64_pd(r), k->half), k->scale);
+  __m512d u = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi64_pd(rr), k->half), k->scale);
   __m512d omega = _mm512_mul_pd(k->nu, _mm512_sub_pd(_mm512_mul_pd(k->two, u), k->onev));
-  __m512d g = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x->w, k->zd, _CMP_GE_OQ), k->am, k->ap);
+  __m512d g = _mm512_mask_blend_pd(x->pflat, k->am, k->ap);
   __m512d w = _mm512_sub_pd(x->w, _mm512_mul_pd(k->eta, _mm512_add_pd(g, omega)));
   x->w = w;
   x->traj = _mm512_add_pd(x->traj, w);
   __mmask8 flat = _mm512_cmp_pd_mask(w, k->zd, _CMP_GE_OQ);
-  __mmask8 start = flat & x->prev;
-  cl->ended = start & x->inr;
-  cl->len = x->idx;
-  cl->F = x->F;
-  cl->sum = x->sum;
-  cl->w0 = x->w0;
-  cl->ok = x->ok;
-  /* open a new round at `start` */
-  __mmask8 inr = x->inr | start;
-  __m512i F = _mm512_maskz_mov_epi64((__mmask8)~start, x->F);
-  __m512i idx = _mm512_maskz_mov_epi64((__mmask8)~start, x->idx);
-  __m512d sum = _mm512_maskz_mov_pd((__mmask8)~start, x->sum);
-  __m512d w0 = _mm512_mask_mov_pd(x->w0, start, w);
-  __mmask8 ok = x->ok | start;
-  /* the iterate joins the open round; envelope check for 1 <= idx <= K */
-  __mmask8 chk = _mm512_mask_cmple_epu64_mask(_mm512_mask_cmpge_epu64_mask(inr, idx, k->one),
-                                              idx, k->K);
-  __m512d e = _mm512_permutex2var_pd(k->env_lo, _mm512_min_epu64(idx, k->Kp1), k->env_hi);
-  __mmask8 pass = flat & _mm512_cmp_pd_mask(w, _mm512_sub_pd(w0, e), _CMP_GT_OQ);
-  x->ok = ok & (__mmask8)(~chk | pass);
-  x->F = _mm512_mask_add_epi64(F, inr & flat, F, k->one);
-  x->idx = _mm512_mask_add_epi64(idx, inr, idx, k->one);
-  x->sum = _mm512_mask_add_pd(sum, inr, sum, w);
-  x->w0 = w0;
-  x->inr = inr;
-  x->prev = (__mmask8)~flat;
+  __mmask8 start = _kandn_mask8(x->pflat, flat);
+  _mm512_store_pd(sum_out, x->sum);
+  _mm512_store_pd(w0_out, x->w0);
+  /* a round starts: sum = w (0 + w in the generic kernel: equal, as w != -0 here) */
+  x->ts = _mm512_mask_mov_epi64(x->ts, start, tv);
+  x->sum = _mm512_mask_add_pd(w, (__mmask8)~start, x->sum, w);
+  x->w0 = _mm512_mask_mov_pd(x->w0, start, w);
+  /* envelope: for t - ts <= K, fail unless w > w0 - env[t - ts] */
+  __mmask8 chk = _mm512_cmpge_epi64_mask(x->ts, tlo);
+  __m512d e;
+  if (small)
+    e = _mm512_permutex2var_pd(elo, x->ts, ehi);
+  else
+    e = _mm512_mask_i64gather_pd(k->zd, chk, _mm512_sub_epi64(tv, x->ts), env, 8);
+  *fail_out = (uint8_t)_mm512_mask_cmp_pd_mask(chk, w, _mm512_sub_pd(x->w0, e), _CMP_NGT_UQ);
+  *flat_out = (uint8_t)flat;
+  x->pflat = flat;
 }
 
+#if !(defined(__GFNI__) && defined(__AVX512VBMI__))
+/* Lane i's bits of CH mask bytes (one per step) as one word, bit s for step s. */
+static inline uint64_t lane_bits(const uint8_t *m, int i) {
+  uint64_t r = 0;
+  for (int g = 0; g < CH / 8; g++) {
+    uint64_t q;
+    memcpy(&q, m + 8 * g, 8);
+    r |= _pext_u64(q, 0x0101010101010101ull << i) << (8 * g);
+  }
+  return r;
+}
+#endif
+
+/* The lanes' words of NI * W mask bytes per step: words[j * W + i] holds bit i of the bytes of
+ * vector j, bit s for step s.  With GFNI and VBMI: per vector one byte reversal, an 8 x 8 bit
+ * transpose of each 8-step group (gf2p8affine against the identity) and an 8 x 8 byte
+ * transpose; otherwise one pext per lane and group. */
+static inline void lane_words(const uint8_t (*m)[CH], uint64_t *words) {
+#if defined(__GFNI__) && defined(__AVX512VBMI__)
+  _Alignas(64) static const uint8_t rev[64] = {
+      7,  6,  5,  4,  3,  2,  1,  0,  15, 14, 13, 12, 11, 10, 9,  8,  23, 22, 21, 20, 19, 18,
+      17, 16, 31, 30, 29, 28, 27, 26, 25, 24, 39, 38, 37, 36, 35, 34, 33, 32, 47, 46, 45, 44,
+      43, 42, 41, 40, 55, 54, 53, 52, 51, 50, 49, 48, 63, 62, 61, 60, 59, 58, 57, 56};
+  _Alignas(64) static const uint8_t tr[64] = {
+      0, 8,  16, 24, 32, 40, 48, 56, 1, 9,  17, 25, 33, 41, 49, 57, 2, 10, 18, 26, 34, 42,
+      50, 58, 3, 11, 19, 27, 35, 43, 51, 59, 4, 12, 20, 28, 36, 44, 52, 60, 5, 13, 21, 29,
+      37, 45, 53, 61, 6, 14, 22, 30, 38, 46, 54, 62, 7, 15, 23, 31, 39, 47, 55, 63};
+  const __m512i prev = _mm512_load_si512(rev), ptr = _mm512_load_si512(tr);
+  const __m512i id = _mm512_set1_epi64((long long)0x8040201008040201ull);
+  for (int j = 0; j < NI; j++) {
+    __m512i x = _mm512_permutexvar_epi8(prev, _mm512_loadu_si512(m[j]));
+    x = _mm512_gf2p8affine_epi64_epi8(id, x, 0);
+    _mm512_storeu_si512(&words[j * W], _mm512_permutexvar_epi8(ptr, x));
+  }
+#else
+  for (int j = 0; j < NI; j++)
+    for (int i = 0; i < W; i++) words[j * W + i] = lane_bits(m[j], i);
+#endif
+}
+
+/* Per-lane state of the scalar pass. */
 typedef struct {
-  __m512i rounds, len_sum, len_max, pc[VALLEY_SGD1D_NPROBE];
-  __m512d mean_sum;
-} acc512_t;
+  int64_t ts, tsh, tfail; /* round start, its first sharp step, the last envelope failure */
+  uint64_t pflat;         /* 1: the iterate before the chunk was flat */
+} lane_t;
 
-#define ADD_IF(acc, m) (acc) = _mm512_mask_add_epi64((acc), (m), (acc), k->one)
-
-static inline __attribute__((always_inline)) int close512(acc512_t *a, const k512_t *k,
-                                                          const close512_t *c, __mmask8 active,
-                                                          uint64_t *hbuf, int hn) {
-  __mmask8 ended = c->ended;
-  __m512i len = c->len, F = c->F;
-  __m512i len1 = _mm512_mask_mov_epi64(len, _mm512_cmpeq_epi64_mask(len, k->zi), k->one);
-  __m512d mean = _mm512_div_pd(c->sum, _mm512_cvtepi64_pd(len1));
-  ADD_IF(a->rounds, ended);
-  a->mean_sum = _mm512_mask_add_pd(a->mean_sum, ended, a->mean_sum, mean);
-  a->len_sum = _mm512_mask_add_epi64(a->len_sum, ended, a->len_sum, len);
-  a->len_max = _mm512_mask_max_epu64(a->len_max, ended, a->len_max, len);
-  ADD_IF(a->pc[VALLEY_PROBE_W0_RANGE],
-         _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(ended, c->w0, k->lo, _CMP_GE_OQ), c->w0,
-                                 k->hi, _CMP_LE_OQ));
-  ADD_IF(a->pc[VALLEY_PROBE_ONE_SHARP],
-         _mm512_mask_cmpeq_epi64_mask(ended, len, _mm512_add_epi64(F, k->one)));
-  ADD_IF(a->pc[VALLEY_PROBE_ENVELOPE], ended & c->ok);
-  ADD_IF(a->pc[VALLEY_PROBE_FLAT_RUN], _mm512_mask_cmple_epu64_mask(ended, F, k->frmax));
-  ADD_IF(a->pc[VALLEY_PROBE_MEAN_ABOVE], _mm512_mask_cmp_pd_mask(ended, mean, k->thr, _CMP_GE_OQ));
-  ADD_IF(a->pc[VALLEY_PROBE_MEAN_POSITIVE],
-         _mm512_mask_cmp_pd_mask(ended, mean, k->zd, _CMP_GT_OQ));
-  ADD_IF(a->pc[VALLEY_PROBE_FLAT_RUN_ALT], _mm512_mask_cmple_epu64_mask(ended, F, k->frmax2));
-  ADD_IF(a->pc[VALLEY_PROBE_MEAN_ABOVE_ALT],
-         _mm512_mask_cmp_pd_mask(ended, mean, k->thr2, _CMP_GE_OQ));
-  __mmask8 he = ended & active;
-  _mm512_storeu_si512((void *)&hbuf[hn], _mm512_maskz_compress_epi64(he, len));
-  return hn + __builtin_popcount(he);
+/* The scalar pass over one chunk of n steps from step t0 (not inlined: inlined, it costs the
+ * vector loop registers and halves its speed): lane L of the NI vectors is chain
+ * v0 * W + L of the block. */
+static __attribute__((noinline)) void chunk_close(
+    valley_sgd1d_block_t *restrict b, int v0, const chunk_t *c, lane_t *ln, int64_t t0, int n,
+    const valley_sgd1d_kprobes_t *pr) {
+  const uint64_t nmask = n == CH ? ~0ull : (1ull << n) - 1u;
+  const uint64_t K = pr->K, frmax = pr->flat_run_max, frmax2 = pr->flat_run_max_alt;
+  const double lo = pr->w0_lo, hi = pr->w0_hi, thr = pr->mean_threshold,
+               thr2 = pr->mean_threshold_alt;
+  uint64_t flw[NI * W], faw[NI * W];
+  lane_words(c->flat, flw);
+  lane_words(c->fail, faw);
+  for (int L = 0; L < NI * W; L++) {
+    lane_t *x = &ln[L];
+    const int gl = v0 * W + L;
+    uint64_t fl = flw[L] & nmask, fa = faw[L] & nmask;
+    uint64_t before = (fl << 1) | x->pflat; /* bit s: step s - 1 was flat */
+    uint64_t starts = fl & ~before, tosharp = ~fl & before & nmask;
+    for (uint64_t ev = starts; ev != 0; ev &= ev - 1) {
+      int s = __builtin_ctzll(ev);
+      int64_t t = t0 + s;
+      if (x->ts >= 0) { /* close the round [ts, t): its first sharp and last failure before t */
+        uint64_t below = (1ull << s) - 1u, sb = tosharp & below, fb = fa & below;
+        int64_t tsh = sb != 0 ? t0 + 63 - __builtin_clzll(sb) : x->tsh;
+        int64_t lastfail = fb != 0 ? t0 + 63 - __builtin_clzll(fb) : x->tfail;
+        uint64_t len = (uint64_t)(t - x->ts), F = (uint64_t)(tsh - x->ts);
+        double sum = c->sum[s][L], w0 = c->w0[s][L];
+        double mean = sum / (double)len;
+        b->rounds[gl]++;
+        b->mean_sum[gl] += mean;
+        b->len_sum[gl] += len;
+        if (len > b->len_max[gl]) b->len_max[gl] = len;
+        b->probe[VALLEY_PROBE_W0_RANGE][gl] += w0 >= lo && w0 <= hi;
+        b->probe[VALLEY_PROBE_ONE_SHARP][gl] += len - F == 1;
+        b->probe[VALLEY_PROBE_ENVELOPE][gl] += F >= K + 1 && lastfail < x->ts;
+        b->probe[VALLEY_PROBE_FLAT_RUN][gl] += F <= frmax;
+        b->probe[VALLEY_PROBE_MEAN_ABOVE][gl] += mean >= thr;
+        b->probe[VALLEY_PROBE_MEAN_POSITIVE][gl] += mean > 0.0;
+        b->probe[VALLEY_PROBE_FLAT_RUN_ALT][gl] += F <= frmax2;
+        b->probe[VALLEY_PROBE_MEAN_ABOVE_ALT][gl] += mean >= thr2;
+        if (gl < b->nactive) b->hist[len < VALLEY_SGD1D_HIST - 1 ? len : VALLEY_SGD1D_HIST - 1]++;
+      }
+      x->ts = t;
+    }
+    if (tosharp != 0) x->tsh = t0 + 63 - __builtin_clzll(tosharp);
+    if (fa != 0) x->tfail = t0 + 63 - __builtin_clzll(fa);
+    x->pflat = (fl >> (n - 1)) & 1u;
+  }
 }
-#undef ADD_IF
 
-static void stats_avx512(valley_sgd1d_block_t *restrict b, int v, uint64_t t, uint64_t until,
-                         const valley_sgd1d_config_t *cfg, const valley_sgd1d_kprobes_t *pr,
-                         vd env_lo, vd env_hi) {
+/* Advances vectors v0 .. v0 + NI - 1 of b from step t to step until with statistics on.
+ * rot: for K <= 15 (small), the envelope table rotated for each t mod 16: rot[t % 16][m] is
+ * env[(t - m) mod 16]. */
+static inline __attribute__((always_inline)) void stats512(
+    valley_sgd1d_block_t *restrict b, int v0, uint64_t t, uint64_t until,
+    const valley_sgd1d_config_t *cfg, const valley_sgd1d_kprobes_t *pr, const double (*rot)[16],
+    int small) {
   k512_t k;
   k.mult = _mm512_set1_epi64((long long)VALLEY_PCG32_MULT);
   k.m32 = _mm512_set1_epi64(0xffffffffLL);
   k.c31 = _mm512_set1_epi64(31);
-  k.one = _mm512_set1_epi64(1);
   k.zi = _mm512_setzero_si512();
-  k.K = _mm512_set1_epi64((long long)pr->K);
-  k.Kp1 = _mm512_set1_epi64((long long)(pr->K + 1));
-  k.frmax = _mm512_set1_epi64((long long)pr->flat_run_max);
-  k.frmax2 = _mm512_set1_epi64((long long)pr->flat_run_max_alt);
   k.zd = _mm512_setzero_pd();
   k.half = _mm512_set1_pd(0.5);
   k.scale = _mm512_set1_pd(1.0 / 4294967296.0);
@@ -217,73 +289,79 @@ static void stats_avx512(valley_sgd1d_block_t *restrict b, int v, uint64_t t, ui
   k.eta = _mm512_set1_pd(cfg->eta);
   k.ap = _mm512_set1_pd(cfg->valley.a_plus);
   k.am = _mm512_set1_pd(cfg->valley.a_minus);
-  k.lo = _mm512_set1_pd(pr->w0_lo);
-  k.hi = _mm512_set1_pd(pr->w0_hi);
-  k.thr = _mm512_set1_pd(pr->mean_threshold);
-  k.thr2 = _mm512_set1_pd(pr->mean_threshold_alt);
-  k.env_lo = (__m512d)env_lo;
-  k.env_hi = (__m512d)env_hi;
+  const double *env = pr->env;
+  const long long K = (long long)pr->K;
+  const __m512i one = _mm512_set1_epi64(1);
 
-  const size_t o = (size_t)v * W;
-  st512_t x;
-  x.s = _mm512_load_si512(&b->st[o]);
-  x.c = _mm512_load_si512(&b->inc[o]);
-  x.w = _mm512_load_pd(&b->w[o]);
-  x.prev = _mm512_test_epi64_mask(_mm512_load_si512(&b->prev_sharp[o]), k.one);
-  x.inr = _mm512_test_epi64_mask(_mm512_load_si512(&b->in_round[o]), k.one);
-  x.ok = _mm512_test_epi64_mask(_mm512_load_si512(&b->env_ok[o]), k.one);
-  x.F = _mm512_load_si512(&b->F[o]);
-  x.idx = _mm512_add_epi64(x.F, _mm512_load_si512(&b->S[o]));
-  x.sum = _mm512_load_pd(&b->sum[o]);
-  x.w0 = _mm512_load_pd(&b->w0[o]);
-  x.traj = _mm512_load_pd(&b->traj_sum[o]);
-  acc512_t a;
-  a.rounds = _mm512_load_si512(&b->rounds[o]);
-  a.len_sum = _mm512_load_si512(&b->len_sum[o]);
-  a.len_max = _mm512_load_si512(&b->len_max[o]);
-  a.mean_sum = _mm512_load_pd(&b->mean_sum[o]);
-  for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++) a.pc[p] = _mm512_load_si512(&b->probe[p][o]);
-  int nact = b->nactive - v * W;
-  __mmask8 active = nact >= W ? 0xff : nact <= 0 ? 0 : (__mmask8)((1u << nact) - 1u);
-  uint64_t hbuf[HB_CAP + W];
-  int hn = 0;
+  x512_t x[NI];
+  __m512i inc[NI];
+  lane_t ln[NI * W];
+  for (int j = 0; j < NI; j++) {
+    const size_t o = (size_t)(v0 + j) * W;
+    x[j].s = _mm512_load_si512(&b->st[o]);
+    inc[j] = _mm512_load_si512(&b->inc[o]);
+    x[j].w = _mm512_load_pd(&b->w[o]);
+    x[j].pflat = (__mmask8)~_mm512_test_epi64_mask(_mm512_load_si512(&b->prev_sharp[o]), one);
+    x[j].ts = _mm512_load_si512(&b->ts[o]);
+    x[j].sum = _mm512_load_pd(&b->sum[o]);
+    x[j].w0 = _mm512_load_pd(&b->w0[o]);
+    x[j].traj = _mm512_load_pd(&b->traj_sum[o]);
+  }
+  for (int L = 0; L < NI * W; L++) {
+    const size_t gl = (size_t)v0 * W + (size_t)L;
+    ln[L].ts = b->ts[gl];
+    ln[L].tsh = b->tsh[gl];
+    ln[L].tfail = b->tfail[gl];
+    ln[L].pflat = !b->prev_sharp[gl];
+  }
+  chunk_t c;
+  __m512d elo = _mm512_setzero_pd(), ehi = _mm512_setzero_pd();
+  for (uint64_t t0 = t; t0 < until; t0 += CH) {
+    int n = until - t0 < CH ? (int)(until - t0) : CH;
+    for (int s = 0; s < n; s++) {
+      long long tt = (long long)(t0 + (uint64_t)s);
+      __m512i tv = _mm512_set1_epi64(tt), tlo = _mm512_set1_epi64(tt - K);
+      if (small) {
+        elo = _mm512_load_pd(rot[tt & 15]);
+        ehi = _mm512_load_pd(rot[tt & 15] + 8);
+      }
+      for (int j = 0; j < NI; j++)
+        step512(&x[j], inc[j], &k, tv, tlo, elo, ehi, env, small, &c.sum[s][j * W],
+                &c.w0[s][j * W], &c.flat[j][s], &c.fail[j][s]);
+    }
+    chunk_close(b, v0, &c, ln, (int64_t)t0, n, pr);
+  }
+  for (int j = 0; j < NI; j++) {
+    const size_t o = (size_t)(v0 + j) * W;
+    _mm512_store_si512(&b->st[o], x[j].s);
+    _mm512_store_pd(&b->w[o], x[j].w);
+    _mm512_store_si512(&b->prev_sharp[o], _mm512_maskz_mov_epi64((__mmask8)~x[j].pflat, one));
+    _mm512_store_pd(&b->sum[o], x[j].sum);
+    _mm512_store_pd(&b->w0[o], x[j].w0);
+    _mm512_store_pd(&b->traj_sum[o], x[j].traj);
+  }
+  for (int L = 0; L < NI * W; L++) { /* ts: the vector loop's and this pass's agree */
+    const size_t gl = (size_t)v0 * W + (size_t)L;
+    b->ts[gl] = ln[L].ts;
+    b->tsh[gl] = ln[L].tsh;
+    b->tfail[gl] = ln[L].tfail;
+  }
+}
 
-  uint64_t tt = t;
-  for (; tt + 2 <= until; tt += 2) {
-    close512_t c1, c2, c;
-    step512(&x, &k, &c1);
-    step512(&x, &k, &c2);
-    /* c1.ended and c2.ended are disjoint: merge into one closing record */
-    c.ended = c1.ended | c2.ended;
-    c.len = _mm512_mask_blend_epi64(c1.ended, c2.len, c1.len);
-    c.F = _mm512_mask_blend_epi64(c1.ended, c2.F, c1.F);
-    c.sum = _mm512_mask_blend_pd(c1.ended, c2.sum, c1.sum);
-    c.w0 = _mm512_mask_blend_pd(c1.ended, c2.w0, c1.w0);
-    c.ok = (c1.ended & c1.ok) | (c2.ended & c2.ok);
-    hn = close512(&a, &k, &c, active, hbuf, hn);
-    if (hn > HB_CAP - W) hn = hist_flush_n(hbuf, hn, b);
-  }
-  if (tt < until) {
-    close512_t c1;
-    step512(&x, &k, &c1);
-    hn = close512(&a, &k, &c1, active, hbuf, hn);
-  }
-  hist_flush_n(hbuf, hn, b);
-  _mm512_store_si512(&b->st[o], x.s);
-  _mm512_store_pd(&b->w[o], x.w);
-  _mm512_store_si512(&b->prev_sharp[o], _mm512_maskz_mov_epi64(x.prev, k.one));
-  _mm512_store_si512(&b->in_round[o], _mm512_maskz_mov_epi64(x.inr, k.one));
-  _mm512_store_si512(&b->env_ok[o], _mm512_maskz_mov_epi64(x.ok, k.one));
-  _mm512_store_si512(&b->F[o], x.F);
-  _mm512_store_si512(&b->S[o], _mm512_sub_epi64(x.idx, x.F));
-  _mm512_store_pd(&b->sum[o], x.sum);
-  _mm512_store_pd(&b->w0[o], x.w0);
-  _mm512_store_pd(&b->traj_sum[o], x.traj);
-  _mm512_store_si512(&b->rounds[o], a.rounds);
-  _mm512_store_si512(&b->len_sum[o], a.len_sum);
-  _mm512_store_si512(&b->len_max[o], a.len_max);
-  _mm512_store_pd(&b->mean_sum[o], a.mean_sum);
-  for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++) _mm512_store_si512(&b->probe[p][o], a.pc[p]);
+/* stats512 for K <= 15 (the envelope table in two registers) and for longer envelopes */
+static __attribute__((noinline)) void stats512_small(valley_sgd1d_block_t *restrict b, int v0,
+                                                     uint64_t t, uint64_t until,
+                                                     const valley_sgd1d_config_t *cfg,
+                                                     const valley_sgd1d_kprobes_t *pr,
+                                                     const double (*rot)[16]) {
+  stats512(b, v0, t, until, cfg, pr, rot, 1);
+}
+
+static __attribute__((noinline)) void stats512_gather(valley_sgd1d_block_t *restrict b, int v0,
+                                                      uint64_t t, uint64_t until,
+                                                      const valley_sgd1d_config_t *cfg,
+                                                      const valley_sgd1d_kprobes_t *pr) {
+  stats512(b, v0, t, until, cfg, pr, NULL, 0);
 }
 #endif
 
@@ -344,9 +422,23 @@ void valley_sgd1d_fast_advance(valley_sgd1d_block_t *restrict b,
       env_hi[i - W] = env[i];
   }
 #if VALLEY_FAST_AVX512
-  if (small_env) {
-    for (int v = 0; v < NV; v++) stats_avx512(b, v, t, until, cfg, pr, env_lo, env_hi);
-  } else
+  {
+    _Alignas(64) double rot[16][16];
+    int small = K <= 15;
+    for (int r = 0; r < 16; r++)
+      for (int m = 0; m < 16; m++) {
+        uint64_t i = (uint64_t)(r - m) & 15u;
+        rot[r][m] = small && i <= K ? env[i] : 0.0;
+      }
+    for (int v = 0; v < NV; v += NI) {
+      if (small)
+        stats512_small(b, v, t, until, cfg, pr, (const double(*)[16])rot);
+      else
+        stats512_gather(b, v, t, until, cfg, pr);
+    }
+    b->t = until;
+    return;
+  }
 #endif
   for (int v = 0; v < NV; v++) {
     vu s = st[v], c = inc[v], prev = -prev_sharp_vec(b, v);

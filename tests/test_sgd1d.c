@@ -92,6 +92,72 @@ static void test_kernels_agree(check_t *t) {
   }
 }
 
+/* The vectorised kernel against the generic one with probes set so that every probe holds for
+ * some rounds and fails for others (the theorem's own probes hold in nearly every round, so a
+ * kernel that got a probe wrong in the rare case could pass test_kernels_agree): envelopes of
+ * K = 0 (off), 5 and 15 (the AVX-512 kernel's register table) and 16 and 40 (its gather), chain
+ * counts that are not a multiple of 32, odd step counts, burn-in of 0 and a burn-in that ends
+ * inside a progress segment, and 100 progress segments whose boundaries fall mid-pair. */
+static void test_kernels_agree_mixed(check_t *t) {
+  const struct {
+    size_t K, chains;
+    uint64_t steps, burn_in;
+    int progress;
+  } cs[] = {{0, 37, 20001, 0, 0},  {5, 64, 20101, 333, 1}, {15, 45, 20001, 1, 0},
+            {16, 33, 20101, 5050, 1}, {40, 70, 30001, 777, 0}};
+  for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+    valley_sgd1d_config_t cfg;
+    valley_sgd1d_config_default(&cfg);
+    cfg.chains = cs[i].chains;
+    cfg.steps = cs[i].steps;
+    cfg.burn_in = cs[i].burn_in;
+    cfg.seed = 11 + i;
+    cfg.w_init = i % 2 ? -0.05 : 0.0;
+    cfg.valley.a_minus = cfg.valley.b_minus = -5.0; /* some rounds with several sharp iterates */
+    cfg.nu = 3.0;
+    int calls = 0;
+    if (cs[i].progress) {
+      cfg.progress = progress_ok;
+      cfg.progress_arg = &calls;
+    }
+    /* envelope: the drift t eta a+ plus 0.7 sqrt(t) noise standard deviations */
+    double *env = calloc(cs[i].K + 1, sizeof *env);
+    if (env == NULL) exit(2);
+    for (size_t k = 1; k <= cs[i].K; k++)
+      env[k] = (double)k * cfg.eta * cfg.valley.a_plus +
+               0.7 * sqrt((double)k) * cfg.eta * cfg.nu / sqrt(3.0);
+    valley_sgd1d_probes_t pr = {.w0_lo = 0.0,
+                                .w0_hi = 0.03,
+                                .tol = 0.0,
+                                .envelope_len = cs[i].K,
+                                .envelope = env,
+                                .flat_run_max = 8,
+                                .flat_run_max_alt = 15,
+                                .mean_threshold = 0.05,
+                                .mean_threshold_alt = 0.1};
+    valley_sgd1d_result_t *fast = run(&cfg, &pr);
+    cfg.force_generic = 1;
+    valley_sgd1d_result_t *gen = run(&cfg, &pr);
+    uint64_t rounds = total_rounds(fast), held[VALLEY_SGD1D_NPROBE] = {0};
+    for (size_t c = 0; c < fast->chains; c++)
+      for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++) held[p] += fast->chain[c].probe[p];
+    int mixed = 1;
+    for (int p = 0; p < VALLEY_SGD1D_NPROBE; p++)
+      if (!(p == VALLEY_PROBE_ENVELOPE && cs[i].K == 0 ? held[p] == rounds
+                                                         : held[p] > 0 && held[p] < rounds))
+        mixed = 0;
+    check(t, same(fast, gen) && mixed && rounds > 10000,
+          "fast and generic kernels agree bit for bit with mixed probes (K = %zu, %zu chains, "
+          "%llu steps, burn-in %llu%s; %llu rounds, envelope held in %llu)",
+          cs[i].K, cs[i].chains, (unsigned long long)cs[i].steps,
+          (unsigned long long)cs[i].burn_in, cs[i].progress ? ", 100 progress segments" : "",
+          (unsigned long long)rounds, (unsigned long long)held[VALLEY_PROBE_ENVELOPE]);
+    valley_sgd1d_result_free(fast);
+    valley_sgd1d_result_free(gen);
+    free(env);
+  }
+}
+
 static void test_invariance(check_t *t) {
   for (int generic = 0; generic <= 1; generic++) {
     valley_sgd1d_config_t cfg;
@@ -494,6 +560,7 @@ static void test_config_errors(check_t *t) {
 int main(void) {
   check_t t = {0, 0};
   test_kernels_agree(&t);
+  test_kernels_agree_mixed(&t);
   test_invariance(&t);
   test_ranges(&t);
   test_wbar_independent(&t);
