@@ -120,8 +120,8 @@ typedef struct { /* one vector of lanes */
 } x512_t;
 
 typedef struct {
-  __m512i mult, m32, c31, zi;
-  __m512d zd, half, scale, two, onev, nu, eta, ap, am;
+  __m512i mult, m32;
+  __m512d zd, scale, off, nu, eta, ap, am;
 } k512_t;
 
 typedef struct { /* one chunk's buffers for NI vectors */
@@ -138,15 +138,13 @@ static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc
                                                           uint8_t *flat_out, uint8_t *fail_out) {
   __m512i old = x->s;
   x->s = _mm512_add_epi64(_mm512_mullo_epi64(old, k->mult), inc);
-  __m512i xs = _mm512_and_si512(
-      _mm512_srli_epi64(_mm512_xor_si512(_mm512_srli_epi64(old, 18), old), 27), k->m32);
-  __m512i rot = _mm512_srli_epi64(old, 59);
-  __m512i rr = _mm512_and_si512(
-      _mm512_or_si512(_mm512_srlv_epi64(xs, rot),
-                      _mm512_sllv_epi64(xs, _mm512_and_si512(_mm512_sub_epi64(k->zi, rot), k->c31))),
-      k->m32);
-  __m512d u = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi64_pd(rr), k->half), k->scale);
-  __m512d omega = _mm512_mul_pd(k->nu, _mm512_sub_pd(_mm512_mul_pd(k->two, u), k->onev));
+  /* XSH-RR: the 32-bit rotation of the low half of each lane (the high half is masked off) */
+  __m512i xs = _mm512_srli_epi64(_mm512_xor_si512(_mm512_srli_epi64(old, 18), old), 27);
+  __m512i rr = _mm512_and_si512(_mm512_rorv_epi32(xs, _mm512_srli_epi64(old, 59)), k->m32);
+  /* 2u - 1 = (x + 0.5) 2^-31 - 1, rounded once in both: fma(x, 2^-31, 2^-32 - 1) is the same
+   * double (x 2^-31 and 1 - 2^-32 are exact) */
+  __m512d omega =
+      _mm512_mul_pd(k->nu, _mm512_fmadd_pd(_mm512_cvtepi64_pd(rr), k->scale, k->off));
   __m512d g = _mm512_mask_blend_pd(x->pflat, k->am, k->ap);
   __m512d w = _mm512_sub_pd(x->w, _mm512_mul_pd(k->eta, _mm512_add_pd(g, omega)));
   x->w = w;
@@ -278,13 +276,9 @@ static inline __attribute__((always_inline)) void stats512(
   k512_t k;
   k.mult = _mm512_set1_epi64((long long)VALLEY_PCG32_MULT);
   k.m32 = _mm512_set1_epi64(0xffffffffLL);
-  k.c31 = _mm512_set1_epi64(31);
-  k.zi = _mm512_setzero_si512();
   k.zd = _mm512_setzero_pd();
-  k.half = _mm512_set1_pd(0.5);
-  k.scale = _mm512_set1_pd(1.0 / 4294967296.0);
-  k.two = _mm512_set1_pd(2.0);
-  k.onev = _mm512_set1_pd(1.0);
+  k.scale = _mm512_set1_pd(1.0 / 2147483648.0);
+  k.off = _mm512_set1_pd(1.0 / 4294967296.0 - 1.0);
   k.nu = _mm512_set1_pd(cfg->nu);
   k.eta = _mm512_set1_pd(cfg->eta);
   k.ap = _mm512_set1_pd(cfg->valley.a_plus);
