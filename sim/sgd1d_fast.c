@@ -12,7 +12,7 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__BMI2__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512CD__) && defined(__BMI2__)
 #define VALLEY_FAST_AVX512 1
 #else
 #define VALLEY_FAST_AVX512 0
@@ -209,61 +209,132 @@ static inline void lane_words(const uint8_t (*m)[CH], uint64_t *words) {
 #endif
 }
 
-/* Per-lane state of the scalar pass. */
+/* Per-lane state of the closing pass, lane L of the NI vectors at index L. */
 typedef struct {
-  int64_t ts, tsh, tfail; /* round start, its first sharp step, the last envelope failure */
-  uint64_t pflat;         /* 1: the iterate before the chunk was flat */
-} lane_t;
+  _Alignas(64) int64_t ts[NI * W]; /* round start (-1: none yet) */
+  _Alignas(64) int64_t tsh[NI * W]; /* its first sharp step */
+  _Alignas(64) int64_t tfail[NI * W]; /* the last envelope failure (-1: none) */
+  _Alignas(64) uint64_t pflat[NI * W]; /* 1: the iterate before the chunk was flat */
+} lanes_t;
 
-/* The scalar pass over one chunk of n steps from step t0 (not inlined: inlined, it costs the
- * vector loop registers and halves its speed): lane L of the NI vectors is chain
- * v0 * W + L of the block. */
+/* Highest set bit's step t0 + (63 - lzcnt), where set; else dflt. */
+static inline __m512i last_step(__m512i bits, __m512i t0p63, __m512i dflt) {
+  return _mm512_mask_sub_epi64(dflt, _mm512_test_epi64_mask(bits, bits), t0p63,
+                               _mm512_lzcnt_epi64(bits));
+}
+
+/* The closing pass over one chunk of n steps from step t0, eight lanes at a time (not inlined:
+ * inlined, it costs the vector loop registers): lane L of the NI vectors is chain v0 * W + L of
+ * the block.  Each lane's round starts in the chunk are taken lowest first, one per iteration
+ * for all eight lanes (a lane with none left is masked off), so each lane's rounds close in
+ * time order and its accumulators see the same additions in the same order as in the generic
+ * kernel; the loop runs as many times as the busiest lane has starts. */
 static __attribute__((noinline)) void chunk_close(
-    valley_sgd1d_block_t *restrict b, int v0, const chunk_t *c, lane_t *ln, int64_t t0, int n,
+    valley_sgd1d_block_t *restrict b, int v0, const chunk_t *c, lanes_t *ln, int64_t t0, int n,
     const valley_sgd1d_kprobes_t *pr) {
-  const uint64_t nmask = n == CH ? ~0ull : (1ull << n) - 1u;
-  const uint64_t K = pr->K, frmax = pr->flat_run_max, frmax2 = pr->flat_run_max_alt;
-  const double lo = pr->w0_lo, hi = pr->w0_hi, thr = pr->mean_threshold,
-               thr2 = pr->mean_threshold_alt;
-  uint64_t flw[NI * W], faw[NI * W];
+  _Alignas(64) uint64_t flw[NI * W], faw[NI * W];
+  _Alignas(64) uint64_t hb[NI * W * CH + W];
+  int nh = 0;
   lane_words(c->flat, flw);
   lane_words(c->fail, faw);
-  for (int L = 0; L < NI * W; L++) {
-    lane_t *x = &ln[L];
-    const int gl = v0 * W + L;
-    uint64_t fl = flw[L] & nmask, fa = faw[L] & nmask;
-    uint64_t before = (fl << 1) | x->pflat; /* bit s: step s - 1 was flat */
-    uint64_t starts = fl & ~before, tosharp = ~fl & before & nmask;
-    for (uint64_t ev = starts; ev != 0; ev &= ev - 1) {
-      int s = __builtin_ctzll(ev);
-      int64_t t = t0 + s;
-      if (x->ts >= 0) { /* close the round [ts, t): its first sharp and last failure before t */
-        uint64_t below = (1ull << s) - 1u, sb = tosharp & below, fb = fa & below;
-        int64_t tsh = sb != 0 ? t0 + 63 - __builtin_clzll(sb) : x->tsh;
-        int64_t lastfail = fb != 0 ? t0 + 63 - __builtin_clzll(fb) : x->tfail;
-        uint64_t len = (uint64_t)(t - x->ts), F = (uint64_t)(tsh - x->ts);
-        double sum = c->sum[s][L], w0 = c->w0[s][L];
-        double mean = sum / (double)len;
-        b->rounds[gl]++;
-        b->mean_sum[gl] += mean;
-        b->len_sum[gl] += len;
-        if (len > b->len_max[gl]) b->len_max[gl] = len;
-        b->probe[VALLEY_PROBE_W0_RANGE][gl] += w0 >= lo && w0 <= hi;
-        b->probe[VALLEY_PROBE_ONE_SHARP][gl] += len - F == 1;
-        b->probe[VALLEY_PROBE_ENVELOPE][gl] += F >= K + 1 && lastfail < x->ts;
-        b->probe[VALLEY_PROBE_FLAT_RUN][gl] += F <= frmax;
-        b->probe[VALLEY_PROBE_MEAN_ABOVE][gl] += mean >= thr;
-        b->probe[VALLEY_PROBE_MEAN_POSITIVE][gl] += mean > 0.0;
-        b->probe[VALLEY_PROBE_FLAT_RUN_ALT][gl] += F <= frmax2;
-        b->probe[VALLEY_PROBE_MEAN_ABOVE_ALT][gl] += mean >= thr2;
-        if (gl < b->nactive) b->hist[len < VALLEY_SGD1D_HIST - 1 ? len : VALLEY_SGD1D_HIST - 1]++;
+  const __m512i nm = _mm512_set1_epi64(n == CH ? -1LL : (long long)((1ull << n) - 1u));
+  const __m512i one = _mm512_set1_epi64(1), zi = _mm512_setzero_si512();
+  const __m512i t0v = _mm512_set1_epi64(t0), t0p63 = _mm512_set1_epi64(t0 + 63);
+  const __m512i Kp1 = _mm512_set1_epi64((long long)(pr->K + 1));
+  const __m512i frm = _mm512_set1_epi64((long long)pr->flat_run_max);
+  const __m512i frm2 = _mm512_set1_epi64((long long)pr->flat_run_max_alt);
+  const __m512i hmax = _mm512_set1_epi64(VALLEY_SGD1D_HIST - 1);
+  const __m512d lo = _mm512_set1_pd(pr->w0_lo), hi = _mm512_set1_pd(pr->w0_hi),
+                thr = _mm512_set1_pd(pr->mean_threshold),
+                thr2 = _mm512_set1_pd(pr->mean_threshold_alt), zd = _mm512_setzero_pd();
+  for (int j = 0; j < NI; j++) {
+    const int g0 = (v0 + j) * W;
+    __m512i fl = _mm512_and_si512(_mm512_load_si512(&flw[j * W]), nm);
+    __m512i fa = _mm512_and_si512(_mm512_load_si512(&faw[j * W]), nm);
+    __m512i before = _mm512_or_si512(_mm512_slli_epi64(fl, 1), _mm512_load_si512(&ln->pflat[j * W]));
+    __m512i starts = _mm512_andnot_si512(before, fl);
+    __m512i tosharp = _mm512_and_si512(_mm512_andnot_si512(fl, before), nm);
+    __m512i ts = _mm512_load_si512(&ln->ts[j * W]);
+    __m512i tsh0 = _mm512_load_si512(&ln->tsh[j * W]);
+    __m512i tf0 = _mm512_load_si512(&ln->tfail[j * W]);
+    /* the chunk buffers' column of each lane */
+    __m512i col = _mm512_add_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0),
+                                   _mm512_set1_epi64(j * W));
+    __mmask8 act = (__mmask8)(b->nactive - g0 >= W ? 0xff : b->nactive - g0 <= 0 ? 0
+                              : (1u << (b->nactive - g0)) - 1u);
+    __m512i rounds = _mm512_load_si512(&b->rounds[g0]);
+    __m512i len_sum = _mm512_load_si512(&b->len_sum[g0]);
+    __m512i len_max = _mm512_load_si512(&b->len_max[g0]);
+    __m512d mean_sum = _mm512_load_pd(&b->mean_sum[g0]);
+    __m512i p[VALLEY_SGD1D_NPROBE];
+    for (int q = 0; q < VALLEY_SGD1D_NPROBE; q++) p[q] = _mm512_load_si512(&b->probe[q][g0]);
+    __mmask8 more = _mm512_test_epi64_mask(starts, starts);
+    while (more) {
+      __m512i low = _mm512_and_si512(starts, _mm512_sub_epi64(zi, starts));
+      starts = _mm512_xor_si512(starts, low);
+      __m512i below = _mm512_sub_epi64(low, one);
+      __m512i sidx = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(low));
+      __m512i t = _mm512_add_epi64(t0v, sidx);
+      __mmask8 cl = _mm512_mask_cmpge_epi64_mask(more, ts, zi);
+      if (cl) {
+        /* close the round [ts, t): its first sharp and last failure before t */
+        __m512i tsh = last_step(_mm512_and_si512(tosharp, below), t0p63, tsh0);
+        __m512i lastfail = last_step(_mm512_and_si512(fa, below), t0p63, tf0);
+        __m512i len = _mm512_sub_epi64(t, ts), F = _mm512_sub_epi64(tsh, ts);
+        __m512i gi = _mm512_add_epi64(_mm512_slli_epi64(sidx, 4), col); /* [s][col], NI*W = 16 */
+        __m512d sum = _mm512_mask_i64gather_pd(zd, cl, gi, &c->sum[0][0], 8);
+        __m512d w0 = _mm512_mask_i64gather_pd(zd, cl, gi, &c->w0[0][0], 8);
+        __m512d mean = _mm512_maskz_div_pd(cl, sum, _mm512_cvtepu64_pd(len));
+        rounds = _mm512_mask_add_epi64(rounds, cl, rounds, one);
+        mean_sum = _mm512_mask_add_pd(mean_sum, cl, mean_sum, mean);
+        len_sum = _mm512_mask_add_epi64(len_sum, cl, len_sum, len);
+        len_max = _mm512_mask_max_epu64(len_max, cl, len_max, len);
+        __mmask8 m;
+        m = _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(cl, w0, lo, _CMP_GE_OQ), w0, hi,
+                                    _CMP_LE_OQ);
+        p[VALLEY_PROBE_W0_RANGE] = _mm512_mask_add_epi64(p[VALLEY_PROBE_W0_RANGE], m,
+                                                         p[VALLEY_PROBE_W0_RANGE], one);
+        m = _mm512_mask_cmpeq_epi64_mask(cl, _mm512_sub_epi64(len, F), one);
+        p[VALLEY_PROBE_ONE_SHARP] = _mm512_mask_add_epi64(p[VALLEY_PROBE_ONE_SHARP], m,
+                                                          p[VALLEY_PROBE_ONE_SHARP], one);
+        m = _mm512_mask_cmplt_epi64_mask(_mm512_mask_cmpge_epu64_mask(cl, F, Kp1), lastfail, ts);
+        p[VALLEY_PROBE_ENVELOPE] = _mm512_mask_add_epi64(p[VALLEY_PROBE_ENVELOPE], m,
+                                                         p[VALLEY_PROBE_ENVELOPE], one);
+        m = _mm512_mask_cmple_epu64_mask(cl, F, frm);
+        p[VALLEY_PROBE_FLAT_RUN] = _mm512_mask_add_epi64(p[VALLEY_PROBE_FLAT_RUN], m,
+                                                         p[VALLEY_PROBE_FLAT_RUN], one);
+        m = _mm512_mask_cmp_pd_mask(cl, mean, thr, _CMP_GE_OQ);
+        p[VALLEY_PROBE_MEAN_ABOVE] = _mm512_mask_add_epi64(p[VALLEY_PROBE_MEAN_ABOVE], m,
+                                                           p[VALLEY_PROBE_MEAN_ABOVE], one);
+        m = _mm512_mask_cmp_pd_mask(cl, mean, zd, _CMP_GT_OQ);
+        p[VALLEY_PROBE_MEAN_POSITIVE] = _mm512_mask_add_epi64(
+            p[VALLEY_PROBE_MEAN_POSITIVE], m, p[VALLEY_PROBE_MEAN_POSITIVE], one);
+        m = _mm512_mask_cmple_epu64_mask(cl, F, frm2);
+        p[VALLEY_PROBE_FLAT_RUN_ALT] = _mm512_mask_add_epi64(p[VALLEY_PROBE_FLAT_RUN_ALT], m,
+                                                             p[VALLEY_PROBE_FLAT_RUN_ALT], one);
+        m = _mm512_mask_cmp_pd_mask(cl, mean, thr2, _CMP_GE_OQ);
+        p[VALLEY_PROBE_MEAN_ABOVE_ALT] = _mm512_mask_add_epi64(
+            p[VALLEY_PROBE_MEAN_ABOVE_ALT], m, p[VALLEY_PROBE_MEAN_ABOVE_ALT], one);
+        /* histogram bins of the real chains' rounds, compressed into a buffer */
+        m = cl & act;
+        _mm512_storeu_si512(&hb[nh], _mm512_maskz_compress_epi64(m, _mm512_min_epu64(len, hmax)));
+        nh += __builtin_popcount(m);
       }
-      x->ts = t;
+      ts = _mm512_mask_mov_epi64(ts, more, t);
+      more = _mm512_test_epi64_mask(starts, starts);
     }
-    if (tosharp != 0) x->tsh = t0 + 63 - __builtin_clzll(tosharp);
-    if (fa != 0) x->tfail = t0 + 63 - __builtin_clzll(fa);
-    x->pflat = (fl >> (n - 1)) & 1u;
+    _mm512_store_si512(&b->rounds[g0], rounds);
+    _mm512_store_si512(&b->len_sum[g0], len_sum);
+    _mm512_store_si512(&b->len_max[g0], len_max);
+    _mm512_store_pd(&b->mean_sum[g0], mean_sum);
+    for (int q = 0; q < VALLEY_SGD1D_NPROBE; q++) _mm512_store_si512(&b->probe[q][g0], p[q]);
+    _mm512_store_si512(&ln->ts[j * W], ts);
+    _mm512_store_si512(&ln->tsh[j * W], last_step(tosharp, t0p63, tsh0));
+    _mm512_store_si512(&ln->tfail[j * W], last_step(fa, t0p63, tf0));
+    _mm512_store_si512(&ln->pflat[j * W],
+                       _mm512_and_si512(_mm512_srli_epi64(fl, (unsigned)(n - 1)), one));
   }
+  for (int i = 0; i < nh; i++) b->hist[hb[i]]++;
 }
 
 /* Advances vectors v0 .. v0 + NI - 1 of b from step t to step until with statistics on.
@@ -289,7 +360,7 @@ static inline __attribute__((always_inline)) void stats512(
 
   x512_t x[NI];
   __m512i inc[NI];
-  lane_t ln[NI * W];
+  lanes_t ln;
   for (int j = 0; j < NI; j++) {
     const size_t o = (size_t)(v0 + j) * W;
     x[j].s = _mm512_load_si512(&b->st[o]);
@@ -303,10 +374,10 @@ static inline __attribute__((always_inline)) void stats512(
   }
   for (int L = 0; L < NI * W; L++) {
     const size_t gl = (size_t)v0 * W + (size_t)L;
-    ln[L].ts = b->ts[gl];
-    ln[L].tsh = b->tsh[gl];
-    ln[L].tfail = b->tfail[gl];
-    ln[L].pflat = !b->prev_sharp[gl];
+    ln.ts[L] = b->ts[gl];
+    ln.tsh[L] = b->tsh[gl];
+    ln.tfail[L] = b->tfail[gl];
+    ln.pflat[L] = !b->prev_sharp[gl];
   }
   chunk_t c;
   __m512d elo = _mm512_setzero_pd(), ehi = _mm512_setzero_pd();
@@ -323,7 +394,7 @@ static inline __attribute__((always_inline)) void stats512(
         step512(&x[j], inc[j], &k, tv, tlo, elo, ehi, env, small, &c.sum[s][j * W],
                 &c.w0[s][j * W], &c.flat[j][s], &c.fail[j][s]);
     }
-    chunk_close(b, v0, &c, ln, (int64_t)t0, n, pr);
+    chunk_close(b, v0, &c, &ln, (int64_t)t0, n, pr);
   }
   for (int j = 0; j < NI; j++) {
     const size_t o = (size_t)(v0 + j) * W;
@@ -336,9 +407,9 @@ static inline __attribute__((always_inline)) void stats512(
   }
   for (int L = 0; L < NI * W; L++) { /* ts: the vector loop's and this pass's agree */
     const size_t gl = (size_t)v0 * W + (size_t)L;
-    b->ts[gl] = ln[L].ts;
-    b->tsh[gl] = ln[L].tsh;
-    b->tfail[gl] = ln[L].tfail;
+    b->ts[gl] = ln.ts[L];
+    b->tsh[gl] = ln.tsh[L];
+    b->tfail[gl] = ln.tfail[L];
   }
 }
 
