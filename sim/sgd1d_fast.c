@@ -110,7 +110,7 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
  * failed after its start.  env[0] is +inf, so a round's first iterate never fails.  With
  * K <= 15 the table lives in two registers, rotated by t mod 16 so that ts itself is the
  * permutation index; longer envelopes are gathered. */
-#define NI 2  /* vectors in flight */
+#define NI 4  /* vectors in flight */
 #define CH 64 /* steps per chunk: one bit per step in a 64-bit word */
 
 typedef struct { /* one vector of lanes */
@@ -120,7 +120,7 @@ typedef struct { /* one vector of lanes */
 } x512_t;
 
 typedef struct {
-  __m512i mult, m32;
+  __m512i mult;
   __m512d zd, scale, off, nu, eta, ap, am;
 } k512_t;
 
@@ -138,9 +138,9 @@ static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc
                                                           uint8_t *flat_out, uint8_t *fail_out) {
   __m512i old = x->s;
   x->s = _mm512_add_epi64(_mm512_mullo_epi64(old, k->mult), inc);
-  /* XSH-RR: the 32-bit rotation of the low half of each lane (the high half is masked off) */
+  /* XSH-RR: the 32-bit rotation of the low half of each lane, the high half zeroed */
   __m512i xs = _mm512_srli_epi64(_mm512_xor_si512(_mm512_srli_epi64(old, 18), old), 27);
-  __m512i rr = _mm512_and_si512(_mm512_rorv_epi32(xs, _mm512_srli_epi64(old, 59)), k->m32);
+  __m512i rr = _mm512_maskz_rorv_epi32(0x5555, xs, _mm512_srli_epi64(old, 59));
   /* 2u - 1 = (x + 0.5) 2^-31 - 1, rounded once in both: fma(x, 2^-31, 2^-32 - 1) is the same
    * double (x 2^-31 and 1 - 2^-32 are exact) */
   __m512d omega =
@@ -281,7 +281,7 @@ static __attribute__((noinline)) void chunk_close(
         __m512i tsh = last_step(_mm512_and_si512(tosharp, below), t0p63, tsh0);
         __m512i lastfail = last_step(_mm512_and_si512(fa, below), t0p63, tf0);
         __m512i len = _mm512_sub_epi64(t, ts), F = _mm512_sub_epi64(tsh, ts);
-        __m512i gi = _mm512_add_epi64(_mm512_slli_epi64(sidx, 4), col); /* [s][col], NI*W = 16 */
+        __m512i gi = _mm512_add_epi64(_mm512_slli_epi64(sidx, __builtin_ctz(NI * W)), col); /* [s][col] */
         __m512d sum = _mm512_mask_i64gather_pd(zd, cl, gi, &c->sum[0][0], 8);
         __m512d w0 = _mm512_mask_i64gather_pd(zd, cl, gi, &c->w0[0][0], 8);
         __m512d mean = _mm512_maskz_div_pd(cl, sum, _mm512_cvtepu64_pd(len));
@@ -346,7 +346,6 @@ static inline __attribute__((always_inline)) void stats512(
     int small) {
   k512_t k;
   k.mult = _mm512_set1_epi64((long long)VALLEY_PCG32_MULT);
-  k.m32 = _mm512_set1_epi64(0xffffffffLL);
   k.zd = _mm512_setzero_pd();
   k.scale = _mm512_set1_pd(1.0 / 2147483648.0);
   k.off = _mm512_set1_pd(1.0 / 4294967296.0 - 1.0);
