@@ -155,7 +155,7 @@ static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc
   _mm512_store_pd(w0_out, x->w0);
   /* a round starts: sum = w (0 + w in the generic kernel: equal, as w != -0 here) */
   x->ts = _mm512_mask_mov_epi64(x->ts, start, tv);
-  x->sum = _mm512_mask_add_pd(w, (__mmask8)~start, x->sum, w);
+  x->sum = _mm512_mask_mov_pd(_mm512_add_pd(x->sum, w), start, w);
   x->w0 = _mm512_mask_mov_pd(x->w0, start, w);
   /* envelope: for t - ts <= K, fail unless w > w0 - env[t - ts] */
   __mmask8 chk = _mm512_cmpge_epi64_mask(x->ts, tlo);
