@@ -90,7 +90,7 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
 }
 
 #if VALLEY_FAST_AVX512
-/* The statistics loop in AVX-512 (F and DQ, with BMI2).  Every number comes from the same IEEE
+/* The statistics loop in AVX-512 (F, DQ and CD, with BMI2).  Every number comes from the same IEEE
  * operations as in the generic kernel, but the work is split in two (docs/performance.md):
  *
  * 1. The vector loop does per step only what cannot wait: the process, the trajectory sum, the
@@ -98,11 +98,12 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
  *    A lane with no round yet has ts = -1 and scratch sum and w0, so no step needs an "in a
  *    round" mask.  It leaves in a chunk buffer, per step, the sum and w0 from before the step
  *    and two bit masks: which lanes are flat and which failed the envelope comparison.
- * 2. Every CH = 64 steps, a scalar pass per lane turns the lane's 64 flat bits into its round
- *    starts (sharp -> flat) and first sharp iterates (flat -> sharp), in time order, and closes
- *    each finished round from the buffered sum and w0: mean, accumulators, probes, histogram.
- *    A lane closes a round about once every 20 steps, so the closing work is done for real
- *    rounds only instead of for all eight lanes of a vector at every step.
+ * 2. Every CH = 64 steps, a pass over the chunk turns each lane's 64 flat bits into its round
+ *    starts (sharp -> flat) and first sharp iterates (flat -> sharp) and closes each finished
+ *    round from the buffered sum and w0: mean, accumulators, probes, histogram.  It works on
+ *    eight lanes at once, one round per lane per iteration in time order, with no branch that
+ *    depends on a single lane.  A lane closes a round about once every 20 steps, so the closing
+ *    work is done for real rounds only instead of for all eight lanes at every step.
  *
  * The envelope probe: a round's flat iterates come first, so "w_i >= 0 for i = 1..K" is
  * F >= K + 1 (a round shorter than K + 2 has a sharp iterate in 1..K); per step only
@@ -251,7 +252,8 @@ static __attribute__((noinline)) void chunk_close(
     const int g0 = (v0 + j) * W;
     __m512i fl = _mm512_and_si512(_mm512_load_si512(&flw[j * W]), nm);
     __m512i fa = _mm512_and_si512(_mm512_load_si512(&faw[j * W]), nm);
-    __m512i before = _mm512_or_si512(_mm512_slli_epi64(fl, 1), _mm512_load_si512(&ln->pflat[j * W]));
+    __m512i before =
+        _mm512_or_si512(_mm512_slli_epi64(fl, 1), _mm512_load_si512(&ln->pflat[j * W]));
     __m512i starts = _mm512_andnot_si512(before, fl);
     __m512i tosharp = _mm512_and_si512(_mm512_andnot_si512(fl, before), nm);
     __m512i ts = _mm512_load_si512(&ln->ts[j * W]);
@@ -281,7 +283,8 @@ static __attribute__((noinline)) void chunk_close(
         __m512i tsh = last_step(_mm512_and_si512(tosharp, below), t0p63, tsh0);
         __m512i lastfail = last_step(_mm512_and_si512(fa, below), t0p63, tf0);
         __m512i len = _mm512_sub_epi64(t, ts), F = _mm512_sub_epi64(tsh, ts);
-        __m512i gi = _mm512_add_epi64(_mm512_slli_epi64(sidx, __builtin_ctz(NI * W)), col); /* [s][col] */
+        /* [s][col] */
+        __m512i gi = _mm512_add_epi64(_mm512_slli_epi64(sidx, __builtin_ctz(NI * W)), col);
         __m512d sum = _mm512_mask_i64gather_pd(zd, cl, gi, &c->sum[0][0], 8);
         __m512d w0 = _mm512_mask_i64gather_pd(zd, cl, gi, &c->w0[0][0], 8);
         __m512d mean = _mm512_maskz_div_pd(cl, sum, _mm512_cvtepu64_pd(len));
