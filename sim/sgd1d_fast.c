@@ -12,7 +12,7 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__BMI2__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512CD__) && defined(__BMI2__)
 #define VALLEY_FAST_AVX512 1
 #else
 #define VALLEY_FAST_AVX512 0
@@ -90,7 +90,7 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
 }
 
 #if VALLEY_FAST_AVX512
-/* The statistics loop in AVX-512 (F and DQ, with BMI2).  Every number comes from the same IEEE
+/* The statistics loop in AVX-512 (F, DQ and CD, with BMI2).  Every number comes from the same IEEE
  * operations as in the generic kernel, but the work is split in two (docs/performance.md):
  *
  * 1. The vector loop does per step only what cannot wait: the process, the trajectory sum, the
@@ -98,11 +98,12 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
  *    A lane with no round yet has ts = -1 and scratch sum and w0, so no step needs an "in a
  *    round" mask.  It leaves in a chunk buffer, per step, the sum and w0 from before the step
  *    and two bit masks: which lanes are flat and which failed the envelope comparison.
- * 2. Every CH = 64 steps, a scalar pass per lane turns the lane's 64 flat bits into its round
- *    starts (sharp -> flat) and first sharp iterates (flat -> sharp), in time order, and closes
- *    each finished round from the buffered sum and w0: mean, accumulators, probes, histogram.
- *    A lane closes a round about once every 20 steps, so the closing work is done for real
- *    rounds only instead of for all eight lanes of a vector at every step.
+ * 2. Every CH = 64 steps, a pass over the chunk turns each lane's 64 flat bits into its round
+ *    starts (sharp -> flat) and first sharp iterates (flat -> sharp) and closes each finished
+ *    round from the buffered sum and w0: mean, accumulators, probes, histogram.  It works on
+ *    eight lanes at once, one round per lane per iteration in time order, with no branch that
+ *    depends on a single lane.  A lane closes a round about once every 20 steps, so the closing
+ *    work is done for real rounds only instead of for all eight lanes at every step.
  *
  * The envelope probe: a round's flat iterates come first, so "w_i >= 0 for i = 1..K" is
  * F >= K + 1 (a round shorter than K + 2 has a sharp iterate in 1..K); per step only
@@ -110,7 +111,7 @@ static inline void hist_push(hist_buf_t *h, valley_sgd1d_block_t *b, vu ended, v
  * failed after its start.  env[0] is +inf, so a round's first iterate never fails.  With
  * K <= 15 the table lives in two registers, rotated by t mod 16 so that ts itself is the
  * permutation index; longer envelopes are gathered. */
-#define NI 2  /* vectors in flight */
+#define NI 4  /* vectors in flight */
 #define CH 64 /* steps per chunk: one bit per step in a 64-bit word */
 
 typedef struct { /* one vector of lanes */
@@ -120,8 +121,8 @@ typedef struct { /* one vector of lanes */
 } x512_t;
 
 typedef struct {
-  __m512i mult, m32, c31, zi;
-  __m512d zd, half, scale, two, onev, nu, eta, ap, am;
+  __m512i mult;
+  __m512d zd, scale, off, nu, eta, ap, am;
 } k512_t;
 
 typedef struct { /* one chunk's buffers for NI vectors */
@@ -138,15 +139,13 @@ static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc
                                                           uint8_t *flat_out, uint8_t *fail_out) {
   __m512i old = x->s;
   x->s = _mm512_add_epi64(_mm512_mullo_epi64(old, k->mult), inc);
-  __m512i xs = _mm512_and_si512(
-      _mm512_srli_epi64(_mm512_xor_si512(_mm512_srli_epi64(old, 18), old), 27), k->m32);
-  __m512i rot = _mm512_srli_epi64(old, 59);
-  __m512i rr = _mm512_and_si512(
-      _mm512_or_si512(_mm512_srlv_epi64(xs, rot),
-                      _mm512_sllv_epi64(xs, _mm512_and_si512(_mm512_sub_epi64(k->zi, rot), k->c31))),
-      k->m32);
-  __m512d u = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi64_pd(rr), k->half), k->scale);
-  __m512d omega = _mm512_mul_pd(k->nu, _mm512_sub_pd(_mm512_mul_pd(k->two, u), k->onev));
+  /* XSH-RR: the 32-bit rotation of the low half of each lane, the high half zeroed */
+  __m512i xs = _mm512_srli_epi64(_mm512_xor_si512(_mm512_srli_epi64(old, 18), old), 27);
+  __m512i rr = _mm512_maskz_rorv_epi32(0x5555, xs, _mm512_srli_epi64(old, 59));
+  /* 2u - 1 = (x + 0.5) 2^-31 - 1, rounded once in both: fma(x, 2^-31, 2^-32 - 1) is the same
+   * double (x 2^-31 and 1 - 2^-32 are exact) */
+  __m512d omega =
+      _mm512_mul_pd(k->nu, _mm512_fmadd_pd(_mm512_cvtepi64_pd(rr), k->scale, k->off));
   __m512d g = _mm512_mask_blend_pd(x->pflat, k->am, k->ap);
   __m512d w = _mm512_sub_pd(x->w, _mm512_mul_pd(k->eta, _mm512_add_pd(g, omega)));
   x->w = w;
@@ -157,7 +156,7 @@ static inline __attribute__((always_inline)) void step512(x512_t *x, __m512i inc
   _mm512_store_pd(w0_out, x->w0);
   /* a round starts: sum = w (0 + w in the generic kernel: equal, as w != -0 here) */
   x->ts = _mm512_mask_mov_epi64(x->ts, start, tv);
-  x->sum = _mm512_mask_add_pd(w, (__mmask8)~start, x->sum, w);
+  x->sum = _mm512_mask_mov_pd(_mm512_add_pd(x->sum, w), start, w);
   x->w0 = _mm512_mask_mov_pd(x->w0, start, w);
   /* envelope: for t - ts <= K, fail unless w > w0 - env[t - ts] */
   __mmask8 chk = _mm512_cmpge_epi64_mask(x->ts, tlo);
@@ -211,61 +210,134 @@ static inline void lane_words(const uint8_t (*m)[CH], uint64_t *words) {
 #endif
 }
 
-/* Per-lane state of the scalar pass. */
+/* Per-lane state of the closing pass, lane L of the NI vectors at index L. */
 typedef struct {
-  int64_t ts, tsh, tfail; /* round start, its first sharp step, the last envelope failure */
-  uint64_t pflat;         /* 1: the iterate before the chunk was flat */
-} lane_t;
+  _Alignas(64) int64_t ts[NI * W]; /* round start (-1: none yet) */
+  _Alignas(64) int64_t tsh[NI * W]; /* its first sharp step */
+  _Alignas(64) int64_t tfail[NI * W]; /* the last envelope failure (-1: none) */
+  _Alignas(64) uint64_t pflat[NI * W]; /* 1: the iterate before the chunk was flat */
+} lanes_t;
 
-/* The scalar pass over one chunk of n steps from step t0 (not inlined: inlined, it costs the
- * vector loop registers and halves its speed): lane L of the NI vectors is chain
- * v0 * W + L of the block. */
+/* Highest set bit's step t0 + (63 - lzcnt), where set; else dflt. */
+static inline __m512i last_step(__m512i bits, __m512i t0p63, __m512i dflt) {
+  return _mm512_mask_sub_epi64(dflt, _mm512_test_epi64_mask(bits, bits), t0p63,
+                               _mm512_lzcnt_epi64(bits));
+}
+
+/* The closing pass over one chunk of n steps from step t0, eight lanes at a time (not inlined:
+ * inlined, it costs the vector loop registers): lane L of the NI vectors is chain v0 * W + L of
+ * the block.  Each lane's round starts in the chunk are taken lowest first, one per iteration
+ * for all eight lanes (a lane with none left is masked off), so each lane's rounds close in
+ * time order and its accumulators see the same additions in the same order as in the generic
+ * kernel; the loop runs as many times as the busiest lane has starts. */
 static __attribute__((noinline)) void chunk_close(
-    valley_sgd1d_block_t *restrict b, int v0, const chunk_t *c, lane_t *ln, int64_t t0, int n,
+    valley_sgd1d_block_t *restrict b, int v0, const chunk_t *c, lanes_t *ln, int64_t t0, int n,
     const valley_sgd1d_kprobes_t *pr) {
-  const uint64_t nmask = n == CH ? ~0ull : (1ull << n) - 1u;
-  const uint64_t K = pr->K, frmax = pr->flat_run_max, frmax2 = pr->flat_run_max_alt;
-  const double lo = pr->w0_lo, hi = pr->w0_hi, thr = pr->mean_threshold,
-               thr2 = pr->mean_threshold_alt;
-  uint64_t flw[NI * W], faw[NI * W];
+  _Alignas(64) uint64_t flw[NI * W], faw[NI * W];
+  _Alignas(64) uint64_t hb[NI * W * CH + W];
+  int nh = 0;
   lane_words(c->flat, flw);
   lane_words(c->fail, faw);
-  for (int L = 0; L < NI * W; L++) {
-    lane_t *x = &ln[L];
-    const int gl = v0 * W + L;
-    uint64_t fl = flw[L] & nmask, fa = faw[L] & nmask;
-    uint64_t before = (fl << 1) | x->pflat; /* bit s: step s - 1 was flat */
-    uint64_t starts = fl & ~before, tosharp = ~fl & before & nmask;
-    for (uint64_t ev = starts; ev != 0; ev &= ev - 1) {
-      int s = __builtin_ctzll(ev);
-      int64_t t = t0 + s;
-      if (x->ts >= 0) { /* close the round [ts, t): its first sharp and last failure before t */
-        uint64_t below = (1ull << s) - 1u, sb = tosharp & below, fb = fa & below;
-        int64_t tsh = sb != 0 ? t0 + 63 - __builtin_clzll(sb) : x->tsh;
-        int64_t lastfail = fb != 0 ? t0 + 63 - __builtin_clzll(fb) : x->tfail;
-        uint64_t len = (uint64_t)(t - x->ts), F = (uint64_t)(tsh - x->ts);
-        double sum = c->sum[s][L], w0 = c->w0[s][L];
-        double mean = sum / (double)len;
-        b->rounds[gl]++;
-        b->mean_sum[gl] += mean;
-        b->len_sum[gl] += len;
-        if (len > b->len_max[gl]) b->len_max[gl] = len;
-        b->probe[VALLEY_PROBE_W0_RANGE][gl] += w0 >= lo && w0 <= hi;
-        b->probe[VALLEY_PROBE_ONE_SHARP][gl] += len - F == 1;
-        b->probe[VALLEY_PROBE_ENVELOPE][gl] += F >= K + 1 && lastfail < x->ts;
-        b->probe[VALLEY_PROBE_FLAT_RUN][gl] += F <= frmax;
-        b->probe[VALLEY_PROBE_MEAN_ABOVE][gl] += mean >= thr;
-        b->probe[VALLEY_PROBE_MEAN_POSITIVE][gl] += mean > 0.0;
-        b->probe[VALLEY_PROBE_FLAT_RUN_ALT][gl] += F <= frmax2;
-        b->probe[VALLEY_PROBE_MEAN_ABOVE_ALT][gl] += mean >= thr2;
-        if (gl < b->nactive) b->hist[len < VALLEY_SGD1D_HIST - 1 ? len : VALLEY_SGD1D_HIST - 1]++;
+  const __m512i nm = _mm512_set1_epi64(n == CH ? -1LL : (long long)((1ull << n) - 1u));
+  const __m512i one = _mm512_set1_epi64(1), zi = _mm512_setzero_si512();
+  const __m512i t0v = _mm512_set1_epi64(t0), t0p63 = _mm512_set1_epi64(t0 + 63);
+  const __m512i Kp1 = _mm512_set1_epi64((long long)(pr->K + 1));
+  const __m512i frm = _mm512_set1_epi64((long long)pr->flat_run_max);
+  const __m512i frm2 = _mm512_set1_epi64((long long)pr->flat_run_max_alt);
+  const __m512i hmax = _mm512_set1_epi64(VALLEY_SGD1D_HIST - 1);
+  const __m512d lo = _mm512_set1_pd(pr->w0_lo), hi = _mm512_set1_pd(pr->w0_hi),
+                thr = _mm512_set1_pd(pr->mean_threshold),
+                thr2 = _mm512_set1_pd(pr->mean_threshold_alt), zd = _mm512_setzero_pd();
+  for (int j = 0; j < NI; j++) {
+    const int g0 = (v0 + j) * W;
+    __m512i fl = _mm512_and_si512(_mm512_load_si512(&flw[j * W]), nm);
+    __m512i fa = _mm512_and_si512(_mm512_load_si512(&faw[j * W]), nm);
+    __m512i before =
+        _mm512_or_si512(_mm512_slli_epi64(fl, 1), _mm512_load_si512(&ln->pflat[j * W]));
+    __m512i starts = _mm512_andnot_si512(before, fl);
+    __m512i tosharp = _mm512_and_si512(_mm512_andnot_si512(fl, before), nm);
+    __m512i ts = _mm512_load_si512(&ln->ts[j * W]);
+    __m512i tsh0 = _mm512_load_si512(&ln->tsh[j * W]);
+    __m512i tf0 = _mm512_load_si512(&ln->tfail[j * W]);
+    /* the chunk buffers' column of each lane */
+    __m512i col = _mm512_add_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0),
+                                   _mm512_set1_epi64(j * W));
+    __mmask8 act = (__mmask8)(b->nactive - g0 >= W ? 0xff : b->nactive - g0 <= 0 ? 0
+                              : (1u << (b->nactive - g0)) - 1u);
+    __m512i rounds = _mm512_load_si512(&b->rounds[g0]);
+    __m512i len_sum = _mm512_load_si512(&b->len_sum[g0]);
+    __m512i len_max = _mm512_load_si512(&b->len_max[g0]);
+    __m512d mean_sum = _mm512_load_pd(&b->mean_sum[g0]);
+    __m512i p[VALLEY_SGD1D_NPROBE];
+    for (int q = 0; q < VALLEY_SGD1D_NPROBE; q++) p[q] = _mm512_load_si512(&b->probe[q][g0]);
+    __mmask8 more = _mm512_test_epi64_mask(starts, starts);
+    while (more) {
+      __m512i low = _mm512_and_si512(starts, _mm512_sub_epi64(zi, starts));
+      starts = _mm512_xor_si512(starts, low);
+      __m512i below = _mm512_sub_epi64(low, one);
+      __m512i sidx = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(low));
+      __m512i t = _mm512_add_epi64(t0v, sidx);
+      __mmask8 cl = _mm512_mask_cmpge_epi64_mask(more, ts, zi);
+      if (cl) {
+        /* close the round [ts, t): its first sharp and last failure before t */
+        __m512i tsh = last_step(_mm512_and_si512(tosharp, below), t0p63, tsh0);
+        __m512i lastfail = last_step(_mm512_and_si512(fa, below), t0p63, tf0);
+        __m512i len = _mm512_sub_epi64(t, ts), F = _mm512_sub_epi64(tsh, ts);
+        /* [s][col] */
+        __m512i gi = _mm512_add_epi64(_mm512_slli_epi64(sidx, __builtin_ctz(NI * W)), col);
+        __m512d sum = _mm512_mask_i64gather_pd(zd, cl, gi, &c->sum[0][0], 8);
+        __m512d w0 = _mm512_mask_i64gather_pd(zd, cl, gi, &c->w0[0][0], 8);
+        __m512d mean = _mm512_maskz_div_pd(cl, sum, _mm512_cvtepu64_pd(len));
+        rounds = _mm512_mask_add_epi64(rounds, cl, rounds, one);
+        mean_sum = _mm512_mask_add_pd(mean_sum, cl, mean_sum, mean);
+        len_sum = _mm512_mask_add_epi64(len_sum, cl, len_sum, len);
+        len_max = _mm512_mask_max_epu64(len_max, cl, len_max, len);
+        __mmask8 m;
+        m = _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(cl, w0, lo, _CMP_GE_OQ), w0, hi,
+                                    _CMP_LE_OQ);
+        p[VALLEY_PROBE_W0_RANGE] = _mm512_mask_add_epi64(p[VALLEY_PROBE_W0_RANGE], m,
+                                                         p[VALLEY_PROBE_W0_RANGE], one);
+        m = _mm512_mask_cmpeq_epi64_mask(cl, _mm512_sub_epi64(len, F), one);
+        p[VALLEY_PROBE_ONE_SHARP] = _mm512_mask_add_epi64(p[VALLEY_PROBE_ONE_SHARP], m,
+                                                          p[VALLEY_PROBE_ONE_SHARP], one);
+        m = _mm512_mask_cmplt_epi64_mask(_mm512_mask_cmpge_epu64_mask(cl, F, Kp1), lastfail, ts);
+        p[VALLEY_PROBE_ENVELOPE] = _mm512_mask_add_epi64(p[VALLEY_PROBE_ENVELOPE], m,
+                                                         p[VALLEY_PROBE_ENVELOPE], one);
+        m = _mm512_mask_cmple_epu64_mask(cl, F, frm);
+        p[VALLEY_PROBE_FLAT_RUN] = _mm512_mask_add_epi64(p[VALLEY_PROBE_FLAT_RUN], m,
+                                                         p[VALLEY_PROBE_FLAT_RUN], one);
+        m = _mm512_mask_cmp_pd_mask(cl, mean, thr, _CMP_GE_OQ);
+        p[VALLEY_PROBE_MEAN_ABOVE] = _mm512_mask_add_epi64(p[VALLEY_PROBE_MEAN_ABOVE], m,
+                                                           p[VALLEY_PROBE_MEAN_ABOVE], one);
+        m = _mm512_mask_cmp_pd_mask(cl, mean, zd, _CMP_GT_OQ);
+        p[VALLEY_PROBE_MEAN_POSITIVE] = _mm512_mask_add_epi64(
+            p[VALLEY_PROBE_MEAN_POSITIVE], m, p[VALLEY_PROBE_MEAN_POSITIVE], one);
+        m = _mm512_mask_cmple_epu64_mask(cl, F, frm2);
+        p[VALLEY_PROBE_FLAT_RUN_ALT] = _mm512_mask_add_epi64(p[VALLEY_PROBE_FLAT_RUN_ALT], m,
+                                                             p[VALLEY_PROBE_FLAT_RUN_ALT], one);
+        m = _mm512_mask_cmp_pd_mask(cl, mean, thr2, _CMP_GE_OQ);
+        p[VALLEY_PROBE_MEAN_ABOVE_ALT] = _mm512_mask_add_epi64(
+            p[VALLEY_PROBE_MEAN_ABOVE_ALT], m, p[VALLEY_PROBE_MEAN_ABOVE_ALT], one);
+        /* histogram bins of the real chains' rounds, compressed into a buffer */
+        m = cl & act;
+        _mm512_storeu_si512(&hb[nh], _mm512_maskz_compress_epi64(m, _mm512_min_epu64(len, hmax)));
+        nh += __builtin_popcount(m);
       }
-      x->ts = t;
+      ts = _mm512_mask_mov_epi64(ts, more, t);
+      more = _mm512_test_epi64_mask(starts, starts);
     }
-    if (tosharp != 0) x->tsh = t0 + 63 - __builtin_clzll(tosharp);
-    if (fa != 0) x->tfail = t0 + 63 - __builtin_clzll(fa);
-    x->pflat = (fl >> (n - 1)) & 1u;
+    _mm512_store_si512(&b->rounds[g0], rounds);
+    _mm512_store_si512(&b->len_sum[g0], len_sum);
+    _mm512_store_si512(&b->len_max[g0], len_max);
+    _mm512_store_pd(&b->mean_sum[g0], mean_sum);
+    for (int q = 0; q < VALLEY_SGD1D_NPROBE; q++) _mm512_store_si512(&b->probe[q][g0], p[q]);
+    _mm512_store_si512(&ln->ts[j * W], ts);
+    _mm512_store_si512(&ln->tsh[j * W], last_step(tosharp, t0p63, tsh0));
+    _mm512_store_si512(&ln->tfail[j * W], last_step(fa, t0p63, tf0));
+    _mm512_store_si512(&ln->pflat[j * W],
+                       _mm512_and_si512(_mm512_srli_epi64(fl, (unsigned)(n - 1)), one));
   }
+  for (int i = 0; i < nh; i++) b->hist[hb[i]]++;
 }
 
 /* Advances vectors v0 .. v0 + NI - 1 of b from step t to step until with statistics on.
@@ -277,14 +349,9 @@ static inline __attribute__((always_inline)) void stats512(
     int small) {
   k512_t k;
   k.mult = _mm512_set1_epi64((long long)VALLEY_PCG32_MULT);
-  k.m32 = _mm512_set1_epi64(0xffffffffLL);
-  k.c31 = _mm512_set1_epi64(31);
-  k.zi = _mm512_setzero_si512();
   k.zd = _mm512_setzero_pd();
-  k.half = _mm512_set1_pd(0.5);
-  k.scale = _mm512_set1_pd(1.0 / 4294967296.0);
-  k.two = _mm512_set1_pd(2.0);
-  k.onev = _mm512_set1_pd(1.0);
+  k.scale = _mm512_set1_pd(1.0 / 2147483648.0);
+  k.off = _mm512_set1_pd(1.0 / 4294967296.0 - 1.0);
   k.nu = _mm512_set1_pd(cfg->nu);
   k.eta = _mm512_set1_pd(cfg->eta);
   k.ap = _mm512_set1_pd(cfg->valley.a_plus);
@@ -295,7 +362,7 @@ static inline __attribute__((always_inline)) void stats512(
 
   x512_t x[NI];
   __m512i inc[NI];
-  lane_t ln[NI * W];
+  lanes_t ln;
   for (int j = 0; j < NI; j++) {
     const size_t o = (size_t)(v0 + j) * W;
     x[j].s = _mm512_load_si512(&b->st[o]);
@@ -309,10 +376,10 @@ static inline __attribute__((always_inline)) void stats512(
   }
   for (int L = 0; L < NI * W; L++) {
     const size_t gl = (size_t)v0 * W + (size_t)L;
-    ln[L].ts = b->ts[gl];
-    ln[L].tsh = b->tsh[gl];
-    ln[L].tfail = b->tfail[gl];
-    ln[L].pflat = !b->prev_sharp[gl];
+    ln.ts[L] = b->ts[gl];
+    ln.tsh[L] = b->tsh[gl];
+    ln.tfail[L] = b->tfail[gl];
+    ln.pflat[L] = !b->prev_sharp[gl];
   }
   chunk_t c;
   __m512d elo = _mm512_setzero_pd(), ehi = _mm512_setzero_pd();
@@ -329,7 +396,7 @@ static inline __attribute__((always_inline)) void stats512(
         step512(&x[j], inc[j], &k, tv, tlo, elo, ehi, env, small, &c.sum[s][j * W],
                 &c.w0[s][j * W], &c.flat[j][s], &c.fail[j][s]);
     }
-    chunk_close(b, v0, &c, ln, (int64_t)t0, n, pr);
+    chunk_close(b, v0, &c, &ln, (int64_t)t0, n, pr);
   }
   for (int j = 0; j < NI; j++) {
     const size_t o = (size_t)(v0 + j) * W;
@@ -342,9 +409,9 @@ static inline __attribute__((always_inline)) void stats512(
   }
   for (int L = 0; L < NI * W; L++) { /* ts: the vector loop's and this pass's agree */
     const size_t gl = (size_t)v0 * W + (size_t)L;
-    b->ts[gl] = ln[L].ts;
-    b->tsh[gl] = ln[L].tsh;
-    b->tfail[gl] = ln[L].tfail;
+    b->ts[gl] = ln.ts[L];
+    b->tsh[gl] = ln.tsh[L];
+    b->tfail[gl] = ln.tfail[L];
   }
 }
 
