@@ -8,6 +8,11 @@
 #include "cli.h"
 #include "valley/outfile.h"
 #include "valley/thm1_check.h"
+#ifdef VALLEY_HAVE_MPI
+#include "mpi.h"
+#else
+typedef struct cli_mpi cli_mpi_t; /* only with -DVALLEY_MPI=ON (cli/mpi.h) */
+#endif
 
 static const char *const CMD = "theorem1";
 
@@ -442,7 +447,40 @@ static void print_search_text(const valley_thm1_search_opts_t *o, const valley_t
            s->min_ratio_nonviolating);
 }
 
-int cli_cmd_theorem1(int argc, char **argv) {
+/* 1 when this run is split across several MPI ranks. */
+static int split(const cli_mpi_t *mpi) {
+#ifdef VALLEY_HAVE_MPI
+  return mpi != NULL && mpi->size > 1;
+#else
+  (void)mpi;
+  return 0;
+#endif
+}
+
+/* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
+ * arguments and builds the same landscape (only rank 0's stdout and stderr are open); the gain's
+ * blocks, or the search's instances, are split across the ranks; rank 0 alone finishes the check,
+ * writes --sweep-l and reports. */
+static int mpi_rank(const cli_mpi_t *mpi) {
+#ifdef VALLEY_HAVE_MPI
+  return mpi != NULL ? mpi->rank : 0;
+#else
+  (void)mpi;
+  return 0;
+#endif
+}
+
+/* 1 on every rank when ok is 0 on some rank (collective under MPI). */
+static int any_failed(const cli_mpi_t *mpi, int ok) {
+#ifdef VALLEY_HAVE_MPI
+  if (split(mpi)) return cli_mpi_any_failed(mpi, ok);
+#else
+  (void)mpi;
+#endif
+  return !ok;
+}
+
+static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   args_t a;
   memset(&a, 0, sizeof a);
   a.d = 4;
@@ -494,8 +532,22 @@ int cli_cmd_theorem1(int argc, char **argv) {
       fprintf(stderr, "valley %s: out of memory\n", CMD);
       return CLI_EXIT_FAIL;
     }
-    valley_status_t st = valley_thm1_search(&so, s, &err);
-    cli_progress_done(&prog);
+    valley_status_t st;
+#ifdef VALLEY_HAVE_MPI
+    if (split(mpi)) {
+      int own;
+      st = cli_mpi_thm1_search(mpi, &so, s, &own, &err);
+      cli_progress_done(&prog);
+      if (st != VALLEY_OK || mpi->rank != 0) {
+        free(s);
+        return st != VALLEY_OK ? cli_mpi_fail(mpi, CMD, st, own, &err) : CLI_EXIT_OK;
+      }
+    } else
+#endif
+    {
+      st = valley_thm1_search(&so, s, &err);
+      cli_progress_done(&prog);
+    }
     if (st != VALLEY_OK) {
       free(s);
       fprintf(stderr, "valley %s: %s\n", CMD, err.message);
@@ -582,18 +634,40 @@ int cli_cmd_theorem1(int argc, char **argv) {
   }
 
   valley_outfile_t out = {NULL, NULL, NULL};
-  if (a.sweep != NULL && valley_outfile_open(&out, a.sweep, &err) != VALLEY_OK) {
+  /* only rank 0 writes --sweep-l; the others follow its success or failure */
+  const char *sweep_file = split(mpi) && mpi_rank(mpi) != 0 ? NULL : a.sweep;
+  int opened = sweep_file == NULL || valley_outfile_open(&out, sweep_file, &err) == VALLEY_OK;
+  if (any_failed(mpi, opened)) {
     valley_land_free(&L);
     free(buf);
-    return cli_usage_error(CMD, "--sweep-l: %s", err.message);
+    return mpi_rank(mpi) == 0 ? cli_usage_error(CMD, "--sweep-l: %s", err.message)
+                              : CLI_EXIT_USAGE;
   }
   cli_progress_t prog;
   cli_progress_init(&prog, "theorem1");
   o.progress = cli_progress_cb;
   o.progress_arg = &prog;
   valley_thm1_report_t rep;
-  st = valley_thm1_check(&L, &o, &rep, &err);
-  cli_progress_done(&prog);
+#ifdef VALLEY_HAVE_MPI
+  if (split(mpi)) {
+    /* the gain's blocks across the ranks; rank 0 finishes the check alone */
+    valley_thm1_gain_t g;
+    int own;
+    st = cli_mpi_thm1_gain(mpi, &L, &o, &g, &own, &err);
+    cli_progress_done(&prog);
+    if (st != VALLEY_OK || mpi->rank != 0) {
+      if (sweep_file != NULL) valley_outfile_abort(&out);
+      valley_land_free(&L);
+      free(buf);
+      return st != VALLEY_OK ? cli_mpi_fail(mpi, CMD, st, own, &err) : CLI_EXIT_OK;
+    }
+    st = valley_thm1_check_gain(&L, &o, &g, &rep, &err);
+  } else
+#endif
+  {
+    st = valley_thm1_check(&L, &o, &rep, &err);
+    cli_progress_done(&prog);
+  }
   if (st == VALLEY_OK && a.sweep != NULL) {
     valley_thm1_sweep_row_t *rows = malloc((size_t)a.sweep_points * sizeof *rows);
     if (rows == NULL) {
@@ -630,4 +704,16 @@ int cli_cmd_theorem1(int argc, char **argv) {
   valley_land_free(&L);
   free(buf);
   return CLI_EXIT_OK;
+}
+
+int cli_cmd_theorem1(int argc, char **argv) {
+#ifdef VALLEY_HAVE_MPI
+  cli_mpi_t m;
+  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
+  int rc = theorem1(argc, argv, &m);
+  cli_mpi_end(&m);
+  return rc;
+#else
+  return theorem1(argc, argv, NULL);
+#endif
 }

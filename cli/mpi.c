@@ -1,6 +1,7 @@
-/* MPI glue for valley theorem2 (cli/mpi.h, docs/mpi.md). */
+/* MPI glue for the command-line program (cli/mpi.h, docs/mpi.md). */
 #include "mpi.h"
 
+#include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,83 @@ void cli_mpi_end(cli_mpi_t *m) {
   m->initialized = 0;
 }
 
-void cli_mpi_range(const cli_mpi_t *m, size_t chains, size_t *first, size_t *count) {
-  size_t size = (size_t)m->size, r = (size_t)m->rank;
-  size_t base = chains / size, extra = chains % size;
+void cli_mpi_range_of(const cli_mpi_t *m, int rank, size_t total, size_t *first,
+                      size_t *count) {
+  size_t size = (size_t)m->size, r = (size_t)rank;
+  size_t base = total / size, extra = total % size;
   *first = r * base + (r < extra ? r : extra);
   *count = base + (r < extra ? 1 : 0);
+}
+
+void cli_mpi_range(const cli_mpi_t *m, size_t chains, size_t *first, size_t *count) {
+  cli_mpi_range_of(m, m->rank, chains, first, count);
+}
+
+valley_status_t cli_mpi_agree(const cli_mpi_t *m, valley_status_t st, int *own,
+                              valley_error_t *err) {
+  (void)m;
+  int mine = (int)st, w = 0;
+  MPI_Allreduce(&mine, &w, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  *own = st != VALLEY_OK;
+  if (w != VALLEY_OK && st == VALLEY_OK)
+    VALLEY_ERROR(err, (valley_status_t)w, "another MPI rank failed (see its message)");
+  return (valley_status_t)w;
+}
+
+int cli_mpi_fail(const cli_mpi_t *m, const char *cmd, valley_status_t st, int own,
+                 const valley_error_t *err) {
+  if (m->rank == 0)
+    fprintf(stderr, "valley %s: %s\n", cmd, err->message);
+  else if (own)
+    fprintf(m->err, "valley %s: MPI rank %d: %s\n", cmd, m->rank, err->message);
+  return st == VALLEY_EINVAL ? 2 : 1;
+}
+
+valley_status_t cli_mpi_gather(const cli_mpi_t *m, const void *local, size_t total, size_t size,
+                               void *full, valley_error_t *err) {
+  if (total > (size_t)INT_MAX || size > (size_t)INT_MAX)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%zu pieces of %zu bytes: too many to gather over MPI",
+                        total, size);
+  int *counts = NULL, *displs = NULL;
+  valley_status_t st = VALLEY_OK;
+  if (m->rank == 0) {
+    counts = malloc((size_t)m->size * sizeof *counts);
+    displs = malloc((size_t)m->size * sizeof *displs);
+    if (counts == NULL || displs == NULL) {
+      st = VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate the gather of %d ranks", m->size);
+    } else {
+      for (int r = 0; r < m->size; r++) {
+        size_t f, c;
+        cli_mpi_range_of(m, r, total, &f, &c);
+        counts[r] = (int)c;
+        displs[r] = (int)f;
+      }
+    }
+  }
+  int own;
+  if (cli_mpi_agree(m, st, &own, err) == VALLEY_OK) {
+    size_t first, count;
+    cli_mpi_range(m, total, &first, &count);
+    MPI_Datatype rec;
+    MPI_Type_contiguous((int)size, MPI_BYTE, &rec);
+    MPI_Type_commit(&rec);
+    MPI_Gatherv(local, (int)count, rec, full, counts, displs, rec, 0, MPI_COMM_WORLD);
+    MPI_Type_free(&rec);
+  } else {
+    st = VALLEY_ENOMEM;
+  }
+  free(counts);
+  free(displs);
+  return st;
+}
+
+void cli_mpi_sum_u64(const cli_mpi_t *m, const uint64_t *mine, uint64_t *sum, size_t n) {
+  /* in pieces of at most INT_MAX counts */
+  for (size_t i = 0; i < n; i += (size_t)INT_MAX) {
+    size_t c = n - i < (size_t)INT_MAX ? n - i : (size_t)INT_MAX;
+    MPI_Reduce(mine + i, m->rank == 0 ? sum + i : NULL, (int)c, MPI_UINT64_T, MPI_SUM, 0,
+               MPI_COMM_WORLD);
+  }
 }
 
 int cli_mpi_any_failed(const cli_mpi_t *m, int ok) {
@@ -129,5 +202,86 @@ valley_status_t cli_mpi_thm2_run(const cli_mpi_t *m, valley_thm2_report_t *rep, 
   valley_sgd1d_result_free(full);
   valley_sgd1d_result_free(local);
   *own = st != VALLEY_OK;
+  return all;
+}
+
+/* ---- valley theorem1 ------------------------------------------------------------------------ */
+
+valley_status_t cli_mpi_thm1_gain(const cli_mpi_t *m, const valley_land_t *L,
+                                  const valley_thm1_options_t *o, valley_thm1_gain_t *g, int *own,
+                                  valley_error_t *err) {
+  int enumerate = valley_thm1_method_for(o->method, L->d) == VALLEY_THM1_ENUMERATE;
+  double radii[2] = {L->norm_l, L->norm_l + L->norm_dbar};
+  size_t total = enumerate ? (size_t)valley_thm1_enumerate_nblocks(L->d)
+                           : (size_t)valley_thm1_monte_carlo_nblocks(o->samples);
+  size_t size = enumerate ? sizeof(valley_thm1_enum_block_t) : sizeof(valley_thm1_mc_block_t);
+  size_t first, count;
+  cli_mpi_range(m, total, &first, &count);
+  /* 1. every rank runs its blocks (progress: rank 0's share) */
+  valley_status_t st = VALLEY_OK, all;
+  if (enumerate && L->d > VALLEY_THM1_ENUM_MAX_D)
+    st = VALLEY_ERROR(err, VALLEY_EINVAL,
+                      "--method enumerate: d = %zu is above %d; use --method monte-carlo", L->d,
+                      VALLEY_THM1_ENUM_MAX_D);
+  else if (!enumerate && o->samples < 2)
+    st = VALLEY_ERROR(err, VALLEY_EINVAL, "--samples must be >= 2 (got %llu)",
+                      (unsigned long long)o->samples);
+  else if (total > (size_t)INT_MAX)
+    st = VALLEY_ERROR(err, VALLEY_EINVAL, "--samples: %zu blocks are too many for MPI", total);
+  void *local = st == VALLEY_OK ? malloc(count > 0 ? count * size : 1) : NULL;
+  if (st == VALLEY_OK && local == NULL)
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "rank %d: out of memory for %zu blocks", m->rank, count);
+  valley_progress_fn progress = m->rank == 0 ? o->progress : NULL;
+  if (st == VALLEY_OK && count > 0)
+    st = enumerate ? valley_thm1_enumerate_blocks(L, radii, first, count, o->threads, progress,
+                                                  o->progress_arg, local, err)
+                   : valley_thm1_monte_carlo_blocks(L, o->samples, o->seed, first, count,
+                                                    o->threads, progress, o->progress_arg, local,
+                                                    err);
+  void *full = NULL;
+  if (st == VALLEY_OK && m->rank == 0 && (full = malloc(total * size)) == NULL)
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for %zu blocks", total);
+  all = cli_mpi_agree(m, st, own, err);
+  /* 2. rank 0 gathers them in block order and reduces as the single-process run does */
+  if (all == VALLEY_OK) all = cli_mpi_gather(m, local, total, size, full, err);
+  if (all == VALLEY_OK && m->rank == 0) {
+    if (enumerate)
+      valley_thm1_enumerate_reduce(L, full, g);
+    else
+      valley_thm1_monte_carlo_reduce(full, o->samples, g);
+  }
+  free(local);
+  free(full);
+  return all;
+}
+
+valley_status_t cli_mpi_thm1_search(const cli_mpi_t *m, const valley_thm1_search_opts_t *o,
+                                    valley_thm1_search_t *res, int *own, valley_error_t *err) {
+  valley_status_t st = valley_thm1_search_begin(o, res, err), all;
+  if ((all = cli_mpi_agree(m, st, own, err)) != VALLEY_OK) return all;
+  uint64_t slice = valley_thm1_search_slice(o);
+  size_t most = (size_t)(slice / (uint64_t)m->size + 1);
+  valley_thm1_search_row_t *local = malloc(most * sizeof *local), *full = NULL;
+  if (local == NULL) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the search");
+  if (m->rank == 0 && st == VALLEY_OK && (full = malloc(slice * sizeof *full)) == NULL)
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the search");
+  all = cli_mpi_agree(m, st, own, err);
+  /* slice by slice, as the single-process search: the rows split by rank, added on rank 0 */
+  for (uint64_t b0 = 0; b0 < o->n && all == VALLEY_OK; b0 += slice) {
+    uint64_t b1 = b0 + slice < o->n ? b0 + slice : o->n;
+    size_t first, count;
+    cli_mpi_range(m, (size_t)(b1 - b0), &first, &count);
+    st = count > 0 ? valley_thm1_search_rows(o, b0 + first, count, local, err) : VALLEY_OK;
+    if ((all = cli_mpi_agree(m, st, own, err)) != VALLEY_OK) break;
+    if ((all = cli_mpi_gather(m, local, (size_t)(b1 - b0), sizeof *local, full, err)) != VALLEY_OK)
+      break;
+    if (m->rank == 0) {
+      valley_thm1_search_add(o, res, full, b0, b1 - b0);
+      if (o->progress != NULL) o->progress((double)b1 / (double)o->n, o->progress_arg);
+    }
+  }
+  if (all == VALLEY_OK && m->rank == 0) valley_thm1_search_end(res);
+  free(local);
+  free(full);
   return all;
 }

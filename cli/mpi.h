@@ -1,14 +1,17 @@
-/* MPI for valley theorem2 (built with -DVALLEY_MPI=ON only; docs/mpi.md).  The library stays
- * MPI-free: this file splits the chains across ranks, runs each rank's range with
- * valley_thm2_simulate, gathers the per-chain results to rank 0 in chain order and lets rank 0
- * reduce them with valley_thm2_reduce, so that the report is byte for byte the single-process
- * one whatever the number of ranks. */
+/* MPI for the command-line program (built with -DVALLEY_MPI=ON only; docs/mpi.md).  The library
+ * stays MPI-free: this file splits a command's independent pieces (chains, blocks of sign
+ * patterns, instances, particles, grid points) into contiguous ranges across ranks, runs each
+ * rank's range with the library's range functions, gathers the per-piece results to rank 0 in
+ * index order and lets rank 0 reduce them with the library's own reduction, so that the output is
+ * byte for byte the single-process one whatever the number of ranks. */
 #ifndef VALLEY_CLI_MPI_H
 #define VALLEY_CLI_MPI_H
 
 #include <stddef.h>
 #include <stdio.h>
 
+#include "valley/langevin.h"
+#include "valley/thm1_check.h"
 #include "valley/thm2_check.h"
 
 typedef struct cli_mpi {
@@ -29,8 +32,32 @@ void cli_mpi_end(cli_mpi_t *m);
  * more than the others (rank r's first chain is r * (chains / size) + min(r, chains % size)). */
 void cli_mpi_range(const cli_mpi_t *m, size_t chains, size_t *first, size_t *count);
 
+/* The same split for any rank r of m (the pieces of rank r of m->size). */
+void cli_mpi_range_of(const cli_mpi_t *m, int r, size_t total, size_t *first, size_t *count);
+
 /* 1 on every rank when ok is 0 on some rank (collective). */
 int cli_mpi_any_failed(const cli_mpi_t *m, int ok);
+
+/* Agrees on a status (collective): returns the worst status of all ranks, the same on every rank;
+ * *own is 1 when this rank failed itself (err holds its message), and on a rank that did not,
+ * err then says that another rank failed. */
+valley_status_t cli_mpi_agree(const cli_mpi_t *m, valley_status_t st, int *own,
+                              valley_error_t *err);
+
+/* Prints a failed command's message once: rank 0 "valley CMD: message", another rank that failed
+ * itself "valley CMD: MPI rank N: message" on its own stderr.  Returns the exit status (2 for
+ * EINVAL, 1 otherwise) for every rank. */
+int cli_mpi_fail(const cli_mpi_t *m, const char *cmd, valley_status_t st, int own,
+                 const valley_error_t *err);
+
+/* Gathers to rank 0, in rank order, records of `size` bytes split by cli_mpi_range over
+ * `total`: local holds this rank's, full (rank 0 only, else NULL) receives all `total`.
+ * Collective.  EINVAL when total exceeds INT_MAX (MPI counts are int). */
+valley_status_t cli_mpi_gather(const cli_mpi_t *m, const void *local, size_t total, size_t size,
+                               void *full, valley_error_t *err);
+
+/* Sums `n` uint64_t counts of every rank into rank 0's `sum` (collective; exact in any order). */
+void cli_mpi_sum_u64(const cli_mpi_t *m, const uint64_t *mine, uint64_t *sum, size_t n);
 
 /* valley_thm2_check across the ranks: rep from valley_thm2_analyse on every rank; on return
  * rep is complete on rank 0.  Collective; the status is the same on every rank.  *own is 1 on
@@ -38,5 +65,18 @@ int cli_mpi_any_failed(const cli_mpi_t *m, int ok);
  * another rank failed. */
 valley_status_t cli_mpi_thm2_run(const cli_mpi_t *m, valley_thm2_report_t *rep, int *own,
                                  valley_error_t *err);
+
+
+/* valley theorem1's gain across the ranks: the blocks of the enumeration or of the Monte Carlo
+ * (valley_thm1_method_for(o->method, L->d)) split by rank, gathered and reduced on rank 0, where
+ * g is then the single-process gain bit for bit.  Collective; status as cli_mpi_agree. */
+valley_status_t cli_mpi_thm1_gain(const cli_mpi_t *m, const valley_land_t *L,
+                                  const valley_thm1_options_t *o, valley_thm1_gain_t *g, int *own,
+                                  valley_error_t *err);
+
+/* valley theorem1 --search across the ranks: each slice of instances split by rank, its rows
+ * gathered to rank 0 and added there in index order; res complete on rank 0.  Collective. */
+valley_status_t cli_mpi_thm1_search(const cli_mpi_t *m, const valley_thm1_search_opts_t *o,
+                                    valley_thm1_search_t *res, int *own, valley_error_t *err);
 
 #endif
