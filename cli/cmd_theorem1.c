@@ -8,11 +8,7 @@
 #include "cli.h"
 #include "valley/outfile.h"
 #include "valley/thm1_check.h"
-#ifdef VALLEY_HAVE_MPI
 #include "mpi.h"
-#else
-typedef struct cli_mpi cli_mpi_t; /* only with -DVALLEY_MPI=ON (cli/mpi.h) */
-#endif
 
 static const char *const CMD = "theorem1";
 
@@ -447,39 +443,10 @@ static void print_search_text(const valley_thm1_search_opts_t *o, const valley_t
            s->min_ratio_nonviolating);
 }
 
-/* 1 when this run is split across several MPI ranks. */
-static int split(const cli_mpi_t *mpi) {
-#ifdef VALLEY_HAVE_MPI
-  return mpi != NULL && mpi->size > 1;
-#else
-  (void)mpi;
-  return 0;
-#endif
-}
-
 /* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
  * arguments and builds the same landscape (only rank 0's stdout and stderr are open); the gain's
  * blocks, or the search's instances, are split across the ranks; rank 0 alone finishes the check,
  * writes --sweep-l and reports. */
-static int mpi_rank(const cli_mpi_t *mpi) {
-#ifdef VALLEY_HAVE_MPI
-  return mpi != NULL ? mpi->rank : 0;
-#else
-  (void)mpi;
-  return 0;
-#endif
-}
-
-/* 1 on every rank when ok is 0 on some rank (collective under MPI). */
-static int any_failed(const cli_mpi_t *mpi, int ok) {
-#ifdef VALLEY_HAVE_MPI
-  if (split(mpi)) return cli_mpi_any_failed(mpi, ok);
-#else
-  (void)mpi;
-#endif
-  return !ok;
-}
-
 static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   args_t a;
   memset(&a, 0, sizeof a);
@@ -534,7 +501,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
     }
     valley_status_t st;
 #ifdef VALLEY_HAVE_MPI
-    if (split(mpi)) {
+    if (cli_mpi_split(mpi)) {
       int own;
       st = cli_mpi_thm1_search(mpi, &so, s, &own, &err);
       cli_progress_done(&prog);
@@ -635,12 +602,12 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
 
   valley_outfile_t out = {NULL, NULL, NULL};
   /* only rank 0 writes --sweep-l; the others follow its success or failure */
-  const char *sweep_file = split(mpi) && mpi_rank(mpi) != 0 ? NULL : a.sweep;
+  const char *sweep_file = cli_mpi_split(mpi) && cli_mpi_rank(mpi) != 0 ? NULL : a.sweep;
   int opened = sweep_file == NULL || valley_outfile_open(&out, sweep_file, &err) == VALLEY_OK;
-  if (any_failed(mpi, opened)) {
+  if (cli_mpi_sync_failed(mpi, opened)) {
     valley_land_free(&L);
     free(buf);
-    return mpi_rank(mpi) == 0 ? cli_usage_error(CMD, "--sweep-l: %s", err.message)
+    return cli_mpi_rank(mpi) == 0 ? cli_usage_error(CMD, "--sweep-l: %s", err.message)
                               : CLI_EXIT_USAGE;
   }
   cli_progress_t prog;
@@ -649,7 +616,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   o.progress_arg = &prog;
   valley_thm1_report_t rep;
 #ifdef VALLEY_HAVE_MPI
-  if (split(mpi)) {
+  if (cli_mpi_split(mpi)) {
     /* the gain's blocks across the ranks; rank 0 finishes the check alone */
     valley_thm1_gain_t g;
     int own;

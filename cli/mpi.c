@@ -113,6 +113,12 @@ valley_status_t cli_mpi_gather(const cli_mpi_t *m, const void *local, size_t tot
   return st;
 }
 
+int cli_mpi_bcast_int(const cli_mpi_t *m, int v) {
+  (void)m;
+  MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return v;
+}
+
 void cli_mpi_sum_u64(const cli_mpi_t *m, const uint64_t *mine, uint64_t *sum, size_t n) {
   /* in pieces of at most INT_MAX counts */
   for (size_t i = 0; i < n; i += (size_t)INT_MAX) {
@@ -283,5 +289,82 @@ valley_status_t cli_mpi_thm1_search(const cli_mpi_t *m, const valley_thm1_search
   if (all == VALLEY_OK && m->rank == 0) valley_thm1_search_end(res);
   free(local);
   free(full);
+  return all;
+}
+
+/* ---- Langevin ensembles --------------------------------------------------------------------- */
+
+valley_status_t cli_mpi_langevin1d(const cli_mpi_t *m, const valley_fp1d_t *prob,
+                                   const valley_basin1d_t *b,
+                                   const valley_langevin1d_config_t *cfg,
+                                   valley_langevin1d_result_t *res, int *own, valley_error_t *err) {
+  size_t first, count;
+  cli_mpi_range(m, cfg->particles, &first, &count);
+  valley_langevin1d_config_t c = *cfg;
+  c.first_particle = cfg->first_particle + first;
+  c.particles = count;
+  c.theta0 = cfg->theta0 != NULL ? cfg->theta0 + first : NULL;
+  if (m->rank != 0) c.progress = NULL;
+  valley_status_t st = VALLEY_OK, all;
+  /* a rank beyond the particles runs nothing and adds zero histograms */
+  valley_langevin1d_result_t *part = valley_langevin1d_result_alloc(count, cfg->bins);
+  if (part == NULL)
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "rank %d: ensemble of %zu", m->rank, count);
+  else if (count > 0)
+    st = b != NULL ? valley_langevin1d_run_basin(b, &c, part, err)
+                   : valley_langevin1d_run(prob, &c, part, err);
+  if ((all = cli_mpi_agree(m, st, own, err)) == VALLEY_OK)
+    all = cli_mpi_gather(m, part->theta, cfg->particles, sizeof(double),
+                         m->rank == 0 ? res->theta : NULL, err);
+  if (all == VALLEY_OK) {
+    cli_mpi_sum_u64(m, part->hist, m->rank == 0 ? res->hist : NULL, cfg->bins);
+    cli_mpi_sum_u64(m, part->path_hist, m->rank == 0 ? res->path_hist : NULL, cfg->bins);
+    cli_mpi_sum_u64(m, &part->path_samples, m->rank == 0 ? &res->path_samples : NULL, 1);
+    if (m->rank == 0) { /* rank 0 always has particles (particles >= 1) */
+      res->lo = part->lo;
+      res->hi = part->hi;
+      res->fast = part->fast;
+    }
+  }
+  valley_langevin1d_result_free(part);
+  return all;
+}
+
+valley_status_t cli_mpi_langevin2d(const cli_mpi_t *m, const valley_fp2d_t *prob,
+                                   const valley_langevin2d_config_t *cfg,
+                                   valley_langevin2d_result_t *res, int *own, valley_error_t *err) {
+  size_t first, count;
+  cli_mpi_range(m, cfg->particles, &first, &count);
+  valley_langevin2d_config_t c = *cfg;
+  c.first_particle = cfg->first_particle + first;
+  c.particles = count;
+  c.x0 = cfg->x0 != NULL ? cfg->x0 + first : NULL;
+  c.y0 = cfg->y0 != NULL ? cfg->y0 + first : NULL;
+  if (m->rank != 0) c.progress = NULL;
+  valley_status_t st = VALLEY_OK, all;
+  size_t cells = cfg->nx * cfg->ny;
+  valley_langevin2d_result_t *part = valley_langevin2d_result_alloc(count, cfg->nx, cfg->ny);
+  if (part == NULL)
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "rank %d: ensemble of %zu", m->rank, count);
+  else if (count > 0)
+    st = valley_langevin2d_run(prob, &c, part, err);
+  if ((all = cli_mpi_agree(m, st, own, err)) == VALLEY_OK)
+    all = cli_mpi_gather(m, part->x, cfg->particles, sizeof(double), m->rank == 0 ? res->x : NULL,
+                         err);
+  if (all == VALLEY_OK)
+    all = cli_mpi_gather(m, part->y, cfg->particles, sizeof(double), m->rank == 0 ? res->y : NULL,
+                         err);
+  if (all == VALLEY_OK) {
+    cli_mpi_sum_u64(m, part->hist, m->rank == 0 ? res->hist : NULL, cells);
+    cli_mpi_sum_u64(m, part->path_hist, m->rank == 0 ? res->path_hist : NULL, cells);
+    cli_mpi_sum_u64(m, &part->path_samples, m->rank == 0 ? &res->path_samples : NULL, 1);
+    if (m->rank == 0) {
+      res->xlo = part->xlo;
+      res->xhi = part->xhi;
+      res->ylo = part->ylo;
+      res->yhi = part->yhi;
+    }
+  }
+  valley_langevin2d_result_free(part);
   return all;
 }

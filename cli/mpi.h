@@ -20,6 +20,23 @@ typedef struct cli_mpi {
   FILE *err;       /* this rank's own stderr (ranks other than 0 have stdout and stderr muted) */
 } cli_mpi_t;
 
+/* Usable in every build (the commands include this header with or without MPI; m NULL: one
+ * process). */
+static inline int cli_mpi_rank(const cli_mpi_t *m) { return m != NULL ? m->rank : 0; }
+
+#ifndef VALLEY_HAVE_MPI
+static inline int cli_mpi_split(const cli_mpi_t *m) {
+  (void)m;
+  return 0;
+}
+static inline int cli_mpi_sync_failed(const cli_mpi_t *m, int ok) {
+  (void)m;
+  return !ok;
+}
+#else
+/* 1 when the run is split across several ranks. */
+static inline int cli_mpi_split(const cli_mpi_t *m) { return m != NULL && m->size > 1; }
+
 /* MPI_Init; on ranks other than 0, stdout and stderr then go to /dev/null (so that only rank 0
  * prints help, usage errors and the report) and m->err keeps the rank's stderr for errors of its
  * own.  Returns 0, or nonzero (with a message) when MPI cannot start. */
@@ -37,6 +54,10 @@ void cli_mpi_range_of(const cli_mpi_t *m, int r, size_t total, size_t *first, si
 
 /* 1 on every rank when ok is 0 on some rank (collective). */
 int cli_mpi_any_failed(const cli_mpi_t *m, int ok);
+/* cli_mpi_any_failed when split, else !ok. */
+static inline int cli_mpi_sync_failed(const cli_mpi_t *m, int ok) {
+  return cli_mpi_split(m) ? cli_mpi_any_failed(m, ok) : !ok;
+}
 
 /* Agrees on a status (collective): returns the worst status of all ranks, the same on every rank;
  * *own is 1 when this rank failed itself (err holds its message), and on a rank that did not,
@@ -55,6 +76,9 @@ int cli_mpi_fail(const cli_mpi_t *m, const char *cmd, valley_status_t st, int ow
  * Collective.  EINVAL when total exceeds INT_MAX (MPI counts are int). */
 valley_status_t cli_mpi_gather(const cli_mpi_t *m, const void *local, size_t total, size_t size,
                                void *full, valley_error_t *err);
+
+/* Rank 0's v, on every rank (collective). */
+int cli_mpi_bcast_int(const cli_mpi_t *m, int v);
 
 /* Sums `n` uint64_t counts of every rank into rank 0's `sum` (collective; exact in any order). */
 void cli_mpi_sum_u64(const cli_mpi_t *m, const uint64_t *mine, uint64_t *sum, size_t n);
@@ -78,5 +102,21 @@ valley_status_t cli_mpi_thm1_gain(const cli_mpi_t *m, const valley_land_t *L,
  * gathered to rank 0 and added there in index order; res complete on rank 0.  Collective. */
 valley_status_t cli_mpi_thm1_search(const cli_mpi_t *m, const valley_thm1_search_opts_t *o,
                                     valley_thm1_search_t *res, int *own, valley_error_t *err);
+
+/* A Langevin ensemble across the ranks: the particles split by rank (first_particle), each rank
+ * running valley_langevin1d_run_basin (b != NULL) or valley_langevin1d_run (prob) on its range;
+ * rank 0 gathers the final positions in particle order and sums the histograms, so that res
+ * there is the single-process result bit for bit.  cfg->theta0: the whole ensemble's, on every
+ * rank.  res: allocated for cfg->particles on rank 0, may be NULL elsewhere.  Collective. */
+valley_status_t cli_mpi_langevin1d(const cli_mpi_t *m, const valley_fp1d_t *prob,
+                                   const valley_basin1d_t *b,
+                                   const valley_langevin1d_config_t *cfg,
+                                   valley_langevin1d_result_t *res, int *own, valley_error_t *err);
+/* The same in 2-D (valley_langevin2d_run). */
+valley_status_t cli_mpi_langevin2d(const cli_mpi_t *m, const valley_fp2d_t *prob,
+                                   const valley_langevin2d_config_t *cfg,
+                                   valley_langevin2d_result_t *res, int *own, valley_error_t *err);
+
+#endif /* VALLEY_HAVE_MPI */
 
 #endif
