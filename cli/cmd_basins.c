@@ -409,7 +409,10 @@ static const valley_sweep_param_t SWEEPABLE[] = {{"T", 1},      {"preset", 0}, {
 static const char *const UNFINGERPRINTED[] = {"--threads", "--json", "--param-grid", "--out",
                                               "--sweep", "--csv"};
 
-int cli_cmd_basins(int argc, char **argv) {
+/* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
+ * arguments; --param-grid's points are shared by the ranks (rank 0 writes the file); without it,
+ * rank 0 alone computes and reports. */
+static int basins(int argc, char **argv, const cli_mpi_t *mpi) {
   args_t a;
   args_default(&a, "basins");
   cli_opt_t opts[] = {BASINS_OPTIONS(OPT_ENTRY, a)};
@@ -417,6 +420,7 @@ int cli_cmd_basins(int argc, char **argv) {
   valley_basin1d_t b;
   int rc = start(&a, BASINS_SUMMARY, argc, argv, opts, nopts, &b);
   if (rc >= 0) return rc;
+  if (a.param_grid == NULL && cli_mpi_rank(mpi) != 0) return CLI_EXIT_OK;
   if (a.param_grid != NULL) {
     if (a.sweep || a.csv) return cli_usage_error(a.cmd, "--sweep/--csv do not go with --param-grid");
     if (a.json)
@@ -425,7 +429,7 @@ int cli_cmd_basins(int argc, char **argv) {
     return cli_sweep(a.cmd, "--param-grid", a.param_grid, a.out, SWEEPABLE,
                      sizeof SWEEPABLE / sizeof SWEEPABLE[0], opts, nopts, UNFINGERPRINTED,
                      sizeof UNFINGERPRINTED / sizeof UNFINGERPRINTED[0], configure, sweep_point,
-                     &run);
+                     &run, mpi);
   }
   if (a.out != NULL) return cli_usage_error(a.cmd, "--out needs --param-grid");
   if (cli_given(opts, nopts, "--T") && a.sweep)
@@ -795,6 +799,18 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
   }
   valley_steady_ctx_free(&ctx);
   return CLI_EXIT_OK;
+}
+
+int cli_cmd_basins(int argc, char **argv) {
+#ifdef VALLEY_HAVE_MPI
+  cli_mpi_t m;
+  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
+  int rc = basins(argc, argv, &m);
+  cli_mpi_end(&m);
+  return rc;
+#else
+  return basins(argc, argv, NULL);
+#endif
 }
 
 int cli_cmd_steady_state(int argc, char **argv) {

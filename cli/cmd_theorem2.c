@@ -311,19 +311,12 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
 
   run_t run = {&a, opts, nopts};
   if (a.grid != NULL) {
-#ifdef VALLEY_HAVE_MPI
-    /* every rank would run the whole grid into one file: not yet (docs/mpi.md) */
-    if (mpi->size > 1)
-      return mpi->rank == 0 ? cli_usage_error(CMD, "--grid does not run under mpirun yet (run "
-                                                   "it as one process; docs/sweeps.md)")
-                            : CLI_EXIT_USAGE;
-#endif
     if (a.trajectory != NULL) return cli_usage_error(CMD, "--trajectory does not go with --grid");
     if (a.json) return cli_usage_error(CMD, "--json does not go with --grid (--out is JSON Lines)");
     return cli_sweep(CMD, "--grid", a.grid, a.out, SWEEPABLE, sizeof SWEEPABLE / sizeof SWEEPABLE[0],
                      opts, nopts, UNFINGERPRINTED,
                      sizeof UNFINGERPRINTED / sizeof UNFINGERPRINTED[0], configure, sweep_point,
-                     &run);
+                     &run, mpi);
   }
   if (a.out != NULL) return cli_usage_error(CMD, "--out needs --grid");
   if ((rc = configure(&run, CMD)) >= 0) return rc;

@@ -368,3 +368,124 @@ valley_status_t cli_mpi_langevin2d(const cli_mpi_t *m, const valley_fp2d_t *prob
   valley_langevin2d_result_free(part);
   return all;
 }
+
+/* ---- parameter-grid sweeps ------------------------------------------------------------------ */
+
+typedef struct {
+  int st, failed;
+  uint64_t len;
+  char message[sizeof(((valley_error_t *)0)->message)];
+} point_info_t;
+
+/* Rank 0's status, counts and message on every rank. */
+static valley_status_t share(const cli_mpi_t *m, valley_status_t st, size_t *a, size_t *b,
+                             valley_error_t *err) {
+  (void)m;
+  uint64_t v[3] = {(uint64_t)st, (uint64_t)*a, (uint64_t)*b};
+  MPI_Bcast(v, 3, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  MPI_Bcast(err->message, (int)sizeof err->message, MPI_CHAR, 0, MPI_COMM_WORLD);
+  *a = (size_t)v[1];
+  *b = (size_t)v[2];
+  err->code = (valley_status_t)v[0];
+  return (valley_status_t)v[0];
+}
+
+valley_status_t cli_mpi_sweep_run(const cli_mpi_t *m, const valley_sweep_t *s, size_t *resumed,
+                                  size_t *done, valley_error_t *err) {
+  size_t n = s->grid->npoints, size = (size_t)m->size;
+  int root = m->rank == 0;
+  valley_sweep_file_t f = {-1};
+  valley_status_t st = VALLEY_OK;
+  err->message[0] = '\0';
+  *resumed = *done = 0;
+  if (root) st = valley_sweep_open(s, &f, resumed, err);
+  if ((st = share(m, st, resumed, done, err)) != VALLEY_OK) return st;
+  *done = *resumed;
+  if (root && s->progress) s->progress(*resumed, n, *resumed, NULL, s->arg);
+  point_info_t *info = root ? malloc(size * sizeof *info) : NULL;
+  int *counts = root ? malloc(size * sizeof *counts) : NULL;
+  int *displs = root ? malloc(size * sizeof *displs) : NULL;
+  if (root && (info == NULL || counts == NULL || displs == NULL))
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the sweep's %zu ranks", size);
+  size_t zero = 0;
+  st = share(m, st, &zero, &zero, err);
+  for (size_t base = *resumed; st == VALLEY_OK && base < n; base += size) {
+    /* 1. a stop requested on any rank ends the sweep between rounds */
+    int stop = s->stop != NULL && *s->stop, any = 0;
+    MPI_Allreduce(&stop, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+      st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
+      break;
+    }
+    /* 2. point base + rank on every rank */
+    size_t i = base + (size_t)m->rank;
+    point_info_t mine;
+    memset(&mine, 0, sizeof mine);
+    char *line = NULL;
+    size_t len = 0;
+    if (i < n) {
+      valley_error_t e;
+      e.message[0] = '\0';
+      mine.st = (int)valley_sweep_record(s, i, &line, &len, &mine.failed, &e);
+      memcpy(mine.message, e.message, sizeof mine.message);
+      if (mine.st != VALLEY_OK || len > (size_t)INT_MAX / size) {
+        if (mine.st == VALLEY_OK)
+          snprintf(mine.message, sizeof mine.message, "grid point %zu: its record is too long", i);
+        mine.st = mine.st != VALLEY_OK ? mine.st : VALLEY_EINVAL;
+        len = 0;
+      }
+      mine.len = len;
+    }
+    /* 3. the round's records to rank 0, in rank (= grid) order */
+    MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, info, (int)sizeof mine, MPI_BYTE, 0,
+               MPI_COMM_WORLD);
+    char *all = NULL;
+    size_t total = 0;
+    if (root) {
+      for (size_t r = 0; r < size; r++) {
+        counts[r] = (int)info[r].len;
+        displs[r] = (int)total;
+        total += info[r].len;
+      }
+      all = malloc(total > 0 ? total : 1);
+    }
+    int ok = !root || all != NULL, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all_ok) {
+      free(line);
+      st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the sweep's records");
+      break;
+    }
+    MPI_Gatherv(line != NULL ? line : "", (int)len, MPI_CHAR, all, counts, displs, MPI_CHAR, 0,
+                MPI_COMM_WORLD);
+    free(line);
+    /* 4. rank 0 appends them in order, up to the first failed point */
+    if (root) {
+      for (size_t r = 0; r < size && base + r < n && st == VALLEY_OK; r++) {
+        if (info[r].st != VALLEY_OK) {
+          st = (valley_status_t)info[r].st;
+          memcpy(err->message, info[r].message, sizeof err->message);
+          break;
+        }
+        st = valley_sweep_append(s, &f, all + displs[r], (size_t)info[r].len, err);
+        if (st != VALLEY_OK) break;
+        *done = base + r + 1;
+        valley_sweep_point_done(s, base + r, *resumed, info[r].failed, info[r].message);
+      }
+    }
+    free(all);
+    st = share(m, st, resumed, done, err);
+  }
+  if (root) {
+    valley_error_t e;
+    valley_status_t cst = valley_sweep_close(s, &f, &e);
+    if (st == VALLEY_OK && cst != VALLEY_OK) {
+      st = cst;
+      *err = e;
+    }
+  }
+  free(info);
+  free(counts);
+  free(displs);
+  return share(m, st, resumed, done, err);
+}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "valley/langevin.h"
+#include "valley/sweep.h"
 #include "valley/thm1_check.h"
 #include "valley/thm2_check.h"
 
@@ -116,6 +117,16 @@ valley_status_t cli_mpi_langevin1d(const cli_mpi_t *m, const valley_fp1d_t *prob
 valley_status_t cli_mpi_langevin2d(const cli_mpi_t *m, const valley_fp2d_t *prob,
                                    const valley_langevin2d_config_t *cfg,
                                    valley_langevin2d_result_t *res, int *own, valley_error_t *err);
+
+/* valley_sweep_run across the ranks (docs/mpi.md): rank 0 alone opens, checks, repairs and
+ * appends to the file; the remaining points go in rounds of one point per rank (point
+ * resumed + k size + r on rank r), each computed with valley_sweep_record, and rank 0 appends a
+ * round's records in grid order, each with its own write and fsync, before the next round.  A
+ * stop request (SIGINT on any rank) ends the sweep before the next round; a failed point ends it
+ * after the records before it.  Collective; status, *resumed, *done and err are rank 0's, on
+ * every rank. */
+valley_status_t cli_mpi_sweep_run(const cli_mpi_t *m, const valley_sweep_t *s, size_t *resumed,
+                                  size_t *done, valley_error_t *err);
 
 #endif /* VALLEY_HAVE_MPI */
 
