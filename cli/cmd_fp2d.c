@@ -115,8 +115,8 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
     cli_progress_init(&prog, "fp2d sde");
     cfg.progress = cli_progress_cb;
     cfg.progress_arg = &prog;
-    int own = 1;
 #ifdef VALLEY_HAVE_MPI
+    int own = 1;
     if (cli_mpi_split(mpi)) {
       if (cli_mpi_agree(mpi, st, &own, &err) == VALLEY_OK)
         st = cli_mpi_langevin2d(mpi, &p, &cfg, res, &own, &err);
