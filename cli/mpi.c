@@ -489,3 +489,69 @@ valley_status_t cli_mpi_sweep_run(const cli_mpi_t *m, const valley_sweep_t *s, s
   free(displs);
   return share(m, st, resumed, done, err);
 }
+
+/* ---- direction probes ----------------------------------------------------------------------- */
+
+void cli_mpi_probe_range(const cli_mpi_t *m, size_t n_dirs, size_t *first, size_t *count) {
+  size_t c = VALLEY_PROBE_CHUNK, nch = (n_dirs + c - 1) / c, fc, cc;
+  cli_mpi_range(m, nch, &fc, &cc);
+  *first = fc * c;
+  size_t end = (fc + cc) * c < n_dirs ? (fc + cc) * c : n_dirs;
+  *count = cc > 0 ? end - *first : 0;
+}
+
+valley_status_t cli_mpi_probe(const cli_mpi_t *m, const valley_mlp_t *net, const float *theta,
+                              size_t n_dirs, const float *const *dirs, size_t n_grid,
+                              const double *grid, const valley_dataset_t *train,
+                              const valley_dataset_t *test, const valley_probe_config_t *cfg,
+                              valley_prof_t *out, int *own, valley_error_t *err) {
+  size_t c = VALLEY_PROBE_CHUNK, nch = (n_dirs + c - 1) / c, fc, cc, first, count;
+  cli_mpi_range(m, nch, &fc, &cc);
+  cli_mpi_probe_range(m, n_dirs, &first, &count);
+  for (size_t k = 0; k < n_dirs; k++) memset(&out[k], 0, sizeof out[k]);
+  /* one record per chunk: for each of its c directions l, train, test, train_acc, test_acc */
+  size_t per = 5 * n_grid, rec = c * per;
+  valley_status_t st = VALLEY_OK, all;
+  valley_prof_t *mine = calloc(count > 0 ? count : 1, sizeof *mine);
+  double *local = calloc(cc > 0 ? cc * rec : 1, sizeof *local), *full = NULL;
+  if (mine == NULL || local == NULL)
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "rank %d: out of memory for %zu profiles", m->rank,
+                      count);
+  else if (count > 0)
+    st = valley_probe(net, theta, count, dirs + first, n_grid, grid, train, test, cfg, mine, err);
+  if (st == VALLEY_OK) {
+    for (size_t j = 0; j < count; j++) {
+      const double *src[5] = {mine[j].l, mine[j].train, mine[j].test, mine[j].train_acc,
+                              mine[j].test_acc};
+      for (int q = 0; q < 5; q++)
+        memcpy(local + j * per + (size_t)q * n_grid, src[q], n_grid * sizeof *local);
+      valley_prof_free(&mine[j]);
+    }
+  }
+  if (st == VALLEY_OK && m->rank == 0 && (full = malloc(nch * rec * sizeof *full)) == NULL)
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for %zu profiles", n_dirs);
+  free(mine);
+  all = cli_mpi_agree(m, st, own, err);
+  if (all == VALLEY_OK) all = cli_mpi_gather(m, local, nch, rec * sizeof *local, full, err);
+  free(local);
+  if (all == VALLEY_OK && m->rank == 0) {
+    for (size_t k = 0; k < n_dirs && all == VALLEY_OK; k++) {
+      valley_prof_t *p = &out[k];
+      double **dst[5] = {&p->l, &p->train, &p->test, &p->train_acc, &p->test_acc};
+      p->n = n_grid;
+      for (int q = 0; q < 5; q++) {
+        *dst[q] = malloc(n_grid * sizeof **dst[q]);
+        if (*dst[q] == NULL) {
+          all = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for %zu profiles", n_dirs);
+          *own = 1;
+          break;
+        }
+        memcpy(*dst[q], full + k * per + (size_t)q * n_grid, n_grid * sizeof **dst[q]);
+      }
+    }
+    if (all != VALLEY_OK)
+      for (size_t k = 0; k < n_dirs; k++) valley_prof_free(&out[k]);
+  }
+  free(full);
+  return all;
+}

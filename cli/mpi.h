@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "valley/direction.h"
 #include "valley/langevin.h"
 #include "valley/sweep.h"
 #include "valley/thm1_check.h"
@@ -127,6 +128,20 @@ valley_status_t cli_mpi_langevin2d(const cli_mpi_t *m, const valley_fp2d_t *prob
  * every rank. */
 valley_status_t cli_mpi_sweep_run(const cli_mpi_t *m, const valley_sweep_t *s, size_t *resumed,
                                   size_t *done, valley_error_t *err);
+
+/* The directions of rank m->rank in valley net probe: whole chunks of VALLEY_PROBE_CHUNK, the
+ * chunks split by cli_mpi_range; [*first, *first + *count) of n_dirs. */
+void cli_mpi_probe_range(const cli_mpi_t *m, size_t n_dirs, size_t *first, size_t *count);
+
+/* valley_probe across the ranks: each rank probes its directions (cli_mpi_probe_range; dirs[k]
+ * is needed only for those), and rank 0 gathers the profiles in direction order: out[0 ..
+ * n_dirs-1] are then, on rank 0, the single-process profiles bit for bit (free them with
+ * valley_prof_free; elsewhere they stay empty).  Collective; status as cli_mpi_agree. */
+valley_status_t cli_mpi_probe(const cli_mpi_t *m, const valley_mlp_t *net, const float *theta,
+                              size_t n_dirs, const float *const *dirs, size_t n_grid,
+                              const double *grid, const valley_dataset_t *train,
+                              const valley_dataset_t *test, const valley_probe_config_t *cfg,
+                              valley_prof_t *out, int *own, valley_error_t *err);
 
 #endif /* VALLEY_HAVE_MPI */
 

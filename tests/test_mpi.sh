@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # valley across MPI ranks (docs/mpi.md): theorem2 (chains), theorem1 (the gain's blocks, the
-# search's instances), steady-state and fp2d (the Langevin ensembles' particles), and the
-# parameter-grid sweeps (points) print, and write, byte for byte what the single-process run does
-# (the same binary without mpirun: one rank, which runs as the build without MPI does) for any
-# number of ranks and threads, pieces divisible by the ranks or not, and more ranks than pieces;
-# an interrupted MPI sweep resumes to the same file; only rank 0 prints; bad input on every rank
-# is one line, exit status 2, no file.
+# search's instances), steady-state and fp2d (the Langevin ensembles' particles), the
+# parameter-grid sweeps (points) and net probe (directions) print, and write, byte for byte what
+# the single-process run does (the same binary without mpirun: one rank, which runs as the build
+# without MPI does) for any number of ranks and threads, pieces divisible by the ranks or not, and
+# more ranks than pieces; an interrupted MPI sweep resumes to the same file; only rank 0 prints;
+# bad input on every rank is one line, exit status 2, no file.
 # usage: test_mpi.sh VALLEY_BINARY MPIEXEC
 set -u
 valley=$1
@@ -132,6 +132,27 @@ refused "theorem2 --grid, another sweep's file" "holds a different sweep" 3 theo
 cmp -s "$tmp/g1.jsonl" "$tmp/g5.jsonl" && ok "another sweep's file untouched" || bad "another sweep's file changed"
 refused "theorem2 --grid c=-1" "^valley theorem2: grid point 1 (c=-1)" 2 theorem2 --grid 'c=2,-1' --out "$tmp/g6.jsonl"
 [ ! -e "$tmp/g6.jsonl" ] && ok "bad grids: no file" || bad "bad grids: a file was created"
+
+# ---- net probe: directions split in whole chunks of 8 (the stacked first-layer GEMM)
+fm=/usr/share/datasets/fashion-mnist
+if [ -f "$fm/train-images-idx3-ubyte.gz" ]; then
+  export OPENBLAS_NUM_THREADS=1
+  "$valley" net train --widths 784,16,10 --epochs 1 --batch 32 --train-subset 1000 --test-subset 200 \
+    --seed 3 --out "$tmp/net.vck" > /dev/null 2>&1
+  probe="net probe --checkpoint $tmp/net.vck --family filter --directions 17 --grid -1:1:5 --seed 7 --train-subset 500 --test-subset 200"
+  "$valley" $probe --out "$tmp/p1" > "$tmp/p1.txt" 2> /dev/null
+  mpi 3 $probe --out "$tmp/p3" > "$tmp/p3.txt" 2> /dev/null
+  rc=$? same_files=1
+  for k in $(seq 0 16); do cmp -s "$tmp/p1_$k.csv" "$tmp/p3_$k.csv" || same_files=0; done
+  # the report names the files and the wall time: both differ, the rest must not
+  norm() { sed -e "s|$tmp/p[13]_|P_|g" -e 's/[0-9.]* s on/T s on/' "$1"; }
+  [ $rc -eq 0 ] && [ $same_files -eq 1 ] && [ "$(norm "$tmp/p1.txt")" = "$(norm "$tmp/p3.txt")" ] \
+    && ok "net probe: 17 directions on -np 3, the 17 profiles and the report byte-identical" \
+    || bad "net probe: -np 3 exit $rc, files same $same_files"
+  refused "net probe --out into a missing folder" "^valley net probe: --out" 2 $probe --out "$tmp/no/such/p"
+else
+  echo "skip: net probe ($fm absent)"
+fi
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
