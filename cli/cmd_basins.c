@@ -801,26 +801,6 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
   return CLI_EXIT_OK;
 }
 
-int cli_cmd_basins(int argc, char **argv) {
-#ifdef VALLEY_HAVE_MPI
-  cli_mpi_t m;
-  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
-  int rc = basins(argc, argv, &m);
-  cli_mpi_end(&m);
-  return rc;
-#else
-  return basins(argc, argv, NULL);
-#endif
-}
+int cli_cmd_basins(int argc, char **argv) { return cli_mpi_main(basins, argc, argv); }
 
-int cli_cmd_steady_state(int argc, char **argv) {
-#ifdef VALLEY_HAVE_MPI
-  cli_mpi_t m;
-  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
-  int rc = steady_state(argc, argv, &m);
-  cli_mpi_end(&m);
-  return rc;
-#else
-  return steady_state(argc, argv, NULL);
-#endif
-}
+int cli_cmd_steady_state(int argc, char **argv) { return cli_mpi_main(steady_state, argc, argv); }

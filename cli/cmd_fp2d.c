@@ -209,14 +209,4 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
   return CLI_EXIT_OK;
 }
 
-int cli_cmd_fp2d(int argc, char **argv) {
-#ifdef VALLEY_HAVE_MPI
-  cli_mpi_t m;
-  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
-  int rc = fp2d(argc, argv, &m);
-  cli_mpi_end(&m);
-  return rc;
-#else
-  return fp2d(argc, argv, NULL);
-#endif
-}
+int cli_cmd_fp2d(int argc, char **argv) { return cli_mpi_main(fp2d, argc, argv); }

@@ -961,17 +961,7 @@ done:
   return rc;
 }
 
-static int cmd_probe(int argc, char **argv) {
-#ifdef VALLEY_HAVE_MPI
-  cli_mpi_t m;
-  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
-  int rc = probe(argc, argv, &m);
-  cli_mpi_end(&m);
-  return rc;
-#else
-  return probe(argc, argv, NULL);
-#endif
-}
+static int cmd_probe(int argc, char **argv) { return cli_mpi_main(probe, argc, argv); }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 

@@ -673,14 +673,4 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   return CLI_EXIT_OK;
 }
 
-int cli_cmd_theorem1(int argc, char **argv) {
-#ifdef VALLEY_HAVE_MPI
-  cli_mpi_t m;
-  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
-  int rc = theorem1(argc, argv, &m);
-  cli_mpi_end(&m);
-  return rc;
-#else
-  return theorem1(argc, argv, NULL);
-#endif
-}
+int cli_cmd_theorem1(int argc, char **argv) { return cli_mpi_main(theorem1, argc, argv); }

@@ -8,11 +8,7 @@
 #include "valley/outfile.h"
 #include "valley/thm2_check.h"
 
-#ifdef VALLEY_HAVE_MPI
 #include "mpi.h"
-#else
-typedef struct cli_mpi cli_mpi_t; /* only with -DVALLEY_MPI=ON (cli/mpi.h) */
-#endif
 
 static const char *const CMD = "theorem2";
 
@@ -417,14 +413,4 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
   return CLI_EXIT_OK;
 }
 
-int cli_cmd_theorem2(int argc, char **argv) {
-#ifdef VALLEY_HAVE_MPI
-  cli_mpi_t m;
-  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
-  int rc = theorem2(argc, argv, &m);
-  cli_mpi_end(&m);
-  return rc;
-#else
-  return theorem2(argc, argv, NULL);
-#endif
-}
+int cli_cmd_theorem2(int argc, char **argv) { return cli_mpi_main(theorem2, argc, argv); }

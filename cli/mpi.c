@@ -43,6 +43,14 @@ void cli_mpi_end(cli_mpi_t *m) {
   m->initialized = 0;
 }
 
+int cli_mpi_main(cli_mpi_cmd_fn fn, int argc, char **argv) {
+  cli_mpi_t m;
+  if (cli_mpi_begin(&m) != 0) return 1;
+  int rc = fn(argc, argv, &m);
+  cli_mpi_end(&m);
+  return rc;
+}
+
 void cli_mpi_range_of(const cli_mpi_t *m, int rank, size_t total, size_t *first,
                       size_t *count) {
   size_t size = (size_t)m->size, r = (size_t)rank;

@@ -26,7 +26,14 @@ typedef struct cli_mpi {
  * process). */
 static inline int cli_mpi_rank(const cli_mpi_t *m) { return m != NULL ? m->rank : 0; }
 
+/* A command that may run across ranks: mpi is NULL (one process) or the started ranks. */
+typedef int (*cli_mpi_cmd_fn)(int argc, char **argv, const cli_mpi_t *mpi);
+
 #ifndef VALLEY_HAVE_MPI
+/* fn with mpi = NULL (a build without MPI). */
+static inline int cli_mpi_main(cli_mpi_cmd_fn fn, int argc, char **argv) {
+  return fn(argc, argv, NULL);
+}
 static inline int cli_mpi_split(const cli_mpi_t *m) {
   (void)m;
   return 0;
@@ -46,6 +53,9 @@ int cli_mpi_begin(cli_mpi_t *m);
 
 /* MPI_Finalize (and closes m->err). */
 void cli_mpi_end(cli_mpi_t *m);
+
+/* cli_mpi_begin, fn with the ranks, cli_mpi_end; fn's exit status (1 when MPI cannot start). */
+int cli_mpi_main(cli_mpi_cmd_fn fn, int argc, char **argv);
 
 /* Chains of rank r: contiguous blocks in rank order, the first chains % size ranks one chain
  * more than the others (rank r's first chain is r * (chains / size) + min(r, chains % size)). */
