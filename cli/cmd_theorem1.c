@@ -615,15 +615,21 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   o.progress = cli_progress_cb;
   o.progress_arg = &prog;
   valley_thm1_report_t rep;
+  valley_thm1_sweep_row_t *swept = NULL; /* --sweep-l's rows, when computed across the ranks */
 #ifdef VALLEY_HAVE_MPI
   if (cli_mpi_split(mpi)) {
-    /* the gain's blocks across the ranks; rank 0 finishes the check alone */
+    /* the gain's blocks, then --sweep-l's rows, across the ranks; rank 0 finishes alone */
     valley_thm1_gain_t g;
     int own;
     st = cli_mpi_thm1_gain(mpi, &L, &o, &g, &own, &err);
     cli_progress_done(&prog);
+    if (st == VALLEY_OK && a.sweep != NULL) {
+      if (mpi->rank == 0) swept = malloc((size_t)a.sweep_points * sizeof *swept);
+      st = cli_mpi_thm1_sweep(mpi, &spec, &o, a.sweep_points, swept, &own, &err);
+    }
     if (st != VALLEY_OK || mpi->rank != 0) {
       if (sweep_file != NULL) valley_outfile_abort(&out);
+      free(swept);
       valley_land_free(&L);
       free(buf);
       return st != VALLEY_OK ? cli_mpi_fail(mpi, CMD, st, own, &err) : CLI_EXIT_OK;
@@ -636,11 +642,13 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
     cli_progress_done(&prog);
   }
   if (st == VALLEY_OK && a.sweep != NULL) {
-    valley_thm1_sweep_row_t *rows = malloc((size_t)a.sweep_points * sizeof *rows);
+    valley_thm1_sweep_row_t *rows =
+        swept != NULL ? swept : malloc((size_t)a.sweep_points * sizeof *rows);
     if (rows == NULL) {
       st = VALLEY_ERROR(&err, VALLEY_ENOMEM, "out of memory for --sweep-l");
     } else {
-      st = valley_thm1_sweep(&spec, &o, a.sweep_points, rows, &err);
+      if (swept == NULL) st = valley_thm1_sweep(&spec, &o, a.sweep_points, rows, &err);
+      swept = NULL; /* rows owns it now */
       if (st == VALLEY_OK) {
         char comment[512];
         snprintf(comment, sizeof comment,
@@ -657,6 +665,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   } else if (st != VALLEY_OK && a.sweep != NULL) {
     valley_outfile_abort(&out);
   }
+  free(swept); /* a failed check: the rows were not written */
   if (st != VALLEY_OK) {
     valley_land_free(&L);
     free(buf);

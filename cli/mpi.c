@@ -269,6 +269,25 @@ valley_status_t cli_mpi_thm1_gain(const cli_mpi_t *m, const valley_land_t *L,
   return all;
 }
 
+valley_status_t cli_mpi_thm1_sweep(const cli_mpi_t *m, const valley_land_spec_t *spec,
+                                   const valley_thm1_options_t *o, int points,
+                                   valley_thm1_sweep_row_t *rows, int *own, valley_error_t *err) {
+  size_t first, count;
+  cli_mpi_range(m, points > 0 ? (size_t)points : 0, &first, &count);
+  valley_status_t st = VALLEY_OK, all;
+  valley_thm1_sweep_row_t *local = malloc((count > 0 ? count : 1) * sizeof *local);
+  if (local == NULL || (m->rank == 0 && rows == NULL))
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "rank %d: out of memory for --sweep-l", m->rank);
+  else if (count > 0)
+    st = valley_thm1_sweep_range(spec, o, points, (int)first, (int)count, local, err);
+  all = cli_mpi_agree(m, st, own, err);
+  if (all == VALLEY_OK)
+    all = cli_mpi_gather(m, local, points > 0 ? (size_t)points : 0, sizeof *local,
+                         m->rank == 0 ? rows : NULL, err);
+  free(local);
+  return all;
+}
+
 valley_status_t cli_mpi_thm1_search(const cli_mpi_t *m, const valley_thm1_search_opts_t *o,
                                     valley_thm1_search_t *res, int *own, valley_error_t *err) {
   valley_status_t st = valley_thm1_search_begin(o, res, err), all;

@@ -110,6 +110,13 @@ valley_status_t cli_mpi_thm1_gain(const cli_mpi_t *m, const valley_land_t *L,
                                   const valley_thm1_options_t *o, valley_thm1_gain_t *g, int *own,
                                   valley_error_t *err);
 
+/* valley theorem1 --sweep-l across the ranks: its `points` rows split by rank
+ * (valley_thm1_sweep_range), gathered in row order into rows (rank 0 only: `points` rows; NULL
+ * elsewhere).  Collective. */
+valley_status_t cli_mpi_thm1_sweep(const cli_mpi_t *m, const valley_land_spec_t *spec,
+                                   const valley_thm1_options_t *o, int points,
+                                   valley_thm1_sweep_row_t *rows, int *own, valley_error_t *err);
+
 /* valley theorem1 --search across the ranks: each slice of instances split by rank, its rows
  * gathered to rank 0 and added there in index order; res complete on rank 0.  Collective. */
 valley_status_t cli_mpi_thm1_search(const cli_mpi_t *m, const valley_thm1_search_opts_t *o,

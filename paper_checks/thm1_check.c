@@ -294,6 +294,15 @@ valley_status_t valley_thm1_check_gain(const valley_land_t *L, const valley_thm1
 
 valley_status_t valley_thm1_sweep(const valley_land_spec_t *spec, const valley_thm1_options_t *o,
                                   int points, valley_thm1_sweep_row_t *rows, valley_error_t *err) {
+  return valley_thm1_sweep_range(spec, o, points, 0, points, rows, err);
+}
+
+valley_status_t valley_thm1_sweep_range(const valley_land_spec_t *spec,
+                                        const valley_thm1_options_t *o, int points, int first,
+                                        int count, valley_thm1_sweep_row_t *rows,
+                                        valley_error_t *err) {
+  if (first < 0 || count < 0 || first > points || count > points - first)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "rows %d + %d of a sweep of %d", first, count, points);
   size_t k = spec->k;
   double *l = malloc(k * sizeof *l);
   if (l == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
@@ -305,7 +314,7 @@ valley_status_t valley_thm1_sweep(const valley_land_spec_t *spec, const valley_t
   oo.gap_patterns = 0;
   oo.progress = NULL;
   valley_status_t st = VALLEY_OK;
-  for (int j = 1; j <= points && st == VALLEY_OK; j++) {
+  for (int j = first + 1; j <= first + count && st == VALLEY_OK; j++) {
     double t = (double)j / points;
     for (size_t i = 0; i < k; i++) {
       double a = spec->rbar - spec->dbar[i], b = spec->dbar[i] - spec->r;
@@ -317,7 +326,7 @@ valley_status_t valley_thm1_sweep(const valley_land_spec_t *spec, const valley_t
     valley_thm1_report_t r;
     st = valley_thm1_check(&L, &oo, &r, err);
     if (st == VALLEY_OK) {
-      valley_thm1_sweep_row_t *w = &rows[j - 1];
+      valley_thm1_sweep_row_t *w = &rows[j - 1 - first];
       w->t = t;
       w->l1 = l[0];
       w->gain = r.gain;

@@ -78,9 +78,9 @@ same_cmd "theorem1 d = 15, q = sin (8 blocks)" 3 theorem1 --d 15 --k 3 --q sin -
 same_cmd "theorem1 Monte Carlo, d = 40, 8 blocks" 3 theorem1 --d 40 --k 2 --samples 30000 --q bump --xi 0.1 --json
 same_cmd "theorem1 --search, statement space" 3 theorem1 --search --search-n 400 --json
 same_cmd "theorem1 --search, proof space" 2 theorem1 --search --search-n 300 --search-space proof
-"$valley" theorem1 --sweep-l "$tmp/l1.csv" --sweep-points 4 > /dev/null 2>&1
-mpi 3 theorem1 --sweep-l "$tmp/l3.csv" --sweep-points 4 > /dev/null 2>&1
-cmp -s "$tmp/l1.csv" "$tmp/l3.csv" && ok "theorem1 --sweep-l byte-identical (rank 0 writes it)" \
+"$valley" theorem1 --sweep-l "$tmp/l1.csv" --sweep-points 5 > /dev/null 2>&1
+mpi 3 theorem1 --sweep-l "$tmp/l3.csv" --sweep-points 5 > /dev/null 2>&1
+cmp -s "$tmp/l1.csv" "$tmp/l3.csv" && ok "theorem1 --sweep-l: 5 rows on 3 ranks, the file byte-identical (rank 0 writes it)" \
   || bad "theorem1 --sweep-l differs"
 refused "theorem1 --sweep-l into a missing folder" "^valley theorem1: --sweep-l" 3 theorem1 --sweep-l "$tmp/no/such/l.csv"
 [ ! -e "$tmp/no" ] && ok "theorem1 --sweep-l: no folder created" || bad "theorem1 --sweep-l created a folder"

@@ -549,6 +549,22 @@ static void test_pieces(check_t *t) {
   }
   valley_land_free(&L);
 
+  /* the sweep over l: rows 0-1 and 2-4 of 5 are the whole sweep's */
+  {
+    valley_thm1_options_t so;
+    valley_thm1_options_default(&so);
+    valley_thm1_sweep_row_t wr[5], pr[5];
+    memset(wr, 0, sizeof wr);
+    memset(pr, 0, sizeof pr);
+    ok = valley_thm1_sweep(&b.s, &so, 5, wr, &err) == VALLEY_OK &&
+         valley_thm1_sweep_range(&b.s, &so, 5, 0, 2, pr, &err) == VALLEY_OK &&
+         valley_thm1_sweep_range(&b.s, &so, 5, 2, 3, pr + 2, &err) == VALLEY_OK;
+    check(t, ok && memcmp(wr, pr, sizeof wr) == 0 && wr[4].t == 1.0,
+          "sweep over l: rows 0-1 and 2-4 are the whole sweep's bit for bit");
+    check(t, valley_thm1_sweep_range(&b.s, &so, 5, 4, 2, pr, &err) == VALLEY_EINVAL,
+          "sweep over l: a range past the last row is refused (%s)", err.message);
+  }
+
   /* the search: rows of 0-99 computed as 0-36 and 37-99 and added in two slices */
   valley_thm1_search_opts_t so = {100, 3, VALLEY_THM1_SPACE_STATEMENT, 3, 6, 2, NULL, NULL};
   valley_thm1_search_t *sa = malloc(sizeof *sa), *sb = malloc(sizeof *sb);

@@ -97,6 +97,12 @@ typedef struct {
  * ignored).  rows: `points` entries. */
 valley_status_t valley_thm1_sweep(const valley_land_spec_t *spec, const valley_thm1_options_t *o,
                                   int points, valley_thm1_sweep_row_t *rows, valley_error_t *err);
+/* Rows first .. first + count - 1 of that sweep (t = j / points, j = first + 1 .. first + count)
+ * into rows[0 .. count-1]: the same rows, bit for bit, as the whole sweep's. */
+valley_status_t valley_thm1_sweep_range(const valley_land_spec_t *spec,
+                                        const valley_thm1_options_t *o, int points, int first,
+                                        int count, valley_thm1_sweep_row_t *rows,
+                                        valley_error_t *err);
 
 /* ---- counterexample search ----------------------------------------------------------------- */
 
