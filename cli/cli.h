@@ -78,10 +78,11 @@ void cli_progress_done(cli_progress_t *p);
  * once before the file is touched.  Options in `skip` (and the swept ones) stay out of the
  * file's fingerprint.  Returns the exit status (130 after SIGINT). */
 typedef int (*cli_sweep_configure_fn)(void *arg, const char *cmd);
+struct cli_mpi; /* cli/mpi.h: NULL, or the MPI ranks that share the grid's points (docs/mpi.md) */
 int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *out,
               const valley_sweep_param_t *allowed, size_t nallowed, cli_opt_t *opts, size_t nopts,
               const char *const *skip, size_t nskip, cli_sweep_configure_fn configure,
-              valley_sweep_point_fn point, void *arg);
+              valley_sweep_point_fn point, void *arg, const struct cli_mpi *mpi);
 
 /* A progress callback for a sweep point's computation: nonzero (cancel) once SIGINT has asked the
  * sweep to stop, so that a long point stops at once (its record is not written). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "valley/basin1d.h"
 #include "valley/fv.h"
 #include "valley/langevin.h"
@@ -413,7 +414,10 @@ static const valley_sweep_param_t SWEEPABLE[] = {{"T", 1},      {"preset", 0}, {
 static const char *const UNFINGERPRINTED[] = {"--threads", "--json", "--param-grid", "--out",
                                               "--sweep", "--csv"};
 
-int cli_cmd_basins(int argc, char **argv) {
+/* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
+ * arguments; --param-grid's points are shared by the ranks (rank 0 writes the file); without it,
+ * rank 0 alone computes and reports. */
+static int basins(int argc, char **argv, const cli_mpi_t *mpi) {
   args_t a;
   args_default(&a, "basins");
   cli_opt_t opts[] = {BASINS_OPTIONS(OPT_ENTRY, a)};
@@ -421,6 +425,7 @@ int cli_cmd_basins(int argc, char **argv) {
   valley_basin1d_t b;
   int rc = start(&a, BASINS_SUMMARY, argc, argv, opts, nopts, &b);
   if (rc >= 0) return rc;
+  if (a.param_grid == NULL && cli_mpi_rank(mpi) != 0) return CLI_EXIT_OK;
   if (a.param_grid != NULL) {
     if (a.sweep || a.csv) return cli_usage_error(a.cmd, "--sweep/--csv do not go with --param-grid");
     if (a.json)
@@ -429,7 +434,7 @@ int cli_cmd_basins(int argc, char **argv) {
     return cli_sweep(a.cmd, "--param-grid", a.param_grid, a.out, SWEEPABLE,
                      sizeof SWEEPABLE / sizeof SWEEPABLE[0], opts, nopts, UNFINGERPRINTED,
                      sizeof UNFINGERPRINTED / sizeof UNFINGERPRINTED[0], configure, sweep_point,
-                     &run);
+                     &run, mpi);
   }
   if (a.out != NULL) return cli_usage_error(a.cmd, "--out needs --param-grid");
   if (cli_given(opts, nopts, "--T") && a.sweep)
@@ -539,16 +544,24 @@ typedef struct {
 } ens_t;
 
 /* The SDE and SGD cross-checks: each ensemble's final histogram against rho's bins. */
+/* mpi: NULL, or the MPI ranks: every rank draws the same starts; the particles are split across
+ * the ranks (cli_mpi_langevin1d) and rank 0 alone compares the histograms with rho.  *own: this
+ * rank failed itself. */
 static valley_status_t run_ensembles(const args_t *a, const valley_basin1d_t *b,
                                      const valley_steady_ctx_t *ctx, const valley_steady_t *s,
                                      valley_lnoise_t noise, const double *lrs, int nlr,
-                                     ens_t *ens, int *nens, valley_error_t *err) {
+                                     ens_t *ens, int *nens, const cli_mpi_t *mpi, int *own,
+                                     valley_error_t *err) {
   *nens = 0;
-  double *theta0 = NULL, *p = malloc(a->bins * sizeof *p);
-  valley_langevin1d_result_t *res = valley_langevin1d_result_alloc(a->particles, a->bins);
+  *own = 1;
+  int root = cli_mpi_rank(mpi) == 0;
+  double *theta0 = NULL, *p = root ? malloc(a->bins * sizeof *p) : NULL;
+  valley_langevin1d_result_t *res =
+      root ? valley_langevin1d_result_alloc(a->particles, a->bins) : NULL;
   valley_status_t st = VALLEY_OK;
-  if (p == NULL || res == NULL) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", a->particles);
-  if (st == VALLEY_OK) st = valley_steady_bin_probs(ctx, s, a->bins, p, err);
+  if (root && (p == NULL || res == NULL))
+    st = VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", a->particles);
+  if (st == VALLEY_OK && root) st = valley_steady_bin_probs(ctx, s, a->bins, p, err);
   if (st == VALLEY_OK && strcmp(a->start, "rho") == 0) {
     theta0 = malloc(a->particles * sizeof *theta0);
     if (theta0 == NULL) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", a->particles);
@@ -557,6 +570,9 @@ static valley_status_t run_ensembles(const args_t *a, const valley_basin1d_t *b,
       st = valley_steady_sample(ctx, s, 20000, a->particles, a->seed ^ UINT64_C(0x9e3779b97f4a7c15),
                                 theta0, err);
   }
+#ifdef VALLEY_HAVE_MPI
+  if (cli_mpi_split(mpi)) st = cli_mpi_agree(mpi, st, own, err); /* the starts; rank 0's p */
+#endif
   for (int r = 0; r < (a->sde ? 1 : 0) + nlr && st == VALLEY_OK; r++) {
     valley_langevin1d_config_t cfg;
     valley_langevin1d_config_default(&cfg);
@@ -580,6 +596,17 @@ static valley_status_t run_ensembles(const args_t *a, const valley_basin1d_t *b,
     cli_progress_init(&prog, e->scheme == VALLEY_LANGEVIN_EM ? "sde" : "sgd");
     cfg.progress = cli_progress_cb;
     cfg.progress_arg = &prog;
+#ifdef VALLEY_HAVE_MPI
+    if (cli_mpi_split(mpi)) {
+      st = cli_mpi_langevin1d(mpi, NULL, b, &cfg, res, own, err); /* the same on every rank */
+      cli_progress_done(&prog);
+      if (st == VALLEY_OK) {
+        if (root) st = valley_langevin_l1(p, res->hist, a->bins, 200, a->seed, &e->l1, err);
+        st = cli_mpi_agree(mpi, st, own, err);
+      }
+      continue;
+    }
+#endif
     st = valley_langevin1d_run_basin(b, &cfg, res, err);
     cli_progress_done(&prog);
     if (st == VALLEY_OK) st = valley_langevin_l1(p, res->hist, a->bins, 200, a->seed, &e->l1, err);
@@ -590,7 +617,11 @@ static valley_status_t run_ensembles(const args_t *a, const valley_basin1d_t *b,
   return st;
 }
 
-int cli_cmd_steady_state(int argc, char **argv) {
+/* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses, checks and solves
+ * the same steady state; the ensembles' particles are split across the ranks; rank 0 alone runs
+ * --fv, writes --out and reports. */
+static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
+  int root = cli_mpi_rank(mpi) == 0;
   args_t a;
   args_default(&a, "steady-state");
   cli_opt_t opts[] = {STEADY_OPTIONS(OPT_ENTRY, a)};
@@ -629,8 +660,10 @@ int cli_cmd_steady_state(int argc, char **argv) {
     return cli_usage_error(a.cmd, "--points must be in [2, 1e8] (got %zu)", a.points);
   valley_outfile_t out = {NULL, NULL, NULL};
   valley_error_t err;
-  if (a.out && valley_outfile_open(&out, a.out, &err) != VALLEY_OK)
-    return cli_usage_error(a.cmd, "--out: %s", err.message);
+  if (!root) a.out = NULL; /* only rank 0 writes; the others follow its success or failure */
+  int opened = a.out == NULL || valley_outfile_open(&out, a.out, &err) == VALLEY_OK;
+  if (cli_mpi_sync_failed(mpi, opened))
+    return root ? cli_usage_error(a.cmd, "--out: %s", err.message) : CLI_EXIT_USAGE;
   valley_fp1d_t p;
   valley_steady_ctx_t ctx;
   if ((rc = prepare(&a, &b, &p, &ctx)) != 0) {
@@ -645,6 +678,7 @@ int cli_cmd_steady_state(int argc, char **argv) {
     fprintf(stderr, "valley %s: %s\n", a.cmd, err.message);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
+  int wrote = 1;
   if (a.out) {
     fprintf(out.f, "# valley steady-state --T %.17g (%s %s): rho = exp(-2 v / T) / Z, log Z = "
                    "%.17g, v(lo) = 0\n",
@@ -658,16 +692,17 @@ int cli_cmd_steady_state(int argc, char **argv) {
       fprintf(out.f, "%.12g,%.12g,%.12g,%.12g,%.12g,%.12g,%.12g\n", x, e.U,
               valley_basin1d_utest(&b, x), e.D, valley_steady_v(&ctx, x, a.T), exp(lr), lr);
     }
-    if (valley_outfile_commit(&out, &err) != VALLEY_OK) {
-      valley_steady_ctx_free(&ctx);
-      fprintf(stderr, "valley %s: --out: %s\n", a.cmd, err.message);
-      return CLI_EXIT_FAIL;
-    }
+    wrote = valley_outfile_commit(&out, &err) == VALLEY_OK;
+    if (!wrote) fprintf(stderr, "valley %s: --out: %s\n", a.cmd, err.message);
+  }
+  if (cli_mpi_sync_failed(mpi, wrote)) { /* rank 0 could not write --out */
+    valley_steady_ctx_free(&ctx);
+    return CLI_EXIT_FAIL;
   }
   /* Cross-check: the finite-volume steady state, cell masses against rho's. */
   double fv_l1 = NAN, fv_change = NAN;
   int fv_steps = 0;
-  if (a.fv > 0) {
+  if (a.fv > 0 && root) {
     valley_fv1d_result_t fr;
     st = valley_fv1d_steady(&p, a.T, a.fv, 1e-12, 400, &fr, &err);
     if (st == VALLEY_OK) {
@@ -680,18 +715,38 @@ int cli_cmd_steady_state(int argc, char **argv) {
     if (st != VALLEY_OK) {
       valley_steady_ctx_free(&ctx);
       fprintf(stderr, "valley %s: --fv: %s\n", a.cmd, err.message);
-      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+      rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+#ifdef VALLEY_HAVE_MPI
+      if (cli_mpi_split(mpi)) cli_mpi_bcast_int(mpi, rc);
+#endif
+      return rc;
     }
   }
+#ifdef VALLEY_HAVE_MPI
+  if (cli_mpi_split(mpi) && (rc = cli_mpi_bcast_int(mpi, 0)) != 0) { /* rank 0's --fv failed */
+    valley_steady_ctx_free(&ctx);
+    return rc;
+  }
+#endif
   ens_t ens[MAX_ENS];
   int nens = 0;
   if (a.sde || nlr) {
-    st = run_ensembles(&a, &b, &ctx, &s, noise, lrs, nlr, ens, &nens, &err);
+    int own;
+    st = run_ensembles(&a, &b, &ctx, &s, noise, lrs, nlr, ens, &nens, mpi, &own, &err);
     if (st != VALLEY_OK) {
       valley_steady_ctx_free(&ctx);
-      fprintf(stderr, "valley %s: ensemble: %s\n", a.cmd, err.message);
+      if (root)
+        fprintf(stderr, "valley %s: ensemble: %s\n", a.cmd, err.message);
+#ifdef VALLEY_HAVE_MPI
+      else if (own)
+        fprintf(mpi->err, "valley %s: MPI rank %d: ensemble: %s\n", a.cmd, mpi->rank, err.message);
+#endif
       return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
+  }
+  if (!root) {
+    valley_steady_ctx_free(&ctx);
+    return CLI_EXIT_OK;
   }
   if (a.json) {
     valley_json_t j;
@@ -756,3 +811,7 @@ int cli_cmd_steady_state(int argc, char **argv) {
   valley_steady_ctx_free(&ctx);
   return CLI_EXIT_OK;
 }
+
+int cli_cmd_basins(int argc, char **argv) { return cli_mpi_main(basins, argc, argv); }
+
+int cli_cmd_steady_state(int argc, char **argv) { return cli_mpi_main(steady_state, argc, argv); }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -45,7 +46,11 @@ static const char *const SUMMARY =
     "valley integrates along x-then-y and y-then-x and reports the L1 distance of each to the\n"
     "finite-volume density.  See docs/fokker_planck_fv.md.";
 
-int cli_cmd_fp2d(int argc, char **argv) {
+/* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
+ * arguments; rank 0 alone solves the finite volumes and the formulas; the --sde particles are
+ * split across the ranks; rank 0 alone reports. */
+static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
+  int root = cli_mpi_rank(mpi) == 0;
   args_t a = {"curl", 1.0, 0.5, 4.0, 128, 0, 32, 1e-3, 8.0, 1, 0, 0};
   cli_opt_t opts[] = {FP2D_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
@@ -73,20 +78,30 @@ int cli_cmd_fp2d(int argc, char **argv) {
   else
     valley_fp2d_separable(&ex, &p);
   valley_curl2d_t r;
+  memset(&r, 0, sizeof r);
   valley_error_t err;
-  valley_status_t st = valley_curl2d_compare(&p, a.T, a.cells, a.cells, 0.0, 0.0, &r, &err);
-  if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
-    return st == VALLEY_EINVAL || st == VALLEY_EDOM ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  valley_status_t st = VALLEY_OK;
+  if (root) {
+    st = valley_curl2d_compare(&p, a.T, a.cells, a.cells, 0.0, 0.0, &r, &err);
+    if (st != VALLEY_OK) {
+      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      rc = st == VALLEY_EINVAL || st == VALLEY_EDOM ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
   }
+#ifdef VALLEY_HAVE_MPI
+  if (cli_mpi_split(mpi)) rc = cli_mpi_bcast_int(mpi, st == VALLEY_OK ? -1 : rc);
+#endif
+  if (st != VALLEY_OK || rc >= 0) return rc; /* rank 0's solve failed */
   /* The ensemble: its histogram against the finite-volume density and against the formula. */
   valley_langevin_l1_t l1_fv = {0}, l1_xy = {0}, l1_yx = {0};
   uint64_t steps = (uint64_t)ceil(a.time / a.dt);
   if (a.sde > 0) {
     size_t nb = a.bins * a.bins;
-    double *probs = malloc(3 * nb * sizeof *probs);
-    valley_langevin2d_result_t *res = valley_langevin2d_result_alloc(a.sde, a.bins, a.bins);
-    st = probs && res ? VALLEY_OK : VALLEY_ERROR(&err, VALLEY_ENOMEM, "ensemble of %zu", a.sde);
+    double *probs = root ? malloc(3 * nb * sizeof *probs) : NULL;
+    valley_langevin2d_result_t *res =
+        root ? valley_langevin2d_result_alloc(a.sde, a.bins, a.bins) : NULL;
+    st = !root || (probs && res) ? VALLEY_OK
+                                 : VALLEY_ERROR(&err, VALLEY_ENOMEM, "ensemble of %zu", a.sde);
     valley_langevin2d_config_t cfg;
     valley_langevin2d_config_default(&cfg);
     cfg.T = a.T;
@@ -100,11 +115,21 @@ int cli_cmd_fp2d(int argc, char **argv) {
     cli_progress_init(&prog, "fp2d sde");
     cfg.progress = cli_progress_cb;
     cfg.progress_arg = &prog;
-    if (st == VALLEY_OK) st = valley_langevin2d_run(&p, &cfg, res, &err);
+#ifdef VALLEY_HAVE_MPI
+    int own = 1;
+    if (cli_mpi_split(mpi)) {
+      if (cli_mpi_agree(mpi, st, &own, &err) == VALLEY_OK)
+        st = cli_mpi_langevin2d(mpi, &p, &cfg, res, &own, &err);
+      else
+        st = VALLEY_ENOMEM;
+    } else
+#endif
+    if (st == VALLEY_OK)
+      st = valley_langevin2d_run(&p, &cfg, res, &err);
     cli_progress_done(&prog);
     const double *rhos[3] = {r.rho_fv, r.rho_xy, r.rho_yx};
     valley_langevin_l1_t *outs[3] = {&l1_fv, &l1_xy, &l1_yx};
-    for (int i = 0; i < 3 && st == VALLEY_OK; i++) {
+    for (int i = 0; i < 3 && st == VALLEY_OK && root; i++) {
       st = valley_curl2d_bin_probs(&r, rhos[i], a.bins, a.bins, probs + (size_t)i * nb, &err);
       if (st == VALLEY_OK)
         st = valley_langevin_l1(probs + (size_t)i * nb, res->hist, nb, 200, a.seed, outs[i], &err);
@@ -113,10 +138,16 @@ int cli_cmd_fp2d(int argc, char **argv) {
     valley_langevin2d_result_free(res);
     if (st != VALLEY_OK) {
       valley_curl2d_free(&r);
-      fprintf(stderr, "valley %s: --sde: %s\n", CMD, err.message);
+      if (root)
+        fprintf(stderr, "valley %s: --sde: %s\n", CMD, err.message);
+#ifdef VALLEY_HAVE_MPI
+      else if (own)
+        fprintf(mpi->err, "valley %s: MPI rank %d: --sde: %s\n", CMD, mpi->rank, err.message);
+#endif
       return CLI_EXIT_FAIL;
     }
   }
+  if (!root) return CLI_EXIT_OK;
   if (a.json) {
     valley_json_t j;
     valley_json_begin(&j, stdout);
@@ -177,3 +208,5 @@ int cli_cmd_fp2d(int argc, char **argv) {
   valley_curl2d_free(&r);
   return CLI_EXIT_OK;
 }
+
+int cli_cmd_fp2d(int argc, char **argv) { return cli_mpi_main(fp2d, argc, argv); }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "valley/checkpoint.h"
 #include "valley/cuda.h"
 #include "valley/direction.h"
@@ -706,8 +707,12 @@ static size_t grid_index(const double *g, size_t n, double l) {
   return 0;
 }
 
-static int cmd_probe(int argc, char **argv) {
+/* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
+ * arguments and loads the network and the data; the directions are split across the ranks in
+ * whole chunks of VALLEY_PROBE_CHUNK; rank 0 alone writes the profiles and reports. */
+static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
   const char *cmd = "net probe";
+  int root = cli_mpi_rank(mpi) == 0;
   probe_args_t a = {NULL, NULL, NULL, VALLEY_FASHION_MNIST_DIR, "filter", NULL, NULL, 0, 0, 1,
                     0, 0, 512, 1, 1, NULL, NULL, "cpu"};
   cli_opt_t opts[] = {PROBE_OPTIONS(OPT_ENTRY, a)};
@@ -741,6 +746,9 @@ static int cmd_probe(int argc, char **argv) {
       a.batch = ccfg.batch;
     }
   }
+  if (on_cuda && cli_mpi_split(mpi))
+    return cli_usage_error(cmd, "--device cuda does not run under mpirun with several ranks "
+                                "(run it as one process; docs/mpi.md)");
   if (a.grid == NULL) return cli_usage_error(cmd, "--grid LMIN:LMAX:N is required");
   if (a.out == NULL) return cli_usage_error(cmd, "--out PREFIX is required");
   double *grid = NULL;
@@ -776,8 +784,12 @@ static int cmd_probe(int argc, char **argv) {
     }
     snprintf(paths[k], len, "%s_%zu.csv", a.out, k);
   }
-  rc = check_writable(cmd, "--out", paths[0]);
-  if (rc >= 0) goto done;
+  /* only rank 0 writes; the others follow its success or failure */
+  rc = root ? check_writable(cmd, "--out", paths[0]) : -1;
+  if (cli_mpi_sync_failed(mpi, rc < 0)) {
+    rc = CLI_EXIT_USAGE;
+    goto done;
+  }
   rc = load_net(cmd, a.checkpoint, a.safetensors, &scfg, NET_EVAL_BATCH, &net, &params);
   if (rc >= 0) goto done;
   if ((family == VALLEY_DIR_FAMILY_BN) && !net->cfg.batch_norm) {
@@ -790,9 +802,16 @@ static int cmd_probe(int argc, char **argv) {
   rc = check_fit(cmd, a.checkpoint ? a.checkpoint : a.safetensors, &net->cfg, &train);
   if (rc >= 0) goto done;
 
+#ifdef VALLEY_HAVE_MPI
+  int own = 1;
+#endif
   valley_dir_config_t dcfg;
   valley_status_t st = valley_dir_config_family(family, &dcfg, &err);
-  for (size_t k = 0; k < K && st == VALLEY_OK; k++) {
+  size_t kfirst = 0, kcount = K; /* the directions this rank probes */
+#ifdef VALLEY_HAVE_MPI
+  if (cli_mpi_split(mpi)) cli_mpi_probe_range(mpi, K, &kfirst, &kcount);
+#endif
+  for (size_t k = kfirst; k < kfirst + kcount && st == VALLEY_OK; k++) {
     dirs[k] = malloc(net->n_params * sizeof **dirs);
     if (dirs[k] == NULL)
       st = VALLEY_ERROR(&err, VALLEY_ENOMEM, "%zu directions of %zu parameters", K, net->n_params);
@@ -811,11 +830,33 @@ static int cmd_probe(int argc, char **argv) {
       valley_probe_config_t pcfg;
       valley_probe_config_default(&pcfg);
       pcfg.batch = a.batch;
-      st = valley_probe(net, params, K, (const float *const *)dirs, n_grid, grid, &train,
-                        &test, &pcfg, profs, &err);
+#ifdef VALLEY_HAVE_MPI
+      if (cli_mpi_split(mpi))
+        st = cli_mpi_probe(mpi, net, params, K, (const float *const *)dirs, n_grid, grid, &train,
+                           &test, &pcfg, profs, &own, &err);
+      else
+#endif
+        st = valley_probe(net, params, K, (const float *const *)dirs, n_grid, grid, &train,
+                          &test, &pcfg, profs, &err);
     }
     have_profs = st == VALLEY_OK;
   }
+#ifdef VALLEY_HAVE_MPI
+  else if (cli_mpi_split(mpi)) { /* a direction failed on this rank: tell the others */
+    st = cli_mpi_agree(mpi, st, &own, &err);
+  }
+  if (cli_mpi_split(mpi) && st != VALLEY_OK) {
+    if (!root && own) fprintf(mpi->err, "valley %s: MPI rank %d: %s\n", cmd, mpi->rank, err.message);
+    if (!root) {
+      rc = st == VALLEY_ENOMEM || st == VALLEY_EIO ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+      goto done;
+    }
+  }
+  if (!root) {
+    rc = CLI_EXIT_OK;
+    goto done;
+  }
+#endif
   double seconds = now_s() - t0;
   for (size_t k = 0; k < K && st == VALLEY_OK; k++) {
     st = valley_outfile_open(&outs[k], paths[k], &err);
@@ -919,6 +960,8 @@ done:
   free(grid);
   return rc;
 }
+
+static int cmd_probe(int argc, char **argv) { return cli_mpi_main(probe, argc, argv); }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "valley/outfile.h"
 #include "valley/thm1_check.h"
+#include "mpi.h"
 
 static const char *const CMD = "theorem1";
 
@@ -442,7 +443,11 @@ static void print_search_text(const valley_thm1_search_opts_t *o, const valley_t
            s->min_ratio_nonviolating);
 }
 
-int cli_cmd_theorem1(int argc, char **argv) {
+/* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
+ * arguments and builds the same landscape (only rank 0's stdout and stderr are open); the gain's
+ * blocks, or the search's instances, are split across the ranks; rank 0 alone finishes the check,
+ * writes --sweep-l and reports. */
+static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   args_t a;
   memset(&a, 0, sizeof a);
   a.d = 4;
@@ -494,8 +499,22 @@ int cli_cmd_theorem1(int argc, char **argv) {
       fprintf(stderr, "valley %s: out of memory\n", CMD);
       return CLI_EXIT_FAIL;
     }
-    valley_status_t st = valley_thm1_search(&so, s, &err);
-    cli_progress_done(&prog);
+    valley_status_t st;
+#ifdef VALLEY_HAVE_MPI
+    if (cli_mpi_split(mpi)) {
+      int own;
+      st = cli_mpi_thm1_search(mpi, &so, s, &own, &err);
+      cli_progress_done(&prog);
+      if (st != VALLEY_OK || mpi->rank != 0) {
+        free(s);
+        return st != VALLEY_OK ? cli_mpi_fail(mpi, CMD, st, own, &err) : CLI_EXIT_OK;
+      }
+    } else
+#endif
+    {
+      st = valley_thm1_search(&so, s, &err);
+      cli_progress_done(&prog);
+    }
     if (st != VALLEY_OK) {
       free(s);
       fprintf(stderr, "valley %s: %s\n", CMD, err.message);
@@ -582,24 +601,54 @@ int cli_cmd_theorem1(int argc, char **argv) {
   }
 
   valley_outfile_t out = {NULL, NULL, NULL};
-  if (a.sweep != NULL && valley_outfile_open(&out, a.sweep, &err) != VALLEY_OK) {
+  /* only rank 0 writes --sweep-l; the others follow its success or failure */
+  const char *sweep_file = cli_mpi_split(mpi) && cli_mpi_rank(mpi) != 0 ? NULL : a.sweep;
+  int opened = sweep_file == NULL || valley_outfile_open(&out, sweep_file, &err) == VALLEY_OK;
+  if (cli_mpi_sync_failed(mpi, opened)) {
     valley_land_free(&L);
     free(buf);
-    return cli_usage_error(CMD, "--sweep-l: %s", err.message);
+    return cli_mpi_rank(mpi) == 0 ? cli_usage_error(CMD, "--sweep-l: %s", err.message)
+                              : CLI_EXIT_USAGE;
   }
   cli_progress_t prog;
   cli_progress_init(&prog, "theorem1");
   o.progress = cli_progress_cb;
   o.progress_arg = &prog;
   valley_thm1_report_t rep;
-  st = valley_thm1_check(&L, &o, &rep, &err);
-  cli_progress_done(&prog);
+  valley_thm1_sweep_row_t *swept = NULL; /* --sweep-l's rows, when computed across the ranks */
+#ifdef VALLEY_HAVE_MPI
+  if (cli_mpi_split(mpi)) {
+    /* the gain's blocks, then --sweep-l's rows, across the ranks; rank 0 finishes alone */
+    valley_thm1_gain_t g;
+    int own;
+    st = cli_mpi_thm1_gain(mpi, &L, &o, &g, &own, &err);
+    cli_progress_done(&prog);
+    if (st == VALLEY_OK && a.sweep != NULL) {
+      if (mpi->rank == 0) swept = malloc((size_t)a.sweep_points * sizeof *swept);
+      st = cli_mpi_thm1_sweep(mpi, &spec, &o, a.sweep_points, swept, &own, &err);
+    }
+    if (st != VALLEY_OK || mpi->rank != 0) {
+      if (sweep_file != NULL) valley_outfile_abort(&out);
+      free(swept);
+      valley_land_free(&L);
+      free(buf);
+      return st != VALLEY_OK ? cli_mpi_fail(mpi, CMD, st, own, &err) : CLI_EXIT_OK;
+    }
+    st = valley_thm1_check_gain(&L, &o, &g, &rep, &err);
+  } else
+#endif
+  {
+    st = valley_thm1_check(&L, &o, &rep, &err);
+    cli_progress_done(&prog);
+  }
   if (st == VALLEY_OK && a.sweep != NULL) {
-    valley_thm1_sweep_row_t *rows = malloc((size_t)a.sweep_points * sizeof *rows);
+    valley_thm1_sweep_row_t *rows =
+        swept != NULL ? swept : malloc((size_t)a.sweep_points * sizeof *rows);
     if (rows == NULL) {
       st = VALLEY_ERROR(&err, VALLEY_ENOMEM, "out of memory for --sweep-l");
     } else {
-      st = valley_thm1_sweep(&spec, &o, a.sweep_points, rows, &err);
+      if (swept == NULL) st = valley_thm1_sweep(&spec, &o, a.sweep_points, rows, &err);
+      swept = NULL; /* rows owns it now */
       if (st == VALLEY_OK) {
         char comment[512];
         snprintf(comment, sizeof comment,
@@ -616,6 +665,7 @@ int cli_cmd_theorem1(int argc, char **argv) {
   } else if (st != VALLEY_OK && a.sweep != NULL) {
     valley_outfile_abort(&out);
   }
+  free(swept); /* a failed check: the rows were not written */
   if (st != VALLEY_OK) {
     valley_land_free(&L);
     free(buf);
@@ -631,3 +681,5 @@ int cli_cmd_theorem1(int argc, char **argv) {
   free(buf);
   return CLI_EXIT_OK;
 }
+
+int cli_cmd_theorem1(int argc, char **argv) { return cli_mpi_main(theorem1, argc, argv); }

@@ -8,11 +8,7 @@
 #include "valley/outfile.h"
 #include "valley/thm2_check.h"
 
-#ifdef VALLEY_HAVE_MPI
 #include "mpi.h"
-#else
-typedef struct cli_mpi cli_mpi_t; /* only with -DVALLEY_MPI=ON (cli/mpi.h) */
-#endif
 
 static const char *const CMD = "theorem2";
 
@@ -318,19 +314,12 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
 
   run_t run = {&a, opts, nopts};
   if (a.grid != NULL) {
-#ifdef VALLEY_HAVE_MPI
-    /* every rank would run the whole grid into one file: not yet (docs/mpi.md) */
-    if (mpi->size > 1)
-      return mpi->rank == 0 ? cli_usage_error(CMD, "--grid does not run under mpirun yet (run "
-                                                   "it as one process; docs/sweeps.md)")
-                            : CLI_EXIT_USAGE;
-#endif
     if (a.trajectory != NULL) return cli_usage_error(CMD, "--trajectory does not go with --grid");
     if (a.json) return cli_usage_error(CMD, "--json does not go with --grid (--out is JSON Lines)");
     return cli_sweep(CMD, "--grid", a.grid, a.out, SWEEPABLE, sizeof SWEEPABLE / sizeof SWEEPABLE[0],
                      opts, nopts, UNFINGERPRINTED,
                      sizeof UNFINGERPRINTED / sizeof UNFINGERPRINTED[0], configure, sweep_point,
-                     &run);
+                     &run, mpi);
   }
   if (a.out != NULL) return cli_usage_error(CMD, "--out needs --grid");
   if ((rc = configure(&run, CMD)) >= 0) return rc;
@@ -431,14 +420,4 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
   return CLI_EXIT_OK;
 }
 
-int cli_cmd_theorem2(int argc, char **argv) {
-#ifdef VALLEY_HAVE_MPI
-  cli_mpi_t m;
-  if (cli_mpi_begin(&m) != 0) return CLI_EXIT_FAIL;
-  int rc = theorem2(argc, argv, &m);
-  cli_mpi_end(&m);
-  return rc;
-#else
-  return theorem2(argc, argv, NULL);
-#endif
-}
+int cli_cmd_theorem2(int argc, char **argv) { return cli_mpi_main(theorem2, argc, argv); }

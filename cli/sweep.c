@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi.h"
 
 /* Set by SIGINT: the one piece of process state a signal handler can reach. */
 static volatile sig_atomic_t stop_requested;
@@ -62,7 +63,7 @@ static void progress(size_t done, size_t total, size_t resumed, const char *desc
 int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *out,
               const valley_sweep_param_t *allowed, size_t nallowed, cli_opt_t *opts, size_t nopts,
               const char *const *skip, size_t nskip, cli_sweep_configure_fn configure,
-              valley_sweep_point_fn pointfn, void *arg) {
+              valley_sweep_point_fn pointfn, void *arg, const struct cli_mpi *mpi) {
   if (out == NULL) return cli_usage_error(cmd, "%s needs --out FILE.jsonl", flag);
   valley_sweep_grid_t g;
   valley_error_t err;
@@ -124,7 +125,15 @@ int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *o
     sigaction(SIGINT, &sa, &old);
     valley_sweep_t s = {&g, out, header, point, &c, &stop_requested, progress};
     size_t resumed, done;
-    valley_status_t st = valley_sweep_run(&s, &resumed, &done, &err);
+    valley_status_t st;
+#ifdef VALLEY_HAVE_MPI
+    if (cli_mpi_split(mpi)) /* points by rank; rank 0 writes (its messages alone are shown) */
+      st = cli_mpi_sweep_run(mpi, &s, &resumed, &done, &err);
+    else
+#else
+    (void)mpi;
+#endif
+      st = valley_sweep_run(&s, &resumed, &done, &err);
     sigaction(SIGINT, &old, NULL);
     if (st == VALLEY_OK) {
       fprintf(stderr, "valley %s: sweep complete: %zu grid points in %s (%zu computed now)\n", cmd,

@@ -84,8 +84,32 @@ static int l_lower_holds(const valley_land_t *L, const valley_thm1_report_t *r, 
   return ok;
 }
 
+valley_thm1_method_t valley_thm1_method_for(valley_thm1_method_t m, size_t d) {
+  if (m == VALLEY_THM1_AUTO)
+    m = d <= VALLEY_THM1_AUTO_MAX_D ? VALLEY_THM1_ENUMERATE : VALLEY_THM1_MONTE_CARLO;
+  return m;
+}
+
 valley_status_t valley_thm1_check(const valley_land_t *L, const valley_thm1_options_t *o,
                                   valley_thm1_report_t *r, valley_error_t *err) {
+  valley_thm1_method_t m = valley_thm1_method_for(o->method, L->d);
+  double radii[2] = {L->norm_l, L->norm_l + L->norm_dbar};
+  valley_thm1_gain_t g;
+  valley_status_t st =
+      m == VALLEY_THM1_ENUMERATE
+          ? valley_thm1_enumerate(L, radii, o->threads, o->progress, o->progress_arg, &g, err)
+          : valley_thm1_monte_carlo(L, o->samples, o->seed, o->threads, o->progress,
+                                    o->progress_arg, &g, err);
+  if (st != VALLEY_OK) {
+    memset(r, 0, sizeof *r);
+    return st;
+  }
+  return valley_thm1_check_gain(L, o, &g, r, err);
+}
+
+valley_status_t valley_thm1_check_gain(const valley_land_t *L, const valley_thm1_options_t *o,
+                                       const valley_thm1_gain_t *gain, valley_thm1_report_t *r,
+                                       valley_error_t *err) {
   memset(r, 0, sizeof *r);
   size_t k = L->k, d = L->d;
   r->pp = malloc(k * sizeof *r->pp);
@@ -98,20 +122,9 @@ valley_status_t valley_thm1_check(const valley_land_t *L, const valley_thm1_opti
   }
   r->R = L->norm_l;
   r->Rp = L->norm_l + L->norm_dbar;
-  valley_thm1_method_t m = o->method;
-  if (m == VALLEY_THM1_AUTO)
-    m = d <= VALLEY_THM1_AUTO_MAX_D ? VALLEY_THM1_ENUMERATE : VALLEY_THM1_MONTE_CARLO;
-  r->method = m;
-  double radii[2] = {r->R, r->Rp};
-  valley_status_t st =
-      m == VALLEY_THM1_ENUMERATE
-          ? valley_thm1_enumerate(L, radii, o->threads, o->progress, o->progress_arg, &r->g, err)
-          : valley_thm1_monte_carlo(L, o->samples, o->seed, o->threads, o->progress,
-                                    o->progress_arg, &r->g, err);
-  if (st != VALLEY_OK) {
-    valley_thm1_report_free(r);
-    return st;
-  }
+  r->method = valley_thm1_method_for(o->method, d);
+  r->g = *gain;
+  valley_status_t st = VALLEY_OK;
   r->q_part = valley_thm1_q_part(L);
   r->gain = r->g.gain_hat + r->q_part;
   if (r->g.exact) {
@@ -281,6 +294,15 @@ valley_status_t valley_thm1_check(const valley_land_t *L, const valley_thm1_opti
 
 valley_status_t valley_thm1_sweep(const valley_land_spec_t *spec, const valley_thm1_options_t *o,
                                   int points, valley_thm1_sweep_row_t *rows, valley_error_t *err) {
+  return valley_thm1_sweep_range(spec, o, points, 0, points, rows, err);
+}
+
+valley_status_t valley_thm1_sweep_range(const valley_land_spec_t *spec,
+                                        const valley_thm1_options_t *o, int points, int first,
+                                        int count, valley_thm1_sweep_row_t *rows,
+                                        valley_error_t *err) {
+  if (first < 0 || count < 0 || first > points || count > points - first)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "rows %d + %d of a sweep of %d", first, count, points);
   size_t k = spec->k;
   double *l = malloc(k * sizeof *l);
   if (l == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
@@ -292,7 +314,7 @@ valley_status_t valley_thm1_sweep(const valley_land_spec_t *spec, const valley_t
   oo.gap_patterns = 0;
   oo.progress = NULL;
   valley_status_t st = VALLEY_OK;
-  for (int j = 1; j <= points && st == VALLEY_OK; j++) {
+  for (int j = first + 1; j <= first + count && st == VALLEY_OK; j++) {
     double t = (double)j / points;
     for (size_t i = 0; i < k; i++) {
       double a = spec->rbar - spec->dbar[i], b = spec->dbar[i] - spec->r;
@@ -304,7 +326,7 @@ valley_status_t valley_thm1_sweep(const valley_land_spec_t *spec, const valley_t
     valley_thm1_report_t r;
     st = valley_thm1_check(&L, &oo, &r, err);
     if (st == VALLEY_OK) {
-      valley_thm1_sweep_row_t *w = &rows[j - 1];
+      valley_thm1_sweep_row_t *w = &rows[j - 1 - first];
       w->t = t;
       w->l1 = l[0];
       w->gain = r.gain;
@@ -436,12 +458,7 @@ void valley_thm1_instance_command(const valley_thm1_instance_t *in, char *buf, s
 
 #define SEARCH_SLICE 65536 /* instances evaluated between reductions: bounded memory */
 
-typedef struct {
-  double ratio, gain, bound;
-  double range[8]; /* c min/max, p min/max, r, rbar/r, l/max{..} min/max */
-  unsigned char built, violates, why; /* why: bit 0 l_upper_proof, 1 radius, 2 frame */
-  unsigned char profile, q, frame;
-} search_row_t;
+typedef valley_thm1_search_row_t search_row_t;
 
 static void worst_update(valley_thm1_worst_t *w, const search_row_t *row, uint64_t i,
                          const valley_thm1_search_opts_t *o) {
@@ -541,18 +558,32 @@ static void search_reduce(const valley_thm1_search_opts_t *o, valley_thm1_search
       if (row->why == single[c]) worst_update(&res->worst_only[c], row, i, o);
 }
 
-valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_thm1_search_t *res,
-                                   valley_error_t *err) {
+valley_status_t valley_thm1_search_begin(const valley_thm1_search_opts_t *o,
+                                         valley_thm1_search_t *res, valley_error_t *err) {
   memset(res, 0, sizeof *res);
   if (o->n < 1) return VALLEY_ERROR(err, VALLEY_EINVAL, "--search-n must be >= 1");
   if (o->kmax < 1 || o->kmax > o->dmax || o->dmax > VALLEY_THM1_SEARCH_MAX_D)
     return VALLEY_ERROR(err, VALLEY_EINVAL,
                         "--search-kmax and --search-dmax need 1 <= kmax <= dmax <= %d (got %zu, "
                         "%zu)", VALLEY_THM1_SEARCH_MAX_D, o->kmax, o->dmax);
+  res->min_ratio_nonviolating = INFINITY;
+  double *rg[] = {res->range_c, res->range_p, res->range_r, res->range_rbar_over_r,
+                  res->range_l_frac};
+  for (int j = 0; j < 5; j++) {
+    rg[j][0] = INFINITY;
+    rg[j][1] = -INFINITY;
+  }
+  return VALLEY_OK;
+}
+
+uint64_t valley_thm1_search_slice(const valley_thm1_search_opts_t *o) {
   uint64_t slice = (o->n + 63) / 64;
-  if (slice > SEARCH_SLICE) slice = SEARCH_SLICE;
-  search_row_t *rows = malloc(slice * sizeof *rows);
-  if (rows == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the search");
+  return slice > SEARCH_SLICE ? SEARCH_SLICE : slice;
+}
+
+valley_status_t valley_thm1_search_rows(const valley_thm1_search_opts_t *o, uint64_t first,
+                                        uint64_t count, valley_thm1_search_row_t *rows,
+                                        valley_error_t *err) {
   valley_thm1_options_t opt;
   valley_thm1_options_default(&opt);
   opt.method = VALLEY_THM1_ENUMERATE;
@@ -562,33 +593,48 @@ valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_th
 #ifdef VALLEY_HAVE_OPENMP
   int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
 #endif
-  res->min_ratio_nonviolating = INFINITY;
-  double *rg[] = {res->range_c, res->range_p, res->range_r, res->range_rbar_over_r,
-                  res->range_l_frac};
-  for (int j = 0; j < 5; j++) {
-    rg[j][0] = INFINITY;
-    rg[j][1] = -INFINITY;
-  }
-  int failed = 0, cancelled = 0;
-  for (uint64_t b0 = 0; b0 < o->n && !failed && !cancelled; b0 += slice) {
-    uint64_t b1 = b0 + slice < o->n ? b0 + slice : o->n;
-    int64_t lo = (int64_t)b0, hi = (int64_t)b1;
+  int failed = 0;
+  int64_t lo = (int64_t)first, hi = (int64_t)(first + count);
 #ifdef VALLEY_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16) reduction(| : failed)
 #endif
-    for (int64_t i = lo; i < hi; i++) failed |= search_one(o, &opt, (uint64_t)i, &rows[i - lo]);
-    if (failed) break;
-    for (uint64_t i = b0; i < b1; i++) search_reduce(o, res, &rows[i - b0], i);
-    if (o->progress != NULL && o->progress((double)b1 / (double)o->n, o->progress_arg) != 0)
-      cancelled = 1;
-  }
-  free(rows);
+  for (int64_t i = lo; i < hi; i++) failed |= search_one(o, &opt, (uint64_t)i, &rows[i - lo]);
   if (failed) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory in the search");
-  if (cancelled) return VALLEY_ERROR(err, VALLEY_ECANCEL, "search cancelled");
+  return VALLEY_OK;
+}
+
+void valley_thm1_search_add(const valley_thm1_search_opts_t *o, valley_thm1_search_t *res,
+                            const valley_thm1_search_row_t *rows, uint64_t first,
+                            uint64_t count) {
+  for (uint64_t i = first; i < first + count; i++) search_reduce(o, res, &rows[i - first], i);
+}
+
+void valley_thm1_search_end(valley_thm1_search_t *res) {
   valley_thm1_worst_t *all[4] = {&res->worst, &res->worst_only[0], &res->worst_only[1],
                                  &res->worst_only[2]};
   for (int c = 0; c < 4; c++)
     if (all[c]->has) valley_thm1_instance_command(&all[c]->inst, all[c]->command,
                                                   sizeof all[c]->command);
-  return VALLEY_OK;
+}
+
+valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_thm1_search_t *res,
+                                   valley_error_t *err) {
+  valley_status_t st = valley_thm1_search_begin(o, res, err);
+  if (st != VALLEY_OK) return st;
+  uint64_t slice = valley_thm1_search_slice(o);
+  search_row_t *rows = malloc(slice * sizeof *rows);
+  if (rows == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the search");
+  for (uint64_t b0 = 0; b0 < o->n; b0 += slice) {
+    uint64_t b1 = b0 + slice < o->n ? b0 + slice : o->n;
+    st = valley_thm1_search_rows(o, b0, b1 - b0, rows, err);
+    if (st != VALLEY_OK) break;
+    valley_thm1_search_add(o, res, rows, b0, b1 - b0);
+    if (o->progress != NULL && o->progress((double)b1 / (double)o->n, o->progress_arg) != 0) {
+      st = VALLEY_ERROR(err, VALLEY_ECANCEL, "search cancelled");
+      break;
+    }
+  }
+  free(rows);
+  if (st == VALLEY_OK) valley_thm1_search_end(res);
+  return st;
 }

@@ -376,14 +376,16 @@ static valley_status_t scan(const valley_sweep_t *s, const char *buf, size_t len
   return VALLEY_OK;
 }
 
-valley_status_t valley_sweep_run(const valley_sweep_t *s, size_t *resumed, size_t *done,
-                                 valley_error_t *err) {
-  *resumed = *done = 0;
-  int fd = open(s->path, O_RDWR | O_CREAT, 0644);
-  if (fd < 0) return VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", s->path, strerror(errno));
+valley_status_t valley_sweep_open(const valley_sweep_t *s, valley_sweep_file_t *f,
+                                  size_t *resumed, valley_error_t *err) {
+  *resumed = 0;
+  f->fd = open(s->path, O_RDWR | O_CREAT, 0644);
+  if (f->fd < 0) return VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", s->path, strerror(errno));
+  int fd = f->fd;
   /* One sweep per file at a time: a second process appending would interleave records. */
   if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
     close(fd); /* (file systems without flock, ENOLCK/ENOSYS: go on unlocked) */
+    f->fd = -1;
     return VALLEY_ERROR(err, VALLEY_EINVAL, "%s is being written by another sweep", s->path);
   }
   char *buf = NULL;
@@ -406,53 +408,98 @@ valley_status_t valley_sweep_run(const valley_sweep_t *s, size_t *resumed, size_
       free(h);
     }
   }
-  *resumed = *done = nrec;
+  if (st != VALLEY_OK) {
+    close(fd);
+    f->fd = -1;
+    return st;
+  }
+  *resumed = nrec;
+  return VALLEY_OK;
+}
+
+valley_status_t valley_sweep_record(const valley_sweep_t *s, size_t i, char **line, size_t *len,
+                                    int *failed, valley_error_t *err) {
+  *line = NULL;
+  *len = 0;
+  *failed = 0;
+  membuf_t m;
+  if (!membuf_open(&m)) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+  valley_json_t j;
+  record_prefix(s->grid, i, &j, &m);
+  const char *v[VALLEY_SWEEP_MAXP];
+  valley_sweep_grid_point(s->grid, i, v);
+  valley_status_t st = s->point(i, v, &j, s->arg, err);
+  if (st == VALLEY_EINVAL || st == VALLEY_EDOM || st == VALLEY_ENOROOT) {
+    /* the parameters' fault, not the run's: the point's record says so and the sweep goes on */
+    fclose(m.f);
+    free(m.text);
+    if (!membuf_open(&m)) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+    record_prefix(s->grid, i, &j, &m);
+    valley_json_string(&j, "error", err->message);
+    *failed = 1;
+    st = VALLEY_OK;
+  }
+  valley_json_end(&j);
+  fputc('\n', m.f);
+  if (!membuf_close(&m) && st == VALLEY_OK) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+  if (st != VALLEY_OK) {
+    free(m.text);
+    return st;
+  }
+  *line = m.text;
+  *len = m.len;
+  return VALLEY_OK;
+}
+
+valley_status_t valley_sweep_append(const valley_sweep_t *s, valley_sweep_file_t *f,
+                                    const char *line, size_t len, valley_error_t *err) {
+  return write_all(f->fd, line, len, s->path, err);
+}
+
+valley_status_t valley_sweep_close(const valley_sweep_t *s, valley_sweep_file_t *f,
+                                   valley_error_t *err) {
+  int bad = f->fd >= 0 && close(f->fd) != 0;
+  f->fd = -1;
+  if (bad) return VALLEY_ERROR(err, VALLEY_EIO, "%s: close: %s", s->path, strerror(errno));
+  return VALLEY_OK;
+}
+
+void valley_sweep_point_done(const valley_sweep_t *s, size_t i, size_t resumed, int failed,
+                             const char *message) {
+  if (s->progress == NULL) return;
   char desc[512];
-  if (st == VALLEY_OK && s->progress) s->progress(nrec, s->grid->npoints, nrec, NULL, s->arg);
+  valley_sweep_grid_describe(s->grid, i, desc, sizeof desc);
+  if (failed) {
+    size_t l = strlen(desc);
+    snprintf(desc + l, sizeof desc - l, "; error: %s", message);
+  }
+  s->progress(i + 1, s->grid->npoints, resumed, desc, s->arg);
+}
+
+valley_status_t valley_sweep_run(const valley_sweep_t *s, size_t *resumed, size_t *done,
+                                 valley_error_t *err) {
+  *resumed = *done = 0;
+  valley_sweep_file_t f;
+  size_t nrec;
+  valley_status_t st = valley_sweep_open(s, &f, &nrec, err);
+  if (st != VALLEY_OK) return st;
+  *resumed = *done = nrec;
+  if (s->progress) s->progress(nrec, s->grid->npoints, nrec, NULL, s->arg);
   for (size_t i = nrec; st == VALLEY_OK && i < s->grid->npoints; i++) {
     if (s->stop != NULL && *s->stop) {
       st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
       break;
     }
-    membuf_t m;
-    if (!membuf_open(&m)) {
-      st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
-      break;
-    }
-    valley_json_t j;
-    int failed = 0;
-    record_prefix(s->grid, i, &j, &m);
-    const char *v[VALLEY_SWEEP_MAXP];
-    valley_sweep_grid_point(s->grid, i, v);
-    st = s->point(i, v, &j, s->arg, err);
-    if (st == VALLEY_EINVAL || st == VALLEY_EDOM || st == VALLEY_ENOROOT) {
-      /* the parameters' fault, not the run's: the point's record says so and the sweep goes on */
-      fclose(m.f);
-      free(m.text);
-      if (!membuf_open(&m)) {
-        st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
-        break;
-      }
-      record_prefix(s->grid, i, &j, &m);
-      valley_json_string(&j, "error", err->message);
-      failed = 1;
-      st = VALLEY_OK;
-    }
-    valley_json_end(&j);
-    fputc('\n', m.f);
-    if (!membuf_close(&m) && st == VALLEY_OK) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
-    if (st == VALLEY_OK) st = write_all(fd, m.text, m.len, s->path, err);
-    free(m.text);
+    char *line;
+    size_t len;
+    int failed;
+    st = valley_sweep_record(s, i, &line, &len, &failed, err);
+    if (st == VALLEY_OK) st = valley_sweep_append(s, &f, line, len, err);
+    free(line);
     if (st != VALLEY_OK) break;
     *done = i + 1;
-    valley_sweep_grid_describe(s->grid, i, desc, sizeof desc);
-    if (failed) {
-      size_t l = strlen(desc);
-      snprintf(desc + l, sizeof desc - l, "; error: %s", err->message);
-    }
-    if (s->progress) s->progress(i + 1, s->grid->npoints, nrec, desc, s->arg);
+    valley_sweep_point_done(s, i, nrec, failed, err->message);
   }
-  if (close(fd) != 0 && st == VALLEY_OK)
-    st = VALLEY_ERROR(err, VALLEY_EIO, "%s: close: %s", s->path, strerror(errno));
-  return st;
+  valley_status_t cst = valley_sweep_close(s, &f, st == VALLEY_OK ? err : NULL);
+  return st != VALLEY_OK ? st : cst;
 }

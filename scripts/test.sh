@@ -3,7 +3,8 @@
 # clang under AddressSanitizer and UndefinedBehaviorSanitizer (-O1, debug info) and run ctest
 # again; then once more with gcc and OpenMP off (the serial build must stay warning-free); then,
 # when Open MPI is installed (mpicc), the CLI alone with -DVALLEY_MPI=ON and its MPI test
-# (valley theorem2 under mpirun against the single-process run, docs/mpi.md).
+# (theorem1, theorem2, the Langevin ensembles and grid sweeps under mpirun against the
+# single-process run, docs/mpi.md).
 # The CUDA probe is compiled (when nvcc is present) and its test run (skipped without a GPU) in
 # the first build only; the experiments' quick runs (issue 6) run in the first two builds.
 set -euo pipefail
@@ -30,7 +31,7 @@ fi
 cmake --build build-noomp -j "$jobs" >/dev/null
 ctest --test-dir build-noomp --output-on-failure -j "$jobs" -E '^experiment_'
 if command -v mpicc >/dev/null 2>&1; then
-  echo "== gcc with MPI (VALLEY_MPI=ON): valley theorem2 across ranks =="
+  echo "== gcc with MPI (VALLEY_MPI=ON): valley across ranks against one process =="
   if [ ! -f build-mpi/CMakeCache.txt ]; then
     cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DVALLEY_MPI=ON -DVALLEY_CUDA=OFF >/dev/null
   fi

@@ -119,7 +119,7 @@ void valley_direction_line(size_t n, const float *theta_a, const float *theta_b,
 
 /* ---- probe ---------------------------------------------------------------------------------- */
 
-#define PROBE_CHUNK 8 /* directions sharing one stacked first-layer GEMM */
+#define PROBE_CHUNK VALLEY_PROBE_CHUNK /* directions sharing one stacked first-layer GEMM */
 
 void valley_probe_config_default(valley_probe_config_t *cfg) {
   cfg->batch = 512;

@@ -103,6 +103,17 @@ valley_status_t valley_langevin_ens_init(valley_langevin_ens_t *E, size_t n, int
   return VALLEY_OK;
 }
 
+void valley_langevin_ens_offset(valley_langevin_ens_t *E, uint64_t seed, size_t first) {
+  E->first = first;
+  if (first == 0) return;
+  for (size_t i = 0; i < E->nblocks * LANES; i++) {
+    valley_pcg32_t rng;
+    valley_pcg32_seed(&rng, seed, (uint64_t)first + (uint64_t)i);
+    E->st[i] = rng.state;
+    E->inc[i] = rng.inc;
+  }
+}
+
 void valley_langevin_ens_free(valley_langevin_ens_t *E) {
   free(E->st);
   free(E->inc);
@@ -125,7 +136,8 @@ static valley_status_t blowup_error(const valley_langevin_ens_t *E, size_t i,
   return VALLEY_ERROR(err, VALLEY_EDOM,
                       "blow-up: %s of particle %zu became non-finite at step %llu (from %s): "
                       "the step is too large for the landscape, or %s is not finite there",
-                      E->dim == 1 ? "theta" : "(x, y)", i, (unsigned long long)E->dead[i], from,
+                      E->dim == 1 ? "theta" : "(x, y)", E->first + i,
+                      (unsigned long long)E->dead[i], from,
                       E->dim == 1 ? "U' or D" : "the gradient or D");
 }
 
@@ -250,6 +262,7 @@ static valley_status_t run1d_init(run1d_t *R, const valley_fp1d_t *prob, const m
                                                 cfg->burn_in, cfg->record_every, cfg->threads,
                                                 err);
   if (st != VALLEY_OK) return st;
+  valley_langevin_ens_offset(&R->e, cfg->seed, cfg->first_particle);
   size_t n = R->e.n, np = R->e.nblocks * LANES;
   R->prob = prob;
   R->mix = mix;
@@ -279,7 +292,7 @@ static valley_status_t run1d_init(run1d_t *R, const valley_fp1d_t *prob, const m
       run1d_free(R);
       return VALLEY_ERROR(err, VALLEY_EINVAL,
                           "initial position of particle %zu (%g) is outside the domain [%g, %g]",
-                          i, x, lo, hi);
+                          cfg->first_particle + i, x, lo, hi);
     }
     R->th[i] = x;
     R->e.st[i] = rng.state;

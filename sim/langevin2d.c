@@ -135,6 +135,7 @@ static valley_status_t run2d_init(run2d_t *R, const valley_fp2d_t *prob,
       valley_langevin_ens_init(&R->e, cfg->particles, 2, cfg->nx * cfg->ny, cfg->seed,
                                cfg->burn_in, cfg->record_every, cfg->threads, err);
   if (st != VALLEY_OK) return st;
+  valley_langevin_ens_offset(&R->e, cfg->seed, cfg->first_particle);
   size_t n = R->e.n, np = R->e.nblocks * LANES;
   R->prob = prob;
   R->nx = cfg->nx;
@@ -166,8 +167,8 @@ static valley_status_t run2d_init(run2d_t *R, const valley_fp2d_t *prob,
     if (!(x >= b[0] && x <= b[1] && y >= b[2] && y <= b[3])) {
       run2d_free(R);
       return VALLEY_ERROR(err, VALLEY_EINVAL,
-                          "initial position of particle %zu (%g, %g) is outside the box", i, x,
-                          y);
+                          "initial position of particle %zu (%g, %g) is outside the box",
+                          cfg->first_particle + i, x, y);
     }
     R->x[i] = x;
     R->y[i] = y;

@@ -110,6 +110,7 @@ typedef struct {
   uint64_t *dead;     /* step at which the particle became non-finite (0: never) */
   double *dead_from;  /* its last finite position: dead_from[dim i .. dim i + dim - 1] */
   uint64_t *hrows;    /* path-histogram rows, one per thread, `cells` each */
+  size_t first;       /* the ensemble index of particle 0 (a range of a larger ensemble) */
 } valley_langevin_ens_t;
 
 /* Allocates E for n particles in dim = 1 or 2 dimensions (streams seeded, nothing dead,
@@ -118,6 +119,10 @@ valley_status_t valley_langevin_ens_init(valley_langevin_ens_t *E, size_t n, int
                                          size_t cells, uint64_t seed, uint64_t burn_in,
                                          uint64_t record_every, int threads,
                                          valley_error_t *err);
+
+/* Makes E the particles first .. first + n - 1 of a larger ensemble: particle i then draws from
+ * stream first + i, and errors name it first + i.  After valley_langevin_ens_init. */
+void valley_langevin_ens_offset(valley_langevin_ens_t *E, uint64_t seed, size_t first);
 void valley_langevin_ens_free(valley_langevin_ens_t *E);
 
 /* A kernel: advances block blk of `run` over steps [t0, t1), counting into hrow. */

@@ -385,6 +385,24 @@ static void test_probe(check_t *t, int bn) {
     check(t, same == D, "[%s] a second run gives byte-identical profiles for %zu of %d "
           "directions", bn ? "BN" : "no BN", same, D);
   }
+  /* ranges starting at multiples of VALLEY_PROBE_CHUNK (MPI ranks): directions 0-7 and 8-9 */
+  {
+    valley_prof_t part[D];
+    pc.split_first = 1;
+    valley_status_t sa = valley_probe(net, theta, VALLEY_PROBE_CHUNK, (const float *const *)dirs,
+                                      G, grid, &tr, &te, &pc, part, &err);
+    valley_status_t sb = valley_probe(net, theta, D - VALLEY_PROBE_CHUNK,
+                                      (const float *const *)dirs + VALLEY_PROBE_CHUNK, G, grid,
+                                      &tr, &te, &pc, part + VALLEY_PROBE_CHUNK, &err);
+    size_t same = 0;
+    for (size_t d = 0; sa == VALLEY_OK && sb == VALLEY_OK && d < D; d++) {
+      same += prof_equal(&part[d], &split[d]);
+      valley_prof_free(&part[d]);
+    }
+    check(t, same == D, "[%s] directions 0-%d and %d-%d probed apart: byte-identical profiles "
+          "for %zu of %d directions", bn ? "BN" : "no BN", VALLEY_PROBE_CHUNK - 1,
+          VALLEY_PROBE_CHUNK, D - 1, same, D);
+  }
 #ifdef _OPENMP
   int saved = omp_get_max_threads();
   valley_prof_t p1[D], p2[D];

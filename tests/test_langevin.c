@@ -940,6 +940,109 @@ static void test_2d(check_t *t) {
   valley_langevin2d_result_free(r);
 }
 
+/* Ranges of an ensemble (first_particle; cli/mpi.c): runs of particles 0-69, 70-149, 150-199
+ * give, particle for particle, the whole run's positions bit for bit and histograms that sum to
+ * its histograms; the generic, the vectorised and the 2-D kernels, uniform and given starts. */
+static void test_ranges(check_t *t) {
+  prob_params_t a = {1.0};
+  valley_fp1d_t p = problem(ou_eval, &a, -3, 3);
+  valley_basin1d_t b = soft_mixture(VALLEY_DNOISE_LOSS, 1.0);
+  const size_t n = 200, cut[4] = {0, 70, 150, 200};
+  double x0[200];
+  for (size_t i = 0; i < n; i++) x0[i] = -2.5 + 5.0 * (double)i / (double)n;
+  for (int kind = 0; kind < 4; kind++) {
+    const char *name = kind == 0   ? "generic EM"
+                       : kind == 1 ? "generic SGD two-point, given starts"
+                       : kind == 2 ? "fast EM"
+                                   : "fast SGD uniform, given starts";
+    valley_langevin1d_config_t cfg;
+    valley_langevin1d_config_default(&cfg);
+    cfg.particles = n;
+    cfg.steps = 301;
+    cfg.step = 0.01;
+    cfg.T = 0.5;
+    cfg.bins = 13;
+    cfg.burn_in = 50;
+    cfg.record_every = 5;
+    if (kind % 2 == 1) {
+      cfg.scheme = VALLEY_LANGEVIN_SGD;
+      cfg.noise = kind == 1 ? VALLEY_LNOISE_TWO_POINT : VALLEY_LNOISE_UNIFORM;
+      cfg.theta0 = x0;
+    }
+    valley_langevin1d_result_t *whole = kind >= 2 ? run_b(&b, &cfg) : run1(&p, &cfg);
+    int same_theta = 1;
+    uint64_t hist[13] = {0}, path[13] = {0}, samples = 0;
+    for (int r = 0; r < 3; r++) {
+      cfg.first_particle = cut[r];
+      cfg.particles = cut[r + 1] - cut[r];
+      cfg.theta0 = kind % 2 == 1 ? x0 + cut[r] : NULL;
+      cfg.threads = 1 + r % 2;
+      valley_langevin1d_result_t *part = kind >= 2 ? run_b(&b, &cfg) : run1(&p, &cfg);
+      same_theta &= memcmp(part->theta, whole->theta + cut[r],
+                           cfg.particles * sizeof *part->theta) == 0;
+      for (size_t k = 0; k < 13; k++) {
+        hist[k] += part->hist[k];
+        path[k] += part->path_hist[k];
+      }
+      samples += part->path_samples;
+      valley_langevin1d_result_free(part);
+    }
+    check(t,
+          same_theta && memcmp(hist, whole->hist, sizeof hist) == 0 &&
+              memcmp(path, whole->path_hist, sizeof path) == 0 &&
+              samples == whole->path_samples,
+          "%s: ranges 0-69, 70-149, 150-199 concatenate to the whole run bit for bit", name);
+    valley_langevin1d_result_free(whole);
+  }
+  /* 2-D */
+  valley_fp2d_t g = {gauss2_eval, NULL, -3, 3, -2, 2};
+  valley_langevin2d_config_t c2;
+  valley_langevin2d_config_default(&c2);
+  c2.particles = n;
+  c2.steps = 200;
+  c2.dt = 0.005;
+  c2.nx = 6;
+  c2.ny = 5;
+  c2.burn_in = 10;
+  c2.record_every = 10;
+  valley_langevin2d_result_t *whole = valley_langevin2d_result_alloc(n, 6, 5);
+  valley_error_t err;
+  int ok = whole != NULL && valley_langevin2d_run(&g, &c2, whole, &err) == VALLEY_OK;
+  uint64_t hist[30] = {0}, path[30] = {0};
+  for (int r = 0; r < 3 && ok; r++) {
+    c2.first_particle = cut[r];
+    c2.particles = cut[r + 1] - cut[r];
+    c2.threads = 1 + r % 2;
+    valley_langevin2d_result_t *part = valley_langevin2d_result_alloc(c2.particles, 6, 5);
+    ok = part != NULL && valley_langevin2d_run(&g, &c2, part, &err) == VALLEY_OK &&
+         memcmp(part->x, whole->x + cut[r], c2.particles * sizeof(double)) == 0 &&
+         memcmp(part->y, whole->y + cut[r], c2.particles * sizeof(double)) == 0;
+    for (size_t k = 0; ok && k < 30; k++) {
+      hist[k] += part->hist[k];
+      path[k] += part->path_hist[k];
+    }
+    valley_langevin2d_result_free(part);
+  }
+  check(t, ok && memcmp(hist, whole->hist, sizeof hist) == 0 &&
+               memcmp(path, whole->path_hist, sizeof path) == 0,
+        "2-D: ranges 0-69, 70-149, 150-199 concatenate to the whole run bit for bit");
+  valley_langevin2d_result_free(whole);
+
+  /* errors name the ensemble's index: a start outside the domain in range 70-149 */
+  valley_langevin1d_config_t cfg;
+  valley_langevin1d_config_default(&cfg);
+  double bad[80];
+  for (int i = 0; i < 80; i++) bad[i] = i == 5 ? 9.0 : 0.0;
+  cfg.particles = 80;
+  cfg.first_particle = 70;
+  cfg.theta0 = bad;
+  valley_langevin1d_result_t *r = valley_langevin1d_result_alloc(80, cfg.bins);
+  valley_status_t st = valley_langevin1d_run(&p, &cfg, r, &err);
+  check(t, st == VALLEY_EINVAL && strstr(err.message, "particle 75 ") != NULL,
+        "a range's error names the ensemble's particle: %s", err.message);
+  valley_langevin1d_result_free(r);
+}
+
 int main(void) {
   check_t t = {0, 0};
   test_config_errors(&t);
@@ -955,5 +1058,6 @@ int main(void) {
   test_path_hist(&t);
   test_l1(&t);
   test_2d(&t);
+  test_ranges(&t);
   return check_done(&t);
 }

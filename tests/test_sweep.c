@@ -160,6 +160,30 @@ int main(void) {
         "resumed: 4 points computed, the same bytes");
   free(p);
 
+  /* In pieces (cli/mpi.c): a file holding 2 points, the other 4 records computed in reverse
+   * order (as other processes would, whenever they finish), appended in grid order. */
+  {
+    const char *second = strstr(strstr(r, "\n") + 1, "\n") + 1;
+    spit(path, r, (size_t)(strstr(second, "\n") + 1 - r));
+    fake_t f5 = {0, 0, 0};
+    valley_sweep_t s = {&g, path, header, fake_point, &f5, NULL, NULL};
+    valley_sweep_file_t file;
+    size_t have = 0;
+    char *line[6] = {NULL};
+    size_t len[6] = {0};
+    int failed[6] = {0}, ok = valley_sweep_open(&s, &file, &have, &err) == VALLEY_OK && have == 2;
+    for (size_t i = 5; ok && i >= 2; i--)
+      ok = valley_sweep_record(&s, i, &line[i], &len[i], &failed[i], &err) == VALLEY_OK;
+    for (size_t i = 2; ok && i < 6; i++)
+      ok = valley_sweep_append(&s, &file, line[i], len[i], &err) == VALLEY_OK;
+    ok = ok && valley_sweep_close(&s, &file, &err) == VALLEY_OK;
+    for (size_t i = 0; i < 6; i++) free(line[i]);
+    p = slurp(path);
+    check(&t, ok && f5.calls == 4 && failed[2] && failed[3] && !failed[4] && p && r && strcmp(p, r) == 0,
+          "open, records computed out of order, appended in grid order: the same bytes");
+    free(p);
+  }
+
   /* A torn record and a torn header are cut away. */
   size_t rl = strlen(r);
   const char *third = strstr(strstr(strstr(r, "\n") + 1, "\n") + 1, "\n") + 1;

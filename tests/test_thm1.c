@@ -479,6 +479,118 @@ static void test_findings(check_t *t) {
   free(s);
 }
 
+/* ---- 7. the runs in pieces (cli/mpi.c): block ranges and search slices concatenate to the whole
+ * run bit for bit ------------------------------------------------------------------------------ */
+
+static int same_gain(const valley_thm1_gain_t *a, const valley_thm1_gain_t *b) {
+  return memcmp(a, b, sizeof *a) == 0;
+}
+
+static void test_pieces(check_t *t) {
+  spec_buf_t b;
+  spec_init(&b, 15, 3, VALLEY_PROFILE_SMOOTH, VALLEY_Q_SIN, VALLEY_FRAME_U, 5); /* 8 blocks */
+  b.s.xi = 0.01;
+  valley_land_t L;
+  valley_error_t err;
+  if (valley_land_build(&b.s, &L, &err) != VALLEY_OK) {
+    check(t, 0, "build: %s", err.message);
+    return;
+  }
+  double radii[2] = {L.norm_l, L.norm_l + L.norm_dbar};
+  /* enumeration: the 8 blocks cut as 3 + 0 + 4 + 1, with 1, 2 and 1 threads */
+  uint64_t nb = valley_thm1_enumerate_nblocks(L.d);
+  valley_thm1_enum_block_t eb[8];
+  uint64_t cut[5] = {0, 3, 3, 7, 8};
+  int ok = nb == 8;
+  for (int p = 0; p < 4 && ok; p++)
+    ok = valley_thm1_enumerate_blocks(&L, radii, cut[p], cut[p + 1] - cut[p], 1 + p % 2, NULL,
+                                      NULL, eb + cut[p], &err) == VALLEY_OK;
+  valley_thm1_gain_t whole, parts;
+  memset(&whole, 0, sizeof whole);
+  memset(&parts, 0, sizeof parts);
+  ok = ok && valley_thm1_enumerate(&L, radii, 0, NULL, NULL, &whole, &err) == VALLEY_OK;
+  if (ok) valley_thm1_enumerate_reduce(&L, eb, &parts);
+  check(t, ok && same_gain(&whole, &parts),
+        "enumeration: blocks 0-2, none, 3-6, 7 reduce to the whole run bit for bit");
+  check(t, valley_thm1_enumerate_blocks(&L, radii, 7, 2, 1, NULL, NULL, eb, &err) == VALLEY_EINVAL,
+        "enumeration: a range past the last block is refused (%s)", err.message);
+
+  /* Monte Carlo: 5 blocks (the last one short), cut as 2 + 3 */
+  uint64_t samples = 4 * 4096 + 100;
+  valley_thm1_mc_block_t mb[5];
+  ok = valley_thm1_monte_carlo_nblocks(samples) == 5 &&
+       valley_thm1_monte_carlo_blocks(&L, samples, 9, 0, 2, 2, NULL, NULL, mb, &err) == VALLEY_OK &&
+       valley_thm1_monte_carlo_blocks(&L, samples, 9, 2, 3, 1, NULL, NULL, mb + 2, &err) == VALLEY_OK &&
+       valley_thm1_monte_carlo(&L, samples, 9, 0, NULL, NULL, &whole, &err) == VALLEY_OK;
+  memset(&parts, 0, sizeof parts);
+  if (ok) valley_thm1_monte_carlo_reduce(mb, samples, &parts);
+  check(t, ok && same_gain(&whole, &parts) && whole.patterns == samples,
+        "Monte Carlo: blocks 0-1 and 2-4 reduce to the whole run bit for bit");
+
+  /* the check from a gain computed elsewhere: the same report */
+  valley_thm1_options_t o;
+  valley_thm1_options_default(&o);
+  o.method = VALLEY_THM1_ENUMERATE;
+  o.a2_samples = 4;
+  o.gap_patterns = 1;
+  valley_thm1_report_t r1, r2;
+  ok = valley_thm1_check(&L, &o, &r1, &err) == VALLEY_OK;
+  valley_thm1_enumerate_reduce(&L, eb, &parts);
+  ok = ok && valley_thm1_check_gain(&L, &o, &parts, &r2, &err) == VALLEY_OK;
+  check(t, ok && r1.gain == r2.gain && r1.bound == r2.bound && r1.verdict == r2.verdict &&
+               r1.xi_A.value == r2.xi_A.value && r1.p_hat[0] == r2.p_hat[0] &&
+               r1.gap_numeric_max == r2.gap_numeric_max &&
+               strcmp(r1.cond[VALLEY_THM1_C_ASSUMPTION1].detail,
+                      r2.cond[VALLEY_THM1_C_ASSUMPTION1].detail) == 0,
+        "valley_thm1_check_gain on the reduced blocks is valley_thm1_check");
+  if (ok) {
+    valley_thm1_report_free(&r1);
+    valley_thm1_report_free(&r2);
+  }
+  valley_land_free(&L);
+
+  /* the sweep over l: rows 0-1 and 2-4 of 5 are the whole sweep's */
+  {
+    valley_thm1_options_t so;
+    valley_thm1_options_default(&so);
+    valley_thm1_sweep_row_t wr[5], pr[5];
+    memset(wr, 0, sizeof wr);
+    memset(pr, 0, sizeof pr);
+    ok = valley_thm1_sweep(&b.s, &so, 5, wr, &err) == VALLEY_OK &&
+         valley_thm1_sweep_range(&b.s, &so, 5, 0, 2, pr, &err) == VALLEY_OK &&
+         valley_thm1_sweep_range(&b.s, &so, 5, 2, 3, pr + 2, &err) == VALLEY_OK;
+    check(t, ok && memcmp(wr, pr, sizeof wr) == 0 && wr[4].t == 1.0,
+          "sweep over l: rows 0-1 and 2-4 are the whole sweep's bit for bit");
+    check(t, valley_thm1_sweep_range(&b.s, &so, 5, 4, 2, pr, &err) == VALLEY_EINVAL,
+          "sweep over l: a range past the last row is refused (%s)", err.message);
+  }
+
+  /* the search: rows of 0-99 computed as 0-36 and 37-99 and added in two slices */
+  valley_thm1_search_opts_t so = {100, 3, VALLEY_THM1_SPACE_STATEMENT, 3, 6, 2, NULL, NULL};
+  valley_thm1_search_t *sa = malloc(sizeof *sa), *sb = malloc(sizeof *sb);
+  valley_thm1_search_row_t *rows = malloc(100 * sizeof *rows);
+  ok = sa && sb && rows && valley_thm1_search(&so, sa, &err) == VALLEY_OK &&
+       valley_thm1_search_begin(&so, sb, &err) == VALLEY_OK &&
+       valley_thm1_search_slice(&so) == 2;
+  so.threads = 1;
+  ok = ok && valley_thm1_search_rows(&so, 0, 37, rows, &err) == VALLEY_OK &&
+       valley_thm1_search_rows(&so, 37, 63, rows + 37, &err) == VALLEY_OK;
+  if (ok) {
+    for (uint64_t i = 0; i < 100; i += 2) valley_thm1_search_add(&so, sb, rows + i, i, 2);
+    valley_thm1_search_end(sb);
+  }
+  check(t, ok && sa->evaluated == sb->evaluated && sa->violations == sb->violations &&
+               sa->min_ratio_nonviolating == sb->min_ratio_nonviolating &&
+               sa->worst.ratio == sb->worst.ratio && sa->worst.index == sb->worst.index &&
+               strcmp(sa->worst.command, sb->worst.command) == 0 &&
+               memcmp(sa->range_l_frac, sb->range_l_frac, sizeof sa->range_l_frac) == 0 &&
+               memcmp(sa->by_q, sb->by_q, sizeof sa->by_q) == 0,
+        "search: rows in two ranges, added in slices, give the whole search");
+  free(sa);
+  free(sb);
+  free(rows);
+}
+
 int main(int argc, char **argv) {
   check_t t = {0, 0};
   if (argc > 1) test_reference(&t, argv[1]);
@@ -488,5 +600,6 @@ int main(int argc, char **argv) {
   test_definition1(&t);
   test_shift_gap(&t);
   test_findings(&t);
+  test_pieces(&t);
   return check_done(&t);
 }

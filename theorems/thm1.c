@@ -67,16 +67,18 @@ static double pattern_diff(const valley_land_t *L, const double *zeta, double *z
   return a - b;
 }
 
-/* Runs block(ctx, b, work) for b = 0 .. nblocks-1 on nt threads (work: per-thread scratch of
- * wsize doubles), in PROGRESS_SLICES slices with a progress report after each.  Returns 1 when
- * the progress callback cancels. */
+/* Runs block(ctx, first + b, work) for b = 0 .. nblocks-1 on nt threads (work: per-thread
+ * scratch of wsize doubles), in PROGRESS_SLICES slices with a progress report after each.
+ * Returns 1 when the progress callback cancels. */
 typedef void (*block_fn)(void *ctx, uint64_t b, double *work);
-static int run_blocks(uint64_t nblocks, int nt, block_fn block, void *ctx, double *work,
-                      size_t wsize, valley_progress_fn progress, void *progress_arg) {
+static int run_blocks(uint64_t first, uint64_t nblocks, int nt, block_fn block, void *ctx,
+                      double *work, size_t wsize, valley_progress_fn progress,
+                      void *progress_arg) {
   uint64_t slice = (nblocks + PROGRESS_SLICES - 1) / PROGRESS_SLICES;
+  if (slice == 0) slice = 1;
   for (uint64_t b0 = 0; b0 < nblocks; b0 += slice) {
     uint64_t b1 = b0 + slice < nblocks ? b0 + slice : nblocks;
-    int64_t lo = (int64_t)b0, hi = (int64_t)b1;
+    int64_t lo = (int64_t)(first + b0), hi = (int64_t)(first + b1);
 #ifdef VALLEY_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
 #endif
@@ -95,14 +97,13 @@ static int run_blocks(uint64_t nblocks, int nt, block_fn block, void *ctx, doubl
 
 /* ---- exact enumeration --------------------------------------------------------------------- */
 
-typedef struct {
-  double sum, comp, abs, hi[2];
-} block_t;
+typedef valley_thm1_enum_block_t block_t;
 
 typedef struct {
   const valley_land_t *L;
   unsigned gbits;
   const double *ab, *radii;
+  uint64_t first;
   block_t *blocks;
 } enum_ctx_t;
 
@@ -111,7 +112,7 @@ static void enum_block(void *arg, uint64_t block, double *work) {
   const valley_land_t *L = cx->L;
   unsigned gbits = cx->gbits;
   const double *ab = cx->ab, *radii = cx->radii;
-  block_t *out = &cx->blocks[block];
+  block_t *out = &cx->blocks[block - cx->first];
   size_t d = L->d, k = L->k;
   double *zeta = work, *z0 = work + k, *zl = work + 2 * k;
   uint64_t bits = block << gbits; /* low gbits: all s_m = -1 to start */
@@ -155,22 +156,31 @@ static void enum_block(void *arg, uint64_t block, double *work) {
   out->hi[1] = hi1;
 }
 
-valley_status_t valley_thm1_enumerate(const valley_land_t *L, const double radii[2], int threads,
-                                      valley_progress_fn progress, void *progress_arg,
-                                      valley_thm1_gain_t *g, valley_error_t *err) {
+static unsigned enum_gbits(size_t d) { return d < GRAY_BITS ? (unsigned)d : GRAY_BITS; }
+
+uint64_t valley_thm1_enumerate_nblocks(size_t d) {
+  if (d > VALLEY_THM1_ENUM_MAX_D) return 0;
+  return (uint64_t)1 << (d - enum_gbits(d));
+}
+
+valley_status_t valley_thm1_enumerate_blocks(const valley_land_t *L, const double radii[2],
+                                             uint64_t first, uint64_t count, int threads,
+                                             valley_progress_fn progress, void *progress_arg,
+                                             valley_thm1_enum_block_t *out, valley_error_t *err) {
   size_t d = L->d, k = L->k;
   if (d > VALLEY_THM1_ENUM_MAX_D)
     return VALLEY_ERROR(err, VALLEY_EINVAL,
                         "--method enumerate: d = %zu is above %d; use --method monte-carlo", d,
                         VALLEY_THM1_ENUM_MAX_D);
-  unsigned gbits = d < GRAY_BITS ? (unsigned)d : GRAY_BITS;
-  uint64_t nblocks = (uint64_t)1 << (d - gbits);
+  uint64_t nblocks = valley_thm1_enumerate_nblocks(d);
+  if (first > nblocks || count > nblocks - first)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "blocks %llu + %llu: the enumeration has %llu",
+                        (unsigned long long)first, (unsigned long long)count,
+                        (unsigned long long)nblocks);
   int nt = nthreads(threads);
-  block_t *blocks = malloc(nblocks * sizeof *blocks);
-  double *ab = malloc(d * sizeof *ab);
+  double *ab = malloc((d > 0 ? d : 1) * sizeof *ab);
   double *work = malloc((size_t)nt * 3 * k * sizeof *work);
-  if (blocks == NULL || ab == NULL || work == NULL) {
-    free(blocks);
+  if (ab == NULL || work == NULL) {
     free(ab);
     free(work);
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the enumeration (d = %zu)", d);
@@ -180,14 +190,19 @@ valley_status_t valley_thm1_enumerate(const valley_land_t *L, const double radii
     double ab_m = L->frame == VALLEY_FRAME_AXES ? L->a[m] : dot(L->a, L->Q + m * d, d);
     ab[m] = L->q == VALLEY_Q_SIN ? L->omega * L->dbar[m] * ab_m : 0.0;
   }
-  enum_ctx_t cx = {L, gbits, ab, radii, blocks};
-  int cancelled = run_blocks(nblocks, nt, enum_block, &cx, work, 3 * k, progress, progress_arg);
-  if (cancelled) {
-    free(blocks);
-    free(ab);
-    free(work);
-    return VALLEY_ERROR(err, VALLEY_ECANCEL, "enumeration cancelled");
-  }
+  enum_ctx_t cx = {L, enum_gbits(d), ab, radii, first, out};
+  int cancelled =
+      run_blocks(first, count, nt, enum_block, &cx, work, 3 * k, progress, progress_arg);
+  free(ab);
+  free(work);
+  if (cancelled) return VALLEY_ERROR(err, VALLEY_ECANCEL, "enumeration cancelled");
+  return VALLEY_OK;
+}
+
+void valley_thm1_enumerate_reduce(const valley_land_t *L, const valley_thm1_enum_block_t *blocks,
+                                  valley_thm1_gain_t *g) {
+  size_t d = L->d;
+  uint64_t nblocks = valley_thm1_enumerate_nblocks(d);
   ksum_t tot = {0, 0};
   double hi0 = -2, hi1 = -2, abs_tot = 0;
   for (uint64_t b = 0; b < nblocks; b++) {
@@ -204,21 +219,34 @@ valley_status_t valley_thm1_enumerate(const valley_land_t *L, const double radii
   g->exact = 1;
   g->sin_hi_max[0] = L->q == VALLEY_Q_SIN ? hi0 : NAN;
   g->sin_hi_max[1] = L->q == VALLEY_Q_SIN ? hi1 : NAN;
+}
+
+valley_status_t valley_thm1_enumerate(const valley_land_t *L, const double radii[2], int threads,
+                                      valley_progress_fn progress, void *progress_arg,
+                                      valley_thm1_gain_t *g, valley_error_t *err) {
+  size_t d = L->d;
+  if (d > VALLEY_THM1_ENUM_MAX_D)
+    return VALLEY_ERROR(err, VALLEY_EINVAL,
+                        "--method enumerate: d = %zu is above %d; use --method monte-carlo", d,
+                        VALLEY_THM1_ENUM_MAX_D);
+  uint64_t nblocks = valley_thm1_enumerate_nblocks(d);
+  block_t *blocks = malloc(nblocks * sizeof *blocks);
+  if (blocks == NULL)
+    return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for the enumeration (d = %zu)", d);
+  valley_status_t st = valley_thm1_enumerate_blocks(L, radii, 0, nblocks, threads, progress,
+                                                    progress_arg, blocks, err);
+  if (st == VALLEY_OK) valley_thm1_enumerate_reduce(L, blocks, g);
   free(blocks);
-  free(ab);
-  free(work);
-  return VALLEY_OK;
+  return st;
 }
 
 /* ---- Monte Carlo --------------------------------------------------------------------------- */
 
-typedef struct {
-  double n, mean, m2, abs;
-} welford_t;
+typedef valley_thm1_mc_block_t welford_t;
 
 typedef struct {
   const valley_land_t *L;
-  uint64_t samples, seed;
+  uint64_t samples, seed, first;
   welford_t *blocks;
 } mc_ctx_t;
 
@@ -248,34 +276,42 @@ static void mc_block(void *arg, uint64_t b, double *work) {
     w.mean += dlt / w.n;
     w.m2 += dlt * (x - w.mean);
   }
-  cx->blocks[b] = w;
+  cx->blocks[b - cx->first] = w;
 }
 
-valley_status_t valley_thm1_monte_carlo(const valley_land_t *L, uint64_t samples, uint64_t seed,
-                                        int threads, valley_progress_fn progress,
-                                        void *progress_arg, valley_thm1_gain_t *g,
-                                        valley_error_t *err) {
+uint64_t valley_thm1_monte_carlo_nblocks(uint64_t samples) {
+  return samples / MC_BLOCK + (samples % MC_BLOCK != 0);
+}
+
+valley_status_t valley_thm1_monte_carlo_blocks(const valley_land_t *L, uint64_t samples,
+                                               uint64_t seed, uint64_t first, uint64_t count,
+                                               int threads, valley_progress_fn progress,
+                                               void *progress_arg, valley_thm1_mc_block_t *out,
+                                               valley_error_t *err) {
   size_t k = L->k;
   if (samples < 2)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "--samples must be >= 2 (got %llu)",
                         (unsigned long long)samples);
-  uint64_t nblocks = (samples + MC_BLOCK - 1) / MC_BLOCK;
+  uint64_t nblocks = valley_thm1_monte_carlo_nblocks(samples);
+  if (first > nblocks || count > nblocks - first)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "blocks %llu + %llu: the Monte Carlo has %llu",
+                        (unsigned long long)first, (unsigned long long)count,
+                        (unsigned long long)nblocks);
   int nt = nthreads(threads);
-  welford_t *blocks = malloc(nblocks * sizeof *blocks);
   double *work = malloc((size_t)nt * 3 * k * sizeof *work);
-  if (blocks == NULL || work == NULL) {
-    free(blocks);
-    free(work);
+  if (work == NULL)
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for %llu Monte Carlo samples",
                         (unsigned long long)samples);
-  }
-  mc_ctx_t cx = {L, samples, seed, blocks};
-  int cancelled = run_blocks(nblocks, nt, mc_block, &cx, work, 3 * k, progress, progress_arg);
+  mc_ctx_t cx = {L, samples, seed, first, out};
+  int cancelled = run_blocks(first, count, nt, mc_block, &cx, work, 3 * k, progress, progress_arg);
   free(work);
-  if (cancelled) {
-    free(blocks);
-    return VALLEY_ERROR(err, VALLEY_ECANCEL, "Monte Carlo cancelled");
-  }
+  if (cancelled) return VALLEY_ERROR(err, VALLEY_ECANCEL, "Monte Carlo cancelled");
+  return VALLEY_OK;
+}
+
+void valley_thm1_monte_carlo_reduce(const valley_thm1_mc_block_t *blocks, uint64_t samples,
+                                    valley_thm1_gain_t *g) {
+  uint64_t nblocks = valley_thm1_monte_carlo_nblocks(samples);
   welford_t t = {0, 0, 0, 0}; /* Chan et al.'s pairwise combination, in block order */
   for (uint64_t b = 0; b < nblocks; b++) {
     t.abs += blocks[b].abs;
@@ -284,14 +320,31 @@ valley_status_t valley_thm1_monte_carlo(const valley_land_t *L, uint64_t samples
     t.m2 += blocks[b].m2 + dlt * dlt * t.n * blocks[b].n / n;
     t.n = n;
   }
-  free(blocks);
   g->gain_hat = t.mean;
   g->stderr_ = sqrt(t.m2 / (t.n - 1) / t.n);
   g->abs_mean = t.abs / t.n;
   g->patterns = samples;
   g->exact = 0;
   g->sin_hi_max[0] = g->sin_hi_max[1] = NAN;
-  return VALLEY_OK;
+}
+
+valley_status_t valley_thm1_monte_carlo(const valley_land_t *L, uint64_t samples, uint64_t seed,
+                                        int threads, valley_progress_fn progress,
+                                        void *progress_arg, valley_thm1_gain_t *g,
+                                        valley_error_t *err) {
+  if (samples < 2)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "--samples must be >= 2 (got %llu)",
+                        (unsigned long long)samples);
+  uint64_t nblocks = valley_thm1_monte_carlo_nblocks(samples);
+  welford_t *blocks = malloc(nblocks * sizeof *blocks);
+  if (blocks == NULL)
+    return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for %llu Monte Carlo samples",
+                        (unsigned long long)samples);
+  valley_status_t st = valley_thm1_monte_carlo_blocks(L, samples, seed, 0, nblocks, threads,
+                                                      progress, progress_arg, blocks, err);
+  if (st == VALLEY_OK) valley_thm1_monte_carlo_reduce(blocks, samples, g);
+  free(blocks);
+  return st;
 }
 
 /* ---- bound and constants ------------------------------------------------------------------- */

@@ -91,6 +91,12 @@ typedef struct {
 
 void valley_probe_config_default(valley_probe_config_t *cfg);
 
+/* Directions that share one stacked first-layer GEMM, in order from the first one given: runs of
+ * valley_probe on consecutive ranges that start at multiples of VALLEY_PROBE_CHUNK give, direction
+ * for direction, the profiles of one run on all of them bit for bit (cli/mpi.c splits the
+ * directions across MPI ranks so). */
+#define VALLEY_PROBE_CHUNK 8
+
 /* dirs[0..n_dirs-1]: net->n_params floats each; grid: n_grid finite values, strictly
  * increasing.  out[0..n_dirs-1] are filled (l, train, test, train_acc, test_acc), to be freed
  * with valley_prof_free; on error every out[d] is empty.  The net is only read (its

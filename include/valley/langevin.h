@@ -66,6 +66,12 @@ typedef struct {
    * return cancels (the run then returns VALLEY_ECANCEL). */
   int (*progress)(double fraction, void *arg);
   void *progress_arg;
+  /* A range of a larger ensemble (0: the whole ensemble): the run's particle i is the
+   * ensemble's particle first_particle + i, draws from its stream and is named by that index in
+   * errors; theta0, when given, holds the run's `particles` positions.  Runs of consecutive
+   * ranges give, particle for particle, the final positions of the whole run bit for bit, and
+   * histograms that sum to its histograms (cli/mpi.c splits ensembles this way). */
+  size_t first_particle;
 } valley_langevin1d_config_t;
 
 typedef struct {
@@ -147,6 +153,7 @@ typedef struct {
   int threads;
   int (*progress)(double fraction, void *arg);
   void *progress_arg;
+  size_t first_particle; /* a range of a larger ensemble, as in 1-D (x0, y0: the range's) */
 } valley_langevin2d_config_t;
 
 typedef struct {

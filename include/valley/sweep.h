@@ -70,4 +70,26 @@ typedef struct {
 valley_status_t valley_sweep_run(const valley_sweep_t *s, size_t *resumed, size_t *done,
                                  valley_error_t *err);
 
+/* valley_sweep_run in pieces, for running the points elsewhere (cli/mpi.c computes them on
+ * several MPI ranks and writes them from one): open takes the lock, checks and repairs the file
+ * and writes the header as valley_sweep_run does (*resumed: the records found complete); record
+ * computes point i's JSON line, newline included (*line malloc'd; *failed = 1 for an error record,
+ * err then holds the point's message), whoever calls it; append writes a record with one write
+ * and fsync; point_done reports point i to s->progress as valley_sweep_run does; close releases
+ * the file.  Appending the records of points resumed, resumed + 1, ... in order gives the file
+ * valley_sweep_run writes, byte for byte. */
+typedef struct {
+  int fd;
+} valley_sweep_file_t;
+valley_status_t valley_sweep_open(const valley_sweep_t *s, valley_sweep_file_t *f,
+                                  size_t *resumed, valley_error_t *err);
+valley_status_t valley_sweep_record(const valley_sweep_t *s, size_t i, char **line, size_t *len,
+                                    int *failed, valley_error_t *err);
+valley_status_t valley_sweep_append(const valley_sweep_t *s, valley_sweep_file_t *f,
+                                    const char *line, size_t len, valley_error_t *err);
+void valley_sweep_point_done(const valley_sweep_t *s, size_t i, size_t resumed, int failed,
+                             const char *message);
+valley_status_t valley_sweep_close(const valley_sweep_t *s, valley_sweep_file_t *f,
+                                   valley_error_t *err);
+
 #endif

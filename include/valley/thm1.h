@@ -38,6 +38,39 @@ valley_status_t valley_thm1_monte_carlo(const valley_land_t *L, uint64_t samples
                                         void *progress_arg, valley_thm1_gain_t *g,
                                         valley_error_t *err);
 
+/* The two runs above in pieces, for splitting one gain across processes (cli/mpi.c): the run is
+ * a sequence of blocks (enumeration: 2^12 patterns each; Monte Carlo: 4096 samples, PCG32
+ * stream b), *_blocks computes blocks [first, first + count) into out[0 .. count-1] (the same
+ * kernels and threads as the whole run), and *_reduce combines all of them, in block order, into
+ * the gain the whole run returns, bit for bit.  The block records are plain doubles. */
+typedef struct {
+  double sum, comp, abs, hi[2];
+} valley_thm1_enum_block_t;
+typedef struct {
+  double n, mean, m2, abs;
+} valley_thm1_mc_block_t;
+
+/* Blocks of the enumeration in dimension d (0 when d > VALLEY_THM1_ENUM_MAX_D). */
+uint64_t valley_thm1_enumerate_nblocks(size_t d);
+valley_status_t valley_thm1_enumerate_blocks(const valley_land_t *L, const double radii[2],
+                                             uint64_t first, uint64_t count, int threads,
+                                             valley_progress_fn progress, void *progress_arg,
+                                             valley_thm1_enum_block_t *out, valley_error_t *err);
+/* blocks: all valley_thm1_enumerate_nblocks(L->d) of them. */
+void valley_thm1_enumerate_reduce(const valley_land_t *L, const valley_thm1_enum_block_t *blocks,
+                                  valley_thm1_gain_t *g);
+
+/* Blocks of a Monte Carlo of `samples` samples. */
+uint64_t valley_thm1_monte_carlo_nblocks(uint64_t samples);
+valley_status_t valley_thm1_monte_carlo_blocks(const valley_land_t *L, uint64_t samples,
+                                               uint64_t seed, uint64_t first, uint64_t count,
+                                               int threads, valley_progress_fn progress,
+                                               void *progress_arg, valley_thm1_mc_block_t *out,
+                                               valley_error_t *err);
+/* blocks: all valley_thm1_monte_carlo_nblocks(samples) of them. */
+void valley_thm1_monte_carlo_reduce(const valley_thm1_mc_block_t *blocks, uint64_t samples,
+                                    valley_thm1_gain_t *g);
+
 /* xi (q(0) - q(x_l)): the perturbation's share of the gain (it does not depend on s). */
 double valley_thm1_q_part(const valley_land_t *L);
 

@@ -73,6 +73,14 @@ typedef struct {
 /* Runs the check.  The report owns arrays: free with valley_thm1_report_free. */
 valley_status_t valley_thm1_check(const valley_land_t *L, const valley_thm1_options_t *o,
                                   valley_thm1_report_t *r, valley_error_t *err);
+/* The method valley_thm1_check runs for `m` in dimension d (AUTO resolved). */
+valley_thm1_method_t valley_thm1_method_for(valley_thm1_method_t m, size_t d);
+/* valley_thm1_check with the gain computed elsewhere (valley_thm1_enumerate or
+ * valley_thm1_monte_carlo with the check's radii ||l||, ||l|| + ||dbar|| and options, or their
+ * block pieces): everything else, the same report bit for bit. */
+valley_status_t valley_thm1_check_gain(const valley_land_t *L, const valley_thm1_options_t *o,
+                                       const valley_thm1_gain_t *gain, valley_thm1_report_t *r,
+                                       valley_error_t *err);
 void valley_thm1_report_free(valley_thm1_report_t *r);
 
 /* ---- sweep over l -------------------------------------------------------------------------- */
@@ -89,6 +97,12 @@ typedef struct {
  * ignored).  rows: `points` entries. */
 valley_status_t valley_thm1_sweep(const valley_land_spec_t *spec, const valley_thm1_options_t *o,
                                   int points, valley_thm1_sweep_row_t *rows, valley_error_t *err);
+/* Rows first .. first + count - 1 of that sweep (t = j / points, j = first + 1 .. first + count)
+ * into rows[0 .. count-1]: the same rows, bit for bit, as the whole sweep's. */
+valley_status_t valley_thm1_sweep_range(const valley_land_spec_t *spec,
+                                        const valley_thm1_options_t *o, int points, int first,
+                                        int count, valley_thm1_sweep_row_t *rows,
+                                        valley_error_t *err);
 
 /* ---- counterexample search ----------------------------------------------------------------- */
 
@@ -152,6 +166,29 @@ typedef struct {
 
 valley_status_t valley_thm1_search(const valley_thm1_search_opts_t *o, valley_thm1_search_t *res,
                                    valley_error_t *err);
+
+/* The search in pieces, for splitting it across processes (cli/mpi.c): begin checks the
+ * options and zeroes res; rows evaluates instances [first, first + count) into rows[0 .. count-1]
+ * (OpenMP, o->threads; each instance draws from PCG32 (seed, stream index), so a row does not
+ * depend on who computes it); add folds rows into res, and must see every instance once, in index
+ * order, in slices of at most valley_thm1_search_slice(o) rows; end writes the worst instances'
+ * commands.  begin, then rows + add over 0 .. n-1, then end, is valley_thm1_search bit for bit. */
+typedef struct {
+  double ratio, gain, bound;
+  double range[8]; /* c min/max, p min/max, r, rbar/r, l/max{..} min/max */
+  unsigned char built, violates, why; /* why: bit 0 l_upper_proof, 1 radius, 2 frame */
+  unsigned char profile, q, frame;
+} valley_thm1_search_row_t;
+valley_status_t valley_thm1_search_begin(const valley_thm1_search_opts_t *o,
+                                         valley_thm1_search_t *res, valley_error_t *err);
+uint64_t valley_thm1_search_slice(const valley_thm1_search_opts_t *o);
+valley_status_t valley_thm1_search_rows(const valley_thm1_search_opts_t *o, uint64_t first,
+                                        uint64_t count, valley_thm1_search_row_t *rows,
+                                        valley_error_t *err);
+void valley_thm1_search_add(const valley_thm1_search_opts_t *o, valley_thm1_search_t *res,
+                            const valley_thm1_search_row_t *rows, uint64_t first,
+                            uint64_t count);
+void valley_thm1_search_end(valley_thm1_search_t *res);
 
 /* "valley theorem1 --d 2 ... --method enumerate" for an instance (%.17g numbers). */
 void valley_thm1_instance_command(const valley_thm1_instance_t *in, char *buf, size_t size);
