@@ -28,7 +28,7 @@
 
 #include "bench_clock.h"
 
-#include "bench_vmath.h"
+#include "../sim/vec_math.h" /* the Langevin kernel's own vector maths */
 
 #define SQRT3_ 1.7320508075688772935
 

@@ -1,9 +1,12 @@
-/* The vector elementary functions of the Langevin kernel (sim/langevin_vec.c, copied verbatim
- * from "Vector arithmetic" to v_bm; keep them in step), for bench_limit's machine-limit loops:
- * the limit of an ensemble step uses the kernel's own exp, log, sin/cos and Box-Muller, so the
- * limit and the kernel differ only in the work around them.  Eight doubles a vector. */
-#ifndef VALLEY_BENCH_VMATH_H
-#define VALLEY_BENCH_VMATH_H
+/* The vector elementary functions of the Langevin kernel: eight doubles a vector (GCC/Clang
+ * vector extensions, AVX-512 where the machine has it), with the kernel's own exp, log, sin/cos
+ * and Box-Muller.  Every lane does the same IEEE operations whatever the instruction set, so
+ * results do not depend on it.  Included by sim/langevin_vec.c (the kernel) and by
+ * bench/bench_limit.c (the machine-limit loops of the ensembles, which must use the kernel's own
+ * functions); sim/langevin_cuda.cu writes the same operations out for the GPU.  docs/langevin.md
+ * gives the methods and their accuracy.  Not installed. */
+#ifndef VALLEY_VEC_MATH_H
+#define VALLEY_VEC_MATH_H
 
 #include <math.h>
 #include <stdint.h>
@@ -14,7 +17,9 @@
 #include <immintrin.h>
 #endif
 
+#ifndef TWO_PI
 #define TWO_PI 6.283185307179586476925286766559
+#endif
 #define W 8
 typedef double vd __attribute__((vector_size(8 * W), aligned(8 * W)));
 typedef uint64_t vu __attribute__((vector_size(8 * W), aligned(8 * W)));
