@@ -10,6 +10,7 @@
  *     operation for operation), with a particle count that fills neither a GPU block nor a CPU
  *     block, a given start and a uniform one, and progress segments (odd segment lengths split
  *     Box-Muller pairs across kernel launches);
+ *   - a range of particles (first_particle, MPI's split) is bit for bit too;
  *   - a blow-up gives the same EDOM message (particle, step, last position) as on the CPU;
  *   - a cancelled run returns ECANCEL; landscapes other than mixtures are refused (EINVAL). */
 #include <math.h>
@@ -155,6 +156,15 @@ int main(void) {
              cases[k].start ? ", given start" : ", uniform start");
     compare(&t, label, &b, &cfg);
     free(start);
+  }
+  /* a range of a larger ensemble (MPI's split): particles 37.. on streams 37.. */
+  {
+    valley_basin1d_t b = preset("fig4-left-loss1");
+    valley_langevin1d_config_t cfg;
+    config(&cfg, VALLEY_LANGEVIN_EM, VALLEY_LNOISE_GAUSSIAN, 0.2, 1e-3);
+    cfg.first_particle = 37;
+    cfg.particles = 500;
+    compare(&t, "fig4-left-loss1, particles 37..536 of an ensemble (first_particle 37)", &b, &cfg);
   }
 
   /* a blow-up: D = e^(w theta) overflows on the right of the domain */
