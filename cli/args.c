@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -183,4 +185,58 @@ int cli_given(const cli_opt_t *opts, size_t nopts, const char *flag) {
   for (size_t i = 0; i < nopts; i++)
     if (strcmp(opts[i].flag, flag) == 0) return opts[i].given;
   return 0;
+}
+
+char *cli_fingerprint(const char *cmd, const cli_opt_t *opts, size_t nopts,
+                      const char *const *skip, size_t nskip) {
+  size_t cap = 256, len = 0;
+  char *s = malloc(cap);
+  if (s == NULL) return NULL;
+  len = (size_t)snprintf(s, cap, "valley %s %s", cmd, VALLEY_VERSION);
+  for (size_t i = 0; i < nopts; i++) {
+    int omit = 0;
+    for (size_t k = 0; k < nskip; k++) omit |= strcmp(opts[i].flag, skip[k]) == 0;
+    if (omit) continue;
+    char v[1100];
+    cli_opt_format(&opts[i], v, sizeof v);
+    size_t need = strlen(opts[i].flag) + strlen(v) + 16;
+    if (len + need >= cap) {
+      while (len + need >= cap) cap *= 2;
+      char *t = realloc(s, cap);
+      if (t == NULL) {
+        free(s);
+        return NULL;
+      }
+      s = t;
+    }
+    len += (size_t)snprintf(s + len, cap - len, " %s %s%s", opts[i].flag, v,
+                            opts[i].given ? "" : "(default)");
+  }
+  for (char *c = s; *c; c++)
+    if (*c == '\n' || *c == '\r') *c = ' ';
+  return s;
+}
+
+char *cli_fingerprint_file(char *fp, const char *path) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  FILE *f = fopen(path, "rb");
+  int ok = f != NULL;
+  if (f != NULL) {
+    unsigned char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) crc = crc32(crc, buf, (uInt)n);
+    ok = !ferror(f);
+    fclose(f);
+  }
+  size_t len = strlen(fp);
+  char *out = realloc(fp, len + 32);
+  if (out == NULL) {
+    free(fp);
+    return NULL;
+  }
+  if (ok)
+    snprintf(out + len, 32, " file-crc32 %08lx", crc);
+  else
+    snprintf(out + len, 32, " file unreadable");
+  return out;
 }

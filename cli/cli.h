@@ -48,6 +48,16 @@ int cli_parse_or_help(const char *cmd, const char *summary, int argc, char **arg
  * are more than max. */
 int cli_parse_numbers(const char *s, double *out, size_t max);
 
+/* The settings of a run as one line, "valley CMD VERSION --flag value ...", every option but
+ * the skipped ones (options left out marked "(default)"): a resumable run's fingerprint
+ * (valley/runck.h).  malloc'ed; NULL when out of memory. */
+char *cli_fingerprint(const char *cmd, const cli_opt_t *opts, size_t nopts,
+                      const char *const *skip, size_t nskip);
+
+/* fp followed by " file-crc32 XXXXXXXX" of path's contents (a file whose contents, not name, are
+ * settings); frees fp.  NULL when out of memory; an unreadable file gives "unreadable". */
+char *cli_fingerprint_file(char *fp, const char *path);
+
 /* Prints "usage" and every option with its current (default) value. */
 void cli_help(FILE *f, const char *cmd, const char *summary, const cli_opt_t *opts, size_t nopts);
 
@@ -70,6 +80,36 @@ typedef struct {
 void cli_progress_init(cli_progress_t *p, const char *label);
 int cli_progress_cb(double fraction, void *arg); /* valley_sgd1d_config_t.progress */
 void cli_progress_done(cli_progress_t *p);
+
+/* A long run done in blocks (--checkpoint): the block's own fractions mapped onto the whole run,
+ * [base, base + span], and passed on to cb (which may be NULL). */
+typedef struct {
+  int (*cb)(double fraction, void *arg);
+  void *arg;
+  double base, span;
+} cli_block_progress_t;
+int cli_block_progress_cb(double fraction, void *arg);
+
+/* A Monte Carlo run of `units` independent units (chains, sample blocks, particles) with
+ * --checkpoint FILE (cli/ckrun.c): the units in about max_groups groups of at least min_group,
+ * each group run by run(), its record (record_size(count) bytes) saved as it ends, and every
+ * group's record, saved now or read back, handed to merge() in group order.  A resumed run
+ * therefore merges the same bytes as an uninterrupted one.  ECANCEL (from run) gets a message
+ * that says how much is saved; the file is left for the caller to remove once its output is out. */
+typedef struct {
+  const char *cmd, *path, *fingerprint, *what; /* what: "chains", "particles", ... */
+  size_t units, max_groups, min_group;
+  size_t segments; /* 0 or 1, or: units is `segments` runs of units / segments each (several
+                      ensembles in one file); no group straddles two */
+  size_t (*record_size)(void *arg, size_t count);
+  valley_status_t (*run)(void *arg, size_t first, size_t count, void *record,
+                         int (*progress)(double, void *), void *progress_arg, valley_error_t *err);
+  void (*merge)(void *arg, size_t first, size_t count, const void *record);
+  void *arg;
+  int (*progress)(double fraction, void *arg); /* the whole run's, may be NULL */
+  void *progress_arg;
+} cli_ck_t;
+valley_status_t cli_ck_run(const cli_ck_t *c, valley_error_t *err);
 
 /* A parameter-grid sweep for a command (cli/sweep.c, docs/sweeps.md).  `opts` are parsed; each
  * grid parameter NAME sets option --NAME.  configure(arg, cmd) checks and derives the settings

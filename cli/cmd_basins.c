@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "mpi.h"
@@ -28,9 +29,11 @@ typedef struct {
   int threads, json, sde;
   double dt, time;
   uint64_t seed;
-  const char *sgd_lr, *sgd_noise, *start, *device;
+  const char *sgd_lr, *sgd_noise, *start, *device, *checkpoint;
   valley_device_t dev;
   int gpu;
+  const cli_opt_t *opts; /* the command's option table (--checkpoint's fingerprint) */
+  size_t nopts;
 } args_t;
 
 /* Landscape flags, shared by both commands. */
@@ -79,7 +82,8 @@ typedef struct {
   X("--start", OPT_STRING, &a.start, "NAME", "ensemble start: rho (exact draws: tests stationarity) | uniform (tests convergence)") \
   X("--seed", OPT_U64, &a.seed, "N", "PCG32 seed; particle i draws from stream i")              \
   X("--device", OPT_STRING, &a.device, "NAME", "cpu | cuda: where --sde / --sgd-lr run (mixture landscapes; docs/cuda.md)") \
-  X("--gpu", OPT_INT, &a.gpu, "N", "with --device cuda: the CUDA device's index")
+  X("--gpu", OPT_INT, &a.gpu, "N", "with --device cuda: the CUDA device's index")               \
+  X("--checkpoint", OPT_STRING, &a.checkpoint, "FILE", "--sde / --sgd-lr: save the particles in blocks as they finish; an interrupted run given the same FILE resumes (docs/reliability.md)")
 
 #define OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
 
@@ -543,6 +547,137 @@ typedef struct {
   valley_langevin_l1_t l1;
 } ens_t;
 
+/* Ensemble r (0: the SDE when --sde, then one per --sgd-lr rate). */
+static void ens_config(const args_t *a, const valley_steady_t *s, valley_lnoise_t noise,
+                       const double *lrs, int r, const double *theta0,
+                       valley_langevin1d_config_t *cfg, ens_t *e) {
+  valley_langevin1d_config_default(cfg);
+  e->scheme = (a->sde && r == 0) ? VALLEY_LANGEVIN_EM : VALLEY_LANGEVIN_SGD;
+  e->step = e->scheme == VALLEY_LANGEVIN_EM ? a->dt : lrs[r - (a->sde ? 1 : 0)];
+  e->steps = (uint64_t)ceil(a->time / e->step);
+  cfg->scheme = e->scheme;
+  cfg->noise = e->scheme == VALLEY_LANGEVIN_EM ? VALLEY_LNOISE_GAUSSIAN : noise;
+  cfg->T = s->T;
+  cfg->step = e->step;
+  cfg->particles = a->particles;
+  cfg->steps = e->steps;
+  cfg->seed = a->seed;
+  cfg->theta0 = theta0;
+  cfg->bins = a->bins;
+  cfg->threads = a->threads;
+  cfg->device = a->dev;
+  cfg->cuda_device = a->gpu;
+}
+
+/* --checkpoint (cli/ckrun.c): every ensemble's particles in blocks, each block's final positions
+ * and histograms saved as it ends; particle i's path does not depend on its block (first_particle,
+ * as under MPI) and the histograms are integer counts, so a resumed run reports the bytes of an
+ * uninterrupted one. */
+typedef struct {
+  const valley_basin1d_t *b;
+  valley_langevin1d_config_t cfg[MAX_ENS];
+  valley_langevin1d_result_t *res[MAX_ENS];
+  size_t particles, bins;
+} steady_ck_t;
+
+static size_t steady_record_size(void *arg, size_t count) {
+  const steady_ck_t *t = arg;
+  return count * sizeof(double) + 2 * t->bins * sizeof(uint64_t) + sizeof(uint64_t);
+}
+
+static valley_status_t steady_ck_block(void *arg, size_t first, size_t count, void *record,
+                                       int (*progress)(double, void *), void *progress_arg,
+                                       valley_error_t *err) {
+  const steady_ck_t *t = arg;
+  size_t r = first / t->particles, lf = first % t->particles;
+  valley_langevin1d_config_t c = t->cfg[r];
+  c.first_particle = lf;
+  c.particles = count;
+  c.theta0 = c.theta0 != NULL ? c.theta0 + lf : NULL;
+  c.progress = progress;
+  c.progress_arg = progress_arg;
+  valley_langevin1d_result_t *part = valley_langevin1d_result_alloc(count, t->bins);
+  if (part == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", count);
+  valley_status_t st = valley_langevin1d_run_basin(t->b, &c, part, err);
+  if (st == VALLEY_OK) {
+    unsigned char *q = record;
+    memcpy(q, part->theta, count * sizeof(double)), q += count * sizeof(double);
+    memcpy(q, part->hist, t->bins * sizeof(uint64_t)), q += t->bins * sizeof(uint64_t);
+    memcpy(q, part->path_hist, t->bins * sizeof(uint64_t)), q += t->bins * sizeof(uint64_t);
+    memcpy(q, &part->path_samples, sizeof(uint64_t));
+  }
+  valley_langevin1d_result_free(part);
+  return st;
+}
+
+static void steady_ck_merge(void *arg, size_t first, size_t count, const void *record) {
+  const steady_ck_t *t = arg;
+  valley_langevin1d_result_t *res = t->res[first / t->particles];
+  const unsigned char *q = record;
+  memcpy(res->theta + first % t->particles, q, count * sizeof(double));
+  q += count * sizeof(double);
+  for (size_t i = 0; i < t->bins; i++, q += sizeof(uint64_t)) {
+    uint64_t v;
+    memcpy(&v, q, sizeof v);
+    res->hist[i] += v;
+  }
+  for (size_t i = 0; i < t->bins; i++, q += sizeof(uint64_t)) {
+    uint64_t v;
+    memcpy(&v, q, sizeof v);
+    res->path_hist[i] += v;
+  }
+  uint64_t v;
+  memcpy(&v, q, sizeof v);
+  res->path_samples += v;
+}
+
+static valley_status_t run_ensembles_ck(const args_t *a, const valley_basin1d_t *b,
+                                        const valley_steady_t *s, valley_lnoise_t noise,
+                                        const double *lrs, int nlr, const double *theta0,
+                                        const double *p, ens_t *ens, int *nens,
+                                        valley_error_t *err) {
+  int n = (a->sde ? 1 : 0) + nlr;
+  steady_ck_t t;
+  memset(&t, 0, sizeof t);
+  t.b = b;
+  t.particles = a->particles;
+  t.bins = a->bins;
+  valley_status_t st = VALLEY_OK;
+  for (int r = 0; r < n; r++) {
+    ens_config(a, s, noise, lrs, r, theta0, &t.cfg[r], &ens[r]);
+    if ((t.res[r] = valley_langevin1d_result_alloc(a->particles, a->bins)) == NULL)
+      st = VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", a->particles);
+    else if (st == VALLEY_OK) /* before the file is made */
+      st = valley_langevin1d_config_check(&t.cfg[r], err);
+  }
+  *nens = n;
+  char *fp = NULL;
+  if (st == VALLEY_OK) {
+    static const char *const skip[] = {"--threads", "--json", "--checkpoint", "--out", "--points",
+                                       "--fv", "--gpu"};
+    fp = cli_fingerprint(a->cmd, a->opts, a->nopts, skip, sizeof skip / sizeof skip[0]);
+    if (fp != NULL && a->spec != NULL) fp = cli_fingerprint_file(fp, a->spec);
+    if (fp == NULL) st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+  }
+  cli_progress_t prog;
+  cli_progress_init(&prog, "ensembles");
+  if (st == VALLEY_OK) {
+    cli_ck_t c = {a->cmd, a->checkpoint, fp, "particles", (size_t)n * a->particles, 64, 1024,
+                  (size_t)n, steady_record_size, steady_ck_block, steady_ck_merge, &t,
+                  cli_progress_cb, &prog};
+    st = cli_ck_run(&c, err);
+  }
+  cli_progress_done(&prog);
+  for (int r = 0; r < n && st == VALLEY_OK; r++) {
+    t.res[r]->lo = b->lo;
+    t.res[r]->hi = b->hi;
+    st = valley_langevin_l1(p, t.res[r]->hist, a->bins, 200, a->seed, &ens[r].l1, err);
+  }
+  for (int r = 0; r < n; r++) valley_langevin1d_result_free(t.res[r]);
+  free(fp);
+  return st;
+}
+
 /* The SDE and SGD cross-checks: each ensemble's final histogram against rho's bins. */
 /* mpi: NULL, or the MPI ranks: every rank draws the same starts; the particles are split across
  * the ranks (cli_mpi_langevin1d) and rank 0 alone compares the histograms with rho.  *own: this
@@ -573,25 +708,17 @@ static valley_status_t run_ensembles(const args_t *a, const valley_basin1d_t *b,
 #ifdef VALLEY_HAVE_MPI
   if (cli_mpi_split(mpi)) st = cli_mpi_agree(mpi, st, own, err); /* the starts; rank 0's p */
 #endif
+  if (st == VALLEY_OK && a->checkpoint != NULL) {
+    st = run_ensembles_ck(a, b, s, noise, lrs, nlr, theta0, p, ens, nens, err);
+    free(theta0);
+    free(p);
+    valley_langevin1d_result_free(res);
+    return st;
+  }
   for (int r = 0; r < (a->sde ? 1 : 0) + nlr && st == VALLEY_OK; r++) {
     valley_langevin1d_config_t cfg;
-    valley_langevin1d_config_default(&cfg);
     ens_t *e = &ens[(*nens)++];
-    e->scheme = (a->sde && r == 0) ? VALLEY_LANGEVIN_EM : VALLEY_LANGEVIN_SGD;
-    e->step = e->scheme == VALLEY_LANGEVIN_EM ? a->dt : lrs[r - (a->sde ? 1 : 0)];
-    e->steps = (uint64_t)ceil(a->time / e->step);
-    cfg.scheme = e->scheme;
-    cfg.noise = e->scheme == VALLEY_LANGEVIN_EM ? VALLEY_LNOISE_GAUSSIAN : noise;
-    cfg.T = s->T;
-    cfg.step = e->step;
-    cfg.particles = a->particles;
-    cfg.steps = e->steps;
-    cfg.seed = a->seed;
-    cfg.theta0 = theta0;
-    cfg.bins = a->bins;
-    cfg.threads = a->threads;
-    cfg.device = a->dev;
-    cfg.cuda_device = a->gpu;
+    ens_config(a, s, noise, lrs, r, theta0, &cfg, e);
     cli_progress_t prog;
     cli_progress_init(&prog, e->scheme == VALLEY_LANGEVIN_EM ? "sde" : "sgd");
     cfg.progress = cli_progress_cb;
@@ -626,6 +753,8 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
   args_default(&a, "steady-state");
   cli_opt_t opts[] = {STEADY_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
+  a.opts = opts;
+  a.nopts = nopts;
   valley_basin1d_t b;
   int rc = start(&a, STEADY_SUMMARY, argc, argv, opts, nopts, &b);
   if (rc >= 0) return rc;
@@ -658,6 +787,12 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
     return cli_usage_error(a.cmd, "--fv must be 0 or in [3, 1e7] cells (got %zu)", a.fv);
   if (a.points < 2 || a.points > 100000000)
     return cli_usage_error(a.cmd, "--points must be in [2, 1e8] (got %zu)", a.points);
+  if (a.checkpoint != NULL && !(a.sde || nlr))
+    return cli_usage_error(a.cmd, "--checkpoint saves --sde / --sgd-lr ensembles; give one");
+  if (a.checkpoint != NULL && cli_mpi_split(mpi))
+    return root ? cli_usage_error(a.cmd, "--checkpoint is for one process (under mpirun the "
+                                         "ranks' particles are not saved)")
+                : CLI_EXIT_USAGE;
   valley_outfile_t out = {NULL, NULL, NULL};
   valley_error_t err;
   if (!root) a.out = NULL; /* only rank 0 writes; the others follow its success or failure */
@@ -741,7 +876,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
       else if (own)
         fprintf(mpi->err, "valley %s: MPI rank %d: ensemble: %s\n", a.cmd, mpi->rank, err.message);
 #endif
-      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
     }
   }
   if (!root) {
@@ -809,6 +944,13 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
     if (a.out) printf("  wrote %s (%zu points)\n", a.out, a.points);
   }
   valley_steady_ctx_free(&ctx);
+  if (a.checkpoint != NULL) {
+    if (fflush(stdout) != 0) {
+      fprintf(stderr, "valley %s: cannot write the report; %s is kept\n", a.cmd, a.checkpoint);
+      return CLI_EXIT_FAIL;
+    }
+    unlink(a.checkpoint); /* the report is out: nothing left to resume */
+  }
   return CLI_EXIT_OK;
 }
 

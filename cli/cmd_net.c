@@ -5,12 +5,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
 #include "mpi.h"
 #include "valley/checkpoint.h"
+#include "valley/runck.h"
 #include "valley/cuda.h"
 #include "valley/direction.h"
 #include "valley/idx.h"
@@ -272,7 +274,7 @@ typedef struct {
   size_t epochs, batch, lr_step, swa_start, swa_freq, train_subset, test_subset;
   double lr, momentum, wd, gamma;
   uint64_t seed, data_seed;
-  const char *arch, *channels;
+  const char *arch, *channels, *state;
 } train_args_t;
 
 #define TRAIN_OPTIONS(X, a)                                                                       \
@@ -296,7 +298,8 @@ typedef struct {
   X("--data", OPT_STRING, &a.data, "DIR", "Fashion-MNIST directory (train-/t10k- IDX files, gzip or plain)") \
   X("--out", OPT_STRING, &a.out, "CK.vck", "write the checkpoint here (atomic; required)")  \
   X("--safetensors", OPT_STRING, &a.safetensors, "FILE", "also write the parameters as .safetensors (atomic)") \
-  X("--json", OPT_FLAG, &a.json, NULL, "print the summary as JSON")
+  X("--json", OPT_FLAG, &a.json, NULL, "print the summary as JSON")                            \
+  X("--state", OPT_STRING, &a.state, "FILE", "save the training state after every epoch (atomic); a run given the same FILE goes on after its last epoch, to the same bytes (docs/reliability.md)")
 
 static const char *const TRAIN_SUMMARY =
     "Trains an MLP or the small CNN on Fashion-MNIST by minibatch SGD with momentum (cross-entropy, weight decay on\n"
@@ -309,10 +312,77 @@ typedef struct {
   double lr, train_loss, test_loss, test_acc, seconds;
 } epoch_row_t;
 
+/* --state: what training after epoch e depends on -- the parameters, the velocity, the SWA
+ * average and its count, the BN running statistics -- and the history rows, after each epoch
+ * (valley/runck.h: fingerprint, CRC, atomic).  Epoch e's shuffle depends only on (seed, e), so a
+ * run resumed from the state of epoch e goes on exactly as the uninterrupted one. */
+typedef struct {
+  uint64_t epochs_done, swa_count, n_params, n_buffers, has_swa;
+} train_state_head_t;
+
+static valley_status_t state_save(const char *path, const char *fp, const valley_mlp_t *net,
+                                  const float *params, const float *velocity, const float *swa,
+                                  uint64_t swa_count, const epoch_row_t *hist, size_t done,
+                                  valley_error_t *err) {
+  train_state_head_t h = {done, swa_count, net->n_params, net->n_buffers, swa != NULL};
+  size_t np = net->n_params * sizeof(float), nb = net->n_buffers / 2 * sizeof(float);
+  size_t len = sizeof h + done * sizeof *hist + (swa != NULL ? 3 : 2) * np + 2 * nb;
+  unsigned char *buf = malloc(len), *q = buf;
+  if (buf == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for --state");
+  memcpy(q, &h, sizeof h), q += sizeof h;
+  memcpy(q, hist, done * sizeof *hist), q += done * sizeof *hist;
+  memcpy(q, params, np), q += np;
+  memcpy(q, velocity, np), q += np;
+  if (swa != NULL) memcpy(q, swa, np), q += np;
+  if (nb > 0) {
+    memcpy(q, net->running_mean, nb), q += nb;
+    memcpy(q, net->running_var, nb);
+  }
+  valley_status_t st = valley_runck_save_state(path, fp, buf, len, err);
+  free(buf);
+  return st;
+}
+
+/* Reads a state back (nothing when the file does not exist: *done = 0). */
+static valley_status_t state_load(const char *path, const char *fp, size_t epochs,
+                                  valley_mlp_t *net, float *params, float *velocity, float *swa,
+                                  uint64_t *swa_count, epoch_row_t *hist, size_t *done,
+                                  valley_error_t *err) {
+  void *data;
+  size_t len;
+  *done = 0;
+  valley_status_t st = valley_runck_load_state(path, fp, &data, &len, err);
+  if (st != VALLEY_OK || data == NULL) return st;
+  train_state_head_t h;
+  size_t np = net->n_params * sizeof(float), nb = net->n_buffers / 2 * sizeof(float);
+  const unsigned char *q = data;
+  if (len >= sizeof h) memcpy(&h, q, sizeof h);
+  if (len < sizeof h || h.n_params != net->n_params || h.n_buffers != net->n_buffers ||
+      h.has_swa != (swa != NULL) || h.epochs_done < 1 || h.epochs_done > epochs ||
+      len != sizeof h + h.epochs_done * sizeof *hist + (swa != NULL ? 3 : 2) * np + 2 * nb) {
+    free(data);
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: the training state does not fit this network",
+                        path);
+  }
+  q += sizeof h;
+  memcpy(hist, q, h.epochs_done * sizeof *hist), q += h.epochs_done * sizeof *hist;
+  memcpy(params, q, np), q += np;
+  memcpy(velocity, q, np), q += np;
+  if (swa != NULL) memcpy(swa, q, np), q += np;
+  if (nb > 0) {
+    memcpy(net->running_mean, q, nb), q += nb;
+    memcpy(net->running_var, q, nb);
+  }
+  *swa_count = h.swa_count;
+  *done = (size_t)h.epochs_done;
+  free(data);
+  return VALLEY_OK;
+}
+
 static int cmd_train(int argc, char **argv) {
   const char *cmd = "net train";
   train_args_t a = {NULL, VALLEY_FASHION_MNIST_DIR, NULL, NULL, 0, 0, 10, 128, 0, 0, 1, 0, 0,
-                    0.05, 0.9, 5e-4, 0.1, 1, 1, NULL, NULL};
+                    0.05, 0.9, 5e-4, 0.1, 1, 1, NULL, NULL, NULL};
   cli_opt_t opts[] = {TRAIN_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
   int rc = cli_parse_or_help(cmd, TRAIN_SUMMARY, argc, argv, opts, nopts);
@@ -392,9 +462,23 @@ static int cmd_train(int argc, char **argv) {
     fprintf(stderr, "valley %s: %s%s, %zu parameters, %zu training and %zu test images\n", cmd,
             wbuf, cfg.batch_norm ? " with BN" : "", net->n_params, train.n, test.n);
   }
+  char *fp = NULL;
+  size_t e0 = 0;
+  if (st == VALLEY_OK && a.state != NULL) {
+    static const char *const skip[] = {"--json", "--state", "--out", "--safetensors"};
+    fp = cli_fingerprint(cmd, opts, nopts, skip, sizeof skip / sizeof skip[0]);
+    st = fp == NULL ? VALLEY_ERROR(&err, VALLEY_ENOMEM, "out of memory")
+                    : state_load(a.state, fp, a.epochs, net, params, velocity, swa, &swa_count,
+                                 hist, &e0, &err);
+    if (st == VALLEY_OK && e0 > 0) {
+      fprintf(stderr, "valley %s: resuming from %s after epoch %zu of %zu\n", cmd, a.state, e0,
+              a.epochs);
+      t0 = now_s() - hist[e0 - 1].seconds;
+    }
+  }
   cli_progress_t prog;
   cli_progress_init(&prog, "net train");
-  for (size_t e = 0; e < a.epochs && st == VALLEY_OK; e++) {
+  for (size_t e = e0; e < a.epochs && st == VALLEY_OK; e++) {
     epoch_row_t *h = &hist[e];
     h->lr = valley_sgd_lr(&sgd, e);
     st = valley_mlp_train_epoch(net, params, a.momentum > 0 ? velocity : NULL, &train, &sgd, e,
@@ -410,8 +494,14 @@ static int cmd_train(int argc, char **argv) {
     fprintf(stderr, "epoch %zu/%zu  lr %.4g  train loss %.4f  test loss %.4f  test acc %.4f%s  "
             "(%.1f s)\n", e + 1, a.epochs, h->lr, h->train_loss, h->test_loss, h->test_acc,
             swa_now ? "  [SWA]" : "", h->seconds);
-    cli_progress_cb((double)(e + 1) / (double)a.epochs, &prog);
+    if (a.state != NULL)
+      st = state_save(a.state, fp, net, params, velocity, swa, swa_count, hist, e + 1, &err);
+    if (st == VALLEY_OK && cli_progress_cb((double)(e + 1) / (double)a.epochs, &prog) != 0)
+      st = VALLEY_ERROR(&err, VALLEY_ECANCEL, "interrupted after epoch %zu of %zu%s%s", e + 1,
+                        a.epochs, a.state != NULL ? "; saved in " : "",
+                        a.state != NULL ? a.state : "");
   }
+  free(fp);
   cli_progress_done(&prog);
   /* With SWA the average, its BN statistics recomputed, is the model. */
   const float *model = params;
@@ -436,7 +526,7 @@ static int cmd_train(int argc, char **argv) {
   }
   if (st != VALLEY_OK) {
     fprintf(stderr, "valley %s: %s\n", cmd, err.message);
-    rc = CLI_EXIT_FAIL;
+    rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
   } else if (a.json) {
     valley_json_t j;
     valley_json_begin(&j, stdout);
@@ -496,6 +586,13 @@ static int cmd_train(int argc, char **argv) {
     printf("  test  loss %.6g  accuracy %.4f (%zu images)\n", fin.test_loss, fin.test_acc, test.n);
     printf("  checkpoint %s%s%s\n", a.out, a.safetensors ? ", safetensors " : "",
            a.safetensors ? a.safetensors : "");
+  }
+  if (st == VALLEY_OK && a.state != NULL) {
+    /* the model is written and the summary out: nothing left to resume */
+    if (fflush(stdout) == 0)
+      unlink(a.state);
+    else
+      rc = CLI_EXIT_FAIL;
   }
   free(hist);
   free(swa);

@@ -6,7 +6,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include <unistd.h>
+#include <zlib.h>
+
 #include "valley/outfile.h"
+#include "valley/thm1.h"
 #include "valley/thm1_check.h"
 #include "mpi.h"
 
@@ -14,7 +18,8 @@ static const char *const CMD = "theorem1";
 
 typedef struct {
   size_t d, k;
-  const char *p, *c, *dbar, *l, *profile, *q, *frame, *method, *directions, *sweep, *space;
+  const char *p, *c, *dbar, *l, *profile, *q, *frame, *method, *directions, *sweep, *space,
+      *checkpoint;
   double r, rbar, xi, omega, gamma;
   uint64_t rotation_seed, samples, seed, a2_samples, gap_patterns, search_n;
   size_t kmax, dmax;
@@ -58,7 +63,8 @@ typedef struct {
     "statement (what Theorem 1 states) | proof (what Appendix B uses)")                           \
   X("--search-kmax", OPT_SIZE, &a.kmax, "N", "largest k drawn by --search")                       \
   X("--search-dmax", OPT_SIZE, &a.dmax, "N", "largest d drawn by --search (<= 10)")               \
-  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")
+  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")                               \
+  X("--checkpoint", OPT_STRING, &a.checkpoint, "FILE", "save the gain's blocks as they finish; an interrupted run given the same FILE resumes (docs/reliability.md)")
 
 #define THM1_OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
 
@@ -443,6 +449,85 @@ static void print_search_text(const valley_thm1_search_opts_t *o, const valley_t
            s->min_ratio_nonviolating);
 }
 
+/* --checkpoint (cli/ckrun.c): the gain's blocks (valley_thm1_*_blocks: 2^12 patterns or 4096
+ * samples each) in at most 64 groups, each group's block records saved as it ends; the reduction
+ * sees the same records in block order, so a resumed run prints the bytes of an uninterrupted
+ * one.  Assumption 2, Definition 3 and --sweep-l, which follow the gain, are recomputed. */
+typedef struct {
+  const valley_land_t *L;
+  const valley_thm1_options_t *o;
+  int enumerate;
+  size_t size;    /* bytes per block record */
+  void *blocks;   /* [total] */
+} thm1_ck_t;
+
+static size_t thm1_record_size(void *arg, size_t count) {
+  return count * ((const thm1_ck_t *)arg)->size;
+}
+
+static valley_status_t thm1_ck_block(void *arg, size_t first, size_t count, void *record,
+                                     int (*progress)(double, void *), void *progress_arg,
+                                     valley_error_t *err) {
+  const thm1_ck_t *t = arg;
+  double radii[2] = {t->L->norm_l, t->L->norm_l + t->L->norm_dbar};
+  return t->enumerate
+             ? valley_thm1_enumerate_blocks(t->L, radii, first, count, t->o->threads, progress,
+                                            progress_arg, record, err)
+             : valley_thm1_monte_carlo_blocks(t->L, t->o->samples, t->o->seed, first, count,
+                                              t->o->threads, progress, progress_arg, record, err);
+}
+
+static void thm1_ck_merge(void *arg, size_t first, size_t count, const void *record) {
+  const thm1_ck_t *t = arg;
+  memcpy((unsigned char *)t->blocks + first * t->size, record, count * t->size);
+}
+
+static valley_status_t gain_checkpointed(const args_t *a, const cli_opt_t *opts, size_t nopts,
+                                         const valley_land_t *L, const double *U,
+                                         const valley_thm1_options_t *o, valley_thm1_gain_t *g,
+                                         valley_error_t *err) {
+  thm1_ck_t t = {L, o, valley_thm1_method_for(o->method, L->d) == VALLEY_THM1_ENUMERATE, 0, NULL};
+  if (!t.enumerate && o->samples < 2)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "--samples must be >= 2 (got %" PRIu64 ")",
+                        o->samples);
+  uint64_t total = t.enumerate ? valley_thm1_enumerate_nblocks(L->d)
+                               : valley_thm1_monte_carlo_nblocks(o->samples);
+  t.size = t.enumerate ? sizeof(valley_thm1_enum_block_t) : sizeof(valley_thm1_mc_block_t);
+  static const char *const skip[] = {"--threads", "--json", "--checkpoint", "--sweep-l",
+                                     "--sweep-points"};
+  char *fp = cli_fingerprint(CMD, opts, nopts, skip, sizeof skip / sizeof skip[0]);
+  t.blocks = malloc((size_t)total * t.size);
+  if (fp == NULL || t.blocks == NULL) {
+    free(fp);
+    free(t.blocks);
+    return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory for %" PRIu64 " blocks", total);
+  }
+  if (a->directions != NULL) {
+    /* the file's numbers, not its name, are the settings */
+    uLong crc = crc32(0L, (const Bytef *)U, (uInt)(a->k * a->d * sizeof *U));
+    char *fp2 = malloc(strlen(fp) + 40);
+    if (fp2 != NULL) sprintf(fp2, "%s directions-crc32 %08lx", fp, crc);
+    free(fp);
+    fp = fp2;
+    if (fp == NULL) {
+      free(t.blocks);
+      return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+    }
+  }
+  cli_ck_t c = {CMD, a->checkpoint, fp, "the gain", (size_t)total, 64, 16, 1, thm1_record_size,
+                thm1_ck_block, thm1_ck_merge, &t, o->progress, o->progress_arg};
+  valley_status_t st = cli_ck_run(&c, err);
+  if (st == VALLEY_OK) {
+    if (t.enumerate)
+      valley_thm1_enumerate_reduce(L, t.blocks, g);
+    else
+      valley_thm1_monte_carlo_reduce(t.blocks, o->samples, g);
+  }
+  free(t.blocks);
+  free(fp);
+  return st;
+}
+
 /* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
  * arguments and builds the same landscape (only rank 0's stdout and stderr are open); the gain's
  * blocks, or the search's instances, are split across the ranks; rank 0 alone finishes the check,
@@ -480,6 +565,11 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   if (rc >= 0) return rc;
   valley_error_t err;
 
+  if (a.search && a.checkpoint != NULL)
+    return cli_usage_error(CMD, "--checkpoint does not go with --search");
+  if (a.checkpoint != NULL && cli_mpi_split(mpi))
+    return cli_usage_error(CMD, "--checkpoint is for one process (under mpirun the ranks' blocks "
+                                "are not saved)");
   if (a.search) {
     valley_thm1_search_opts_t so = {a.search_n, a.seed, VALLEY_THM1_SPACE_STATEMENT, a.kmax,
                                     a.dmax, a.threads, NULL, NULL};
@@ -637,7 +727,12 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
     st = valley_thm1_check_gain(&L, &o, &g, &rep, &err);
   } else
 #endif
-  {
+  if (a.checkpoint != NULL) {
+    valley_thm1_gain_t g;
+    st = gain_checkpointed(&a, opts, nopts, &L, U, &o, &g, &err);
+    cli_progress_done(&prog);
+    if (st == VALLEY_OK) st = valley_thm1_check_gain(&L, &o, &g, &rep, &err);
+  } else {
     st = valley_thm1_check(&L, &o, &rep, &err);
     cli_progress_done(&prog);
   }
@@ -670,7 +765,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
     valley_land_free(&L);
     free(buf);
     fprintf(stderr, "valley %s: %s\n", CMD, err.message);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
   }
   if (a.json)
     print_json(&a, &L, &rep);
@@ -679,6 +774,13 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   valley_thm1_report_free(&rep);
   valley_land_free(&L);
   free(buf);
+  if (a.checkpoint != NULL) {
+    if (fflush(stdout) != 0) {
+      fprintf(stderr, "valley %s: cannot write the report; %s is kept\n", CMD, a.checkpoint);
+      return CLI_EXIT_FAIL;
+    }
+    unlink(a.checkpoint); /* the report is out: nothing left to resume */
+  }
   return CLI_EXIT_OK;
 }
 

@@ -3,9 +3,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "valley/outfile.h"
+#include "valley/runck.h"
 #include "valley/thm2_check.h"
 
 #include "mpi.h"
@@ -15,7 +17,7 @@ static const char *const CMD = "theorem2";
 typedef struct {
   valley_sgd1d_config_t cfg;
   double c;
-  const char *valley, *noise, *trajectory, *grid, *out, *device;
+  const char *valley, *noise, *trajectory, *grid, *out, *device, *checkpoint;
   uint64_t trajectory_steps;
   int json;
 } args_t;
@@ -44,6 +46,7 @@ typedef struct {
   X("--trajectory", OPT_STRING, &a.trajectory, "FILE.csv", "write chain 0's path and running mean (Figure 5)") \
   X("--trajectory-steps", OPT_U64, &a.trajectory_steps, "N", "iterates in --trajectory (>= 1)")   \
   X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")                               \
+  X("--checkpoint", OPT_STRING, &a.checkpoint, "FILE", "save the chains in blocks as they finish; an interrupted run given the same FILE resumes (docs/reliability.md)") \
   X("--grid", OPT_STRING, &a.grid, "SPEC", "sweep a grid, e.g. 'c=2,4;nu=0.5,1' (docs/sweeps.md)") \
   X("--out", OPT_STRING, &a.out, "FILE.jsonl", "with --grid: one JSON line per point (resumable)")
 
@@ -292,7 +295,77 @@ static const valley_sweep_param_t SWEEPABLE[] = {
     {"eta", 1}, {"nu", 1}, {"c", 1}, {"a-plus", 1}, {"a-minus", 1},
     {"noise", 0}, {"valley", 0}, {"seed", 1}};
 static const char *const UNFINGERPRINTED[] = {"--threads", "--json", "--trajectory",
-                                              "--trajectory-steps", "--grid", "--out", "--gpu"};
+                                              "--trajectory-steps", "--grid", "--out", "--gpu",
+                                              "--checkpoint"};
+
+/* --checkpoint (cli/ckrun.c): the chains in blocks of at least 1024 (at most 64 blocks), each
+ * block's per-chain records and round-length histogram saved as it ends.  Chain i's numbers do
+ * not depend on the block it runs in, and the reduction sees the same per-chain records in chain
+ * order, so a resumed run prints the bytes of an uninterrupted one. */
+typedef struct {
+  valley_thm2_report_t *rep;
+  valley_sgd1d_result_t *full;
+} thm2_ck_t;
+
+static size_t thm2_record_size(void *arg, size_t count) {
+  (void)arg;
+  return count * sizeof(valley_sgd1d_chain_t) + VALLEY_SGD1D_HIST * sizeof(uint64_t);
+}
+
+static valley_status_t thm2_ck_block(void *arg, size_t first, size_t count, void *record,
+                                     int (*progress)(double, void *), void *progress_arg,
+                                     valley_error_t *err) {
+  thm2_ck_t *t = arg;
+  valley_sgd1d_result_t *local = valley_sgd1d_result_alloc(count);
+  if (local == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu chains", count);
+  int (*saved)(double, void *) = t->rep->cfg.progress;
+  void *saved_arg = t->rep->cfg.progress_arg;
+  t->rep->cfg.progress = progress;
+  t->rep->cfg.progress_arg = progress_arg;
+  valley_status_t st = valley_thm2_simulate(t->rep, first, local, err);
+  t->rep->cfg.progress = saved;
+  t->rep->cfg.progress_arg = saved_arg;
+  if (st == VALLEY_OK) {
+    unsigned char *r = record;
+    memcpy(r, local->chain, count * sizeof(valley_sgd1d_chain_t));
+    memcpy(r + count * sizeof(valley_sgd1d_chain_t), local->hist, sizeof local->hist);
+  }
+  valley_sgd1d_result_free(local);
+  return st;
+}
+
+static void thm2_ck_merge(void *arg, size_t first, size_t count, const void *record) {
+  thm2_ck_t *t = arg;
+  const unsigned char *r = record;
+  uint64_t h[VALLEY_SGD1D_HIST];
+  memcpy(t->full->chain + first, r, count * sizeof(valley_sgd1d_chain_t));
+  memcpy(h, r + count * sizeof(valley_sgd1d_chain_t), sizeof h);
+  for (size_t i = 0; i < VALLEY_SGD1D_HIST; i++) t->full->hist[i] += h[i];
+}
+
+static valley_status_t run_checkpointed(const args_t *a, const cli_opt_t *opts, size_t nopts,
+                                        valley_thm2_report_t *rep, valley_error_t *err) {
+  valley_status_t st = valley_thm2_analyse(&a->cfg, rep, err);
+  if (st != VALLEY_OK) return st;
+  char *fp = cli_fingerprint(CMD, opts, nopts, UNFINGERPRINTED,
+                             sizeof UNFINGERPRINTED / sizeof UNFINGERPRINTED[0]);
+  thm2_ck_t t = {rep, valley_sgd1d_result_alloc(a->cfg.chains)};
+  if (fp == NULL || t.full == NULL) {
+    free(fp);
+    valley_sgd1d_result_free(t.full);
+    return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu chains", a->cfg.chains);
+  }
+  cli_ck_t c = {CMD, a->checkpoint, fp, "chains", a->cfg.chains, 64, 1024, 1, thm2_record_size,
+                thm2_ck_block, thm2_ck_merge, &t, a->cfg.progress, a->cfg.progress_arg};
+  st = cli_ck_run(&c, err);
+  if (st == VALLEY_OK) {
+    t.full->samples_per_chain = a->cfg.steps - a->cfg.burn_in;
+    st = valley_thm2_reduce(rep, t.full, err);
+  }
+  valley_sgd1d_result_free(t.full);
+  free(fp);
+  return st;
+}
 
 /* mpi: NULL, or the MPI ranks (cli/mpi.h): every rank parses and checks the same arguments
  * (only rank 0's stdout and stderr are open), runs its own chains, and only rank 0 reports. */
@@ -314,6 +387,8 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
 
   run_t run = {&a, opts, nopts};
   if (a.grid != NULL) {
+    if (a.checkpoint != NULL)
+      return cli_usage_error(CMD, "--checkpoint does not go with --grid (--out resumes by itself)");
     if (a.trajectory != NULL) return cli_usage_error(CMD, "--trajectory does not go with --grid");
     if (a.json) return cli_usage_error(CMD, "--json does not go with --grid (--out is JSON Lines)");
     return cli_sweep(CMD, "--grid", a.grid, a.out, SWEEPABLE, sizeof SWEEPABLE / sizeof SWEEPABLE[0],
@@ -350,8 +425,16 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
 #ifdef VALLEY_HAVE_MPI
   valley_status_t st;
   int own = 1;
+  if (a.checkpoint != NULL && mpi->size > 1) {
+    free(rep);
+    if (a.trajectory != NULL) valley_outfile_abort(&out);
+    return mpi->rank == 0 ? cli_usage_error(CMD, "--checkpoint is for one process (under mpirun "
+                                                 "the ranks' chains are not saved)")
+                          : CLI_EXIT_USAGE;
+  }
   if (mpi->size == 1) {
-    st = valley_thm2_check(&a.cfg, rep, &err);
+    st = a.checkpoint != NULL ? run_checkpointed(&a, opts, nopts, rep, &err)
+                              : valley_thm2_check(&a.cfg, rep, &err);
   } else {
     /* the constants on every rank (cheap, and the same everywhere), the chains split */
     st = valley_thm2_analyse(&a.cfg, rep, &err);
@@ -369,20 +452,21 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
       fprintf(stderr, "valley %s: %s\n", CMD, err.message);
     else if (own)
       fprintf(mpi->err, "valley %s: MPI rank %d: %s\n", CMD, mpi->rank, err.message);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
   }
   if (mpi->rank != 0) {
     free(rep);
     return CLI_EXIT_OK;
   }
 #else
-  valley_status_t st = valley_thm2_check(&a.cfg, rep, &err);
+  valley_status_t st = a.checkpoint != NULL ? run_checkpointed(&a, opts, nopts, rep, &err)
+                                            : valley_thm2_check(&a.cfg, rep, &err);
   cli_progress_done(&prog);
   if (st != VALLEY_OK) {
     free(rep);
     if (a.trajectory != NULL) valley_outfile_abort(&out);
     fprintf(stderr, "valley %s: %s\n", CMD, err.message);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
   }
 #endif
   if (a.trajectory != NULL) {
@@ -417,6 +501,14 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
   else
     print_text(rep);
   free(rep);
+  if (a.checkpoint != NULL) {
+    /* the report is out: the checkpoint's work is done */
+    if (fflush(stdout) != 0) {
+      fprintf(stderr, "valley %s: cannot write the report; %s is kept\n", CMD, a.checkpoint);
+      return CLI_EXIT_FAIL;
+    }
+    unlink(a.checkpoint);
+  }
   return CLI_EXIT_OK;
 }
 

@@ -36,3 +36,8 @@ int cli_progress_cb(double fraction, void *arg) {
 void cli_progress_done(cli_progress_t *p) {
   if (p->shown) fputs("\r\033[K", stderr);
 }
+
+int cli_block_progress_cb(double fraction, void *arg) {
+  const cli_block_progress_t *b = arg;
+  return b->cb != NULL ? b->cb(b->base + b->span * fraction, b->arg) : 0;
+}
