@@ -9,6 +9,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include <unistd.h>
+
 #include "valley/curl2d.h"
 #include "valley/langevin.h"
 
@@ -21,6 +23,7 @@ typedef struct {
   double dt, time;
   uint64_t seed;
   int threads, json;
+  const char *checkpoint;
 } args_t;
 
 #define FP2D_OPTIONS(X, a)                                                                        \
@@ -35,7 +38,8 @@ typedef struct {
   X("--bins", OPT_SIZE, &a.bins, "B", "histogram bins per side (must divide --cells)")         \
   X("--seed", OPT_U64, &a.seed, "N", "PCG32 seed; particle i draws from stream i")             \
   X("--threads", OPT_INT, &a.threads, "N", "OpenMP threads (0: all; results do not depend on it)") \
-  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")
+  X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")                               \
+  X("--checkpoint", OPT_STRING, &a.checkpoint, "FILE", "--sde: save the particles in blocks as they finish; an interrupted run given the same FILE resumes (docs/reliability.md)")
 
 #define OPT_ENTRY(flag, kind, target, meta, help) {flag, kind, target, meta, help, 0},
 
@@ -46,12 +50,97 @@ static const char *const SUMMARY =
     "valley integrates along x-then-y and y-then-x and reports the L1 distance of each to the\n"
     "finite-volume density.  See docs/fokker_planck_fv.md.";
 
+/* --checkpoint (cli/ckrun.c): the ensemble's particles in blocks, each block's final positions and
+ * histograms saved as it ends; particle i's path does not depend on its block (first_particle, as
+ * under MPI) and the histograms are integer counts, so a resumed run reports the bytes of an
+ * uninterrupted one. */
+typedef struct {
+  const valley_fp2d_t *p;
+  const valley_langevin2d_config_t *cfg;
+  valley_langevin2d_result_t *res;
+  size_t cells;
+} fp2d_ck_t;
+
+static size_t fp2d_record_size(void *arg, size_t count) {
+  const fp2d_ck_t *t = arg;
+  return 2 * count * sizeof(double) + 2 * t->cells * sizeof(uint64_t) + sizeof(uint64_t);
+}
+
+static valley_status_t fp2d_ck_block(void *arg, size_t first, size_t count, void *record,
+                                     int (*progress)(double, void *), void *progress_arg,
+                                     valley_error_t *err) {
+  const fp2d_ck_t *t = arg;
+  valley_langevin2d_config_t c = *t->cfg;
+  c.first_particle = first;
+  c.particles = count;
+  c.progress = progress;
+  c.progress_arg = progress_arg;
+  valley_langevin2d_result_t *part = valley_langevin2d_result_alloc(count, c.nx, c.ny);
+  if (part == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", count);
+  valley_status_t st = valley_langevin2d_run(t->p, &c, part, err);
+  if (st == VALLEY_OK) {
+    unsigned char *q = record;
+    memcpy(q, part->x, count * sizeof(double)), q += count * sizeof(double);
+    memcpy(q, part->y, count * sizeof(double)), q += count * sizeof(double);
+    memcpy(q, part->hist, t->cells * sizeof(uint64_t)), q += t->cells * sizeof(uint64_t);
+    memcpy(q, part->path_hist, t->cells * sizeof(uint64_t)), q += t->cells * sizeof(uint64_t);
+    memcpy(q, &part->path_samples, sizeof(uint64_t));
+  }
+  valley_langevin2d_result_free(part);
+  return st;
+}
+
+static void fp2d_ck_merge(void *arg, size_t first, size_t count, const void *record) {
+  const fp2d_ck_t *t = arg;
+  const unsigned char *q = record;
+  memcpy(t->res->x + first, q, count * sizeof(double)), q += count * sizeof(double);
+  memcpy(t->res->y + first, q, count * sizeof(double)), q += count * sizeof(double);
+  for (size_t i = 0; i < t->cells; i++, q += sizeof(uint64_t)) {
+    uint64_t v;
+    memcpy(&v, q, sizeof v);
+    t->res->hist[i] += v;
+  }
+  for (size_t i = 0; i < t->cells; i++, q += sizeof(uint64_t)) {
+    uint64_t v;
+    memcpy(&v, q, sizeof v);
+    t->res->path_hist[i] += v;
+  }
+  uint64_t v;
+  memcpy(&v, q, sizeof v);
+  t->res->path_samples += v;
+}
+
+static valley_status_t sde_checkpointed(const args_t *a, const cli_opt_t *opts, size_t nopts,
+                                        const valley_fp2d_t *p,
+                                        const valley_langevin2d_config_t *cfg,
+                                        valley_langevin2d_result_t *res, valley_error_t *err) {
+  valley_status_t st = valley_langevin2d_config_check(cfg, err); /* before the file is made */
+  if (st != VALLEY_OK) return st;
+  static const char *const skip[] = {"--threads", "--json", "--checkpoint"};
+  char *fp = cli_fingerprint(CMD, opts, nopts, skip, sizeof skip / sizeof skip[0]);
+  if (fp == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+  fp2d_ck_t t = {p, cfg, res, cfg->nx * cfg->ny};
+  cli_ck_t c = {CMD, a->checkpoint, fp, "particles", cfg->particles, 64, 1024, 1,
+                fp2d_record_size, fp2d_ck_block, fp2d_ck_merge, &t, cfg->progress,
+                cfg->progress_arg};
+  st = cli_ck_run(&c, err);
+  free(fp);
+  if (st == VALLEY_OK) {
+    /* the histograms' box, as a run sets it */
+    res->xlo = p->xlo;
+    res->xhi = p->xhi;
+    res->ylo = p->ylo;
+    res->yhi = p->yhi;
+  }
+  return st;
+}
+
 /* mpi: NULL, or the MPI ranks (cli/mpi.h, docs/mpi.md): every rank parses and checks the same
  * arguments; rank 0 alone solves the finite volumes and the formulas; the --sde particles are
  * split across the ranks; rank 0 alone reports. */
 static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
   int root = cli_mpi_rank(mpi) == 0;
-  args_t a = {"curl", 1.0, 0.5, 4.0, 128, 0, 32, 1e-3, 8.0, 1, 0, 0};
+  args_t a = {"curl", 1.0, 0.5, 4.0, 128, 0, 32, 1e-3, 8.0, 1, 0, 0, NULL};
   cli_opt_t opts[] = {FP2D_OPTIONS(OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
   int rc = cli_parse_or_help(CMD, SUMMARY, argc, argv, opts, nopts);
@@ -71,6 +160,12 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
   if (a.bins < 2 || a.cells % a.bins != 0)
     return cli_usage_error(CMD, "--bins must be >= 2 and divide --cells = %zu (got %zu)", a.cells, a.bins);
   if (a.threads < 0) return cli_usage_error(CMD, "--threads must be >= 0 (got %d)", a.threads);
+  if (a.checkpoint != NULL && a.sde == 0)
+    return cli_usage_error(CMD, "--checkpoint saves the --sde ensemble; give --sde N");
+  if (a.checkpoint != NULL && cli_mpi_split(mpi))
+    return root ? cli_usage_error(CMD, "--checkpoint is for one process (under mpirun the ranks' "
+                                       "particles are not saved)")
+                : CLI_EXIT_USAGE;
   valley_fp2d_example_t ex = {a.a, a.L};
   valley_fp2d_t p;
   if (curl)
@@ -124,7 +219,9 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
         st = VALLEY_ENOMEM;
     } else
 #endif
-    if (st == VALLEY_OK)
+    if (st == VALLEY_OK && a.checkpoint != NULL)
+      st = sde_checkpointed(&a, opts, nopts, &p, &cfg, res, &err);
+    else if (st == VALLEY_OK)
       st = valley_langevin2d_run(&p, &cfg, res, &err);
     cli_progress_done(&prog);
     const double *rhos[3] = {r.rho_fv, r.rho_xy, r.rho_yx};
@@ -144,7 +241,7 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
       else if (own)
         fprintf(mpi->err, "valley %s: MPI rank %d: --sde: %s\n", CMD, mpi->rank, err.message);
 #endif
-      return CLI_EXIT_FAIL;
+      return st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
     }
   }
   if (!root) return CLI_EXIT_OK;
@@ -206,6 +303,13 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
              "discretisation error (second order).\n");
   }
   valley_curl2d_free(&r);
+  if (a.checkpoint != NULL) {
+    if (fflush(stdout) != 0) {
+      fprintf(stderr, "valley %s: cannot write the report; %s is kept\n", CMD, a.checkpoint);
+      return CLI_EXIT_FAIL;
+    }
+    unlink(a.checkpoint); /* the report is out: nothing left to resume */
+  }
   return CLI_EXIT_OK;
 }
 

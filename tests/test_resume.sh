@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoint and resume of the long runs (docs/reliability.md): theorem2 --checkpoint (chains),
-# theorem1 --checkpoint (the gain's Monte Carlo blocks), steady-state --checkpoint (the SDE and
-# SGD ensembles' particles) and net train --state (epochs).  Each run is killed with SIGKILL once
+# theorem1 --checkpoint (the gain's Monte Carlo blocks), steady-state and fp2d --checkpoint (the
+# SDE and SGD ensembles' particles) and net train --state (epochs).  Each run is killed with SIGKILL once
 # its file holds some finished work, its file is given a torn tail, and the run is started again:
 # it must say that it resumes, print the bytes of an uninterrupted run (net train: the same
 # checkpoint bytes and report but for wall-clock seconds) and remove its file.  A file from other
@@ -71,6 +71,7 @@ resume_case theorem2 --checkpoint again theorem2 --json --chains 4096 --steps 50
 resume_case theorem1 --checkpoint once theorem1 --json --method monte-carlo --samples 10000000 --d 6 --k 2 --threads 1
 resume_case steady --checkpoint once steady-state --preset fig6-three --T 0.1 --sde --sgd-lr 0.02 \
   --particles 16384 --time 5 --threads 1 --json
+resume_case fp2d --checkpoint once fp2d --sde 32768 --time 2 --threads 1 --json
 
 # a file from other settings, and a file that is no checkpoint: exit 2, one line, file kept
 kill_after "$tmp/other.ck" "" theorem2 --json --chains 4096 --steps 500000 --threads 1 --checkpoint "$tmp/other.ck"
