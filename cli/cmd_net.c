@@ -467,6 +467,7 @@ static int cmd_train(int argc, char **argv) {
   if (st == VALLEY_OK && a.state != NULL) {
     static const char *const skip[] = {"--json", "--state", "--out", "--safetensors"};
     fp = cli_fingerprint(cmd, opts, nopts, skip, sizeof skip / sizeof skip[0]);
+    valley_runck_remove_stale(a.state); /* a SIGKILL in the middle of a save */
     st = fp == NULL ? VALLEY_ERROR(&err, VALLEY_ENOMEM, "out of memory")
                     : state_load(a.state, fp, a.epochs, net, params, velocity, swa, &swa_count,
                                  hist, &e0, &err);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -20,6 +21,7 @@ typedef struct {
   const char *valley, *noise, *trajectory, *grid, *out, *device, *checkpoint;
   uint64_t trajectory_steps;
   int json;
+  double checkpoint_every;
 } args_t;
 
 /* The option table: the only declaration of theorem2's flags. */
@@ -46,7 +48,8 @@ typedef struct {
   X("--trajectory", OPT_STRING, &a.trajectory, "FILE.csv", "write chain 0's path and running mean (Figure 5)") \
   X("--trajectory-steps", OPT_U64, &a.trajectory_steps, "N", "iterates in --trajectory (>= 1)")   \
   X("--json", OPT_FLAG, &a.json, NULL, "print the report as JSON")                               \
-  X("--checkpoint", OPT_STRING, &a.checkpoint, "FILE", "save the chains in blocks as they finish; an interrupted run given the same FILE resumes (docs/reliability.md)") \
+  X("--checkpoint", OPT_STRING, &a.checkpoint, "FILE", "save the chains in blocks as they finish, and the running block's state every --checkpoint-every seconds; an interrupted run given the same FILE resumes (docs/reliability.md)") \
+  X("--checkpoint-every", OPT_DOUBLE, &a.checkpoint_every, "SECONDS", "with --checkpoint: how often the running block's state is saved (0: after every time segment)") \
   X("--grid", OPT_STRING, &a.grid, "SPEC", "sweep a grid, e.g. 'c=2,4;nu=0.5,1' (docs/sweeps.md)") \
   X("--out", OPT_STRING, &a.out, "FILE.jsonl", "with --grid: one JSON line per point (resumable)")
 
@@ -296,7 +299,7 @@ static const valley_sweep_param_t SWEEPABLE[] = {
     {"noise", 0}, {"valley", 0}, {"seed", 1}};
 static const char *const UNFINGERPRINTED[] = {"--threads", "--json", "--trajectory",
                                               "--trajectory-steps", "--grid", "--out", "--gpu",
-                                              "--checkpoint"};
+                                              "--checkpoint", "--checkpoint-every"};
 
 /* --checkpoint (cli/ckrun.c): the chains in blocks of at least 1024 (at most 64 blocks), each
  * block's per-chain records and round-length histogram saved as it ends.  Chain i's numbers do
@@ -305,7 +308,43 @@ static const char *const UNFINGERPRINTED[] = {"--threads", "--json", "--trajecto
 typedef struct {
   valley_thm2_report_t *rep;
   valley_sgd1d_result_t *full;
+  const char *fp, *part; /* the run's fingerprint; FILE.part: the running block's state */
+  double every;          /* seconds between saves of the running block's state */
+  double last;           /* when it was last saved */
+  size_t first, count;   /* the running block */
+  valley_error_t save_err;
+  int save_failed;
 } thm2_ck_t;
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The running block's fingerprint: the run's and the block's chains. */
+static char *block_fp(const thm2_ck_t *t) {
+  size_t n = strlen(t->fp) + 64;
+  char *s = malloc(n);
+  if (s != NULL) snprintf(s, n, "%s block-chains %zu+%zu", t->fp, t->first, t->count);
+  return s;
+}
+
+/* valley_sgd1d_config_t.snapshot: FILE.part, atomically, every `every` seconds.  A failed save
+ * stops the run (the message says why). */
+static int thm2_snapshot(uint64_t steps_done, const void *state, size_t bytes, void *arg) {
+  thm2_ck_t *t = arg;
+  if (steps_done >= t->rep->cfg.steps) return 0; /* the block is done: its record follows */
+  double now = mono_s();
+  if (now - t->last < t->every) return 0;
+  char *fp = block_fp(t);
+  valley_status_t st = fp == NULL ? VALLEY_ERROR(&t->save_err, VALLEY_ENOMEM, "out of memory")
+                                  : valley_runck_save_state(t->part, fp, state, bytes, &t->save_err);
+  free(fp);
+  t->last = mono_s();
+  if (st != VALLEY_OK) t->save_failed = 1;
+  return st != VALLEY_OK;
+}
 
 static size_t thm2_record_size(void *arg, size_t count) {
   (void)arg;
@@ -318,13 +357,40 @@ static valley_status_t thm2_ck_block(void *arg, size_t first, size_t count, void
   thm2_ck_t *t = arg;
   valley_sgd1d_result_t *local = valley_sgd1d_result_alloc(count);
   if (local == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu chains", count);
-  int (*saved)(double, void *) = t->rep->cfg.progress;
-  void *saved_arg = t->rep->cfg.progress_arg;
-  t->rep->cfg.progress = progress;
-  t->rep->cfg.progress_arg = progress_arg;
-  valley_status_t st = valley_thm2_simulate(t->rep, first, local, err);
-  t->rep->cfg.progress = saved;
-  t->rep->cfg.progress_arg = saved_arg;
+  /* a state of this block saved by an interrupted run: go on from it */
+  t->first = first;
+  t->count = count;
+  void *state = NULL;
+  size_t state_len = 0;
+  char *fp = block_fp(t);
+  if (fp == NULL) {
+    valley_sgd1d_result_free(local);
+    return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
+  }
+  valley_error_t lerr;
+  if (valley_runck_load_state(t->part, fp, &state, &state_len, &lerr) != VALLEY_OK) {
+    /* another block's (killed between saving its record and removing this file) or damaged */
+    state = NULL;
+    unlink(t->part);
+  } else if (state != NULL) {
+    fprintf(stderr, "valley %s: resuming chains %zu..%zu part-way from %s\n", CMD, first,
+            first + count - 1, t->part);
+  }
+  free(fp);
+  valley_thm2_report_t *rep = t->rep;
+  valley_sgd1d_config_t saved = rep->cfg;
+  rep->cfg.progress = progress;
+  rep->cfg.progress_arg = progress_arg;
+  rep->cfg.snapshot = thm2_snapshot;
+  rep->cfg.snapshot_arg = t;
+  rep->cfg.resume = state;
+  rep->cfg.resume_bytes = state_len;
+  t->last = mono_s();
+  t->save_failed = 0;
+  valley_status_t st = valley_thm2_simulate(rep, first, local, err);
+  rep->cfg = saved;
+  free(state);
+  if (st == VALLEY_ECANCEL && t->save_failed) *err = t->save_err, st = t->save_err.code;
   if (st == VALLEY_OK) {
     unsigned char *r = record;
     memcpy(r, local->chain, count * sizeof(valley_sgd1d_chain_t));
@@ -349,9 +415,19 @@ static valley_status_t run_checkpointed(const args_t *a, const cli_opt_t *opts, 
   if (st != VALLEY_OK) return st;
   char *fp = cli_fingerprint(CMD, opts, nopts, UNFINGERPRINTED,
                              sizeof UNFINGERPRINTED / sizeof UNFINGERPRINTED[0]);
-  thm2_ck_t t = {rep, valley_sgd1d_result_alloc(a->cfg.chains)};
-  if (fp == NULL || t.full == NULL) {
+  size_t plen = strlen(a->checkpoint) + 6;
+  char *part = malloc(plen);
+  if (part != NULL) snprintf(part, plen, "%s.part", a->checkpoint);
+  thm2_ck_t t;
+  memset(&t, 0, sizeof t);
+  t.rep = rep;
+  t.full = valley_sgd1d_result_alloc(a->cfg.chains);
+  t.fp = fp;
+  t.part = part;
+  t.every = a->checkpoint_every;
+  if (fp == NULL || t.full == NULL || part == NULL) {
     free(fp);
+    free(part);
     valley_sgd1d_result_free(t.full);
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu chains", a->cfg.chains);
   }
@@ -363,6 +439,8 @@ static valley_status_t run_checkpointed(const args_t *a, const cli_opt_t *opts, 
     st = valley_thm2_reduce(rep, t.full, err);
   }
   valley_sgd1d_result_free(t.full);
+  if (st == VALLEY_OK) unlink(part); /* no block is running */
+  free(part);
   free(fp);
   return st;
 }
@@ -380,6 +458,7 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
   a.noise = "uniform";
   a.device = "cpu";
   a.trajectory_steps = 2000;
+  a.checkpoint_every = 60;
   cli_opt_t opts[] = {THM2_OPTIONS(THM2_OPT_ENTRY, a)};
   size_t nopts = sizeof opts / sizeof opts[0];
   int rc = cli_parse_or_help(CMD, SUMMARY, argc, argv, opts, nopts);
@@ -397,6 +476,11 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
                      &run, mpi);
   }
   if (a.out != NULL) return cli_usage_error(CMD, "--out needs --grid");
+  if (!(a.checkpoint_every >= 0) || !isfinite(a.checkpoint_every))
+    return cli_usage_error(CMD, "--checkpoint-every must be >= 0 seconds (got %g)",
+                           a.checkpoint_every);
+  if (cli_given(opts, nopts, "--checkpoint-every") && a.checkpoint == NULL)
+    return cli_usage_error(CMD, "--checkpoint-every needs --checkpoint FILE");
   if ((rc = configure(&run, CMD)) >= 0) return rc;
   valley_error_t err;
   valley_outfile_t out = {NULL, NULL, NULL};

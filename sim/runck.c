@@ -1,5 +1,6 @@
 /* Resumable runs (include/valley/runck.h): a header line, the fingerprint, then CRC-checked
  * records appended and fsync'ed one by one. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -371,4 +372,36 @@ valley_status_t valley_runck_load_state(const char *path, const char *fingerprin
   *data = slot;
   *len = slot_len;
   return VALLEY_OK;
+}
+
+void valley_runck_remove_stale(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash != NULL ? slash + 1 : path;
+  size_t dl = slash != NULL ? (size_t)(slash - path) : 0, bl = strlen(base);
+  char *dir = malloc(dl + 2);
+  if (dir == NULL) return;
+  if (slash == NULL)
+    strcpy(dir, ".");
+  else if (dl == 0)
+    strcpy(dir, "/");
+  else
+    memcpy(dir, path, dl), dir[dl] = '\0';
+  DIR *d = opendir(dir);
+  if (d != NULL) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      size_t n = strlen(e->d_name);
+      if (n != bl + 11 || strncmp(e->d_name, base, bl) != 0 ||
+          strncmp(e->d_name + bl, ".tmp.", 5) != 0)
+        continue;
+      size_t fl = strlen(dir) + 1 + n + 1;
+      char *full = malloc(fl);
+      if (full == NULL) break;
+      snprintf(full, fl, "%s/%s", dir, e->d_name);
+      unlink(full);
+      free(full);
+    }
+    closedir(d);
+  }
+  free(dir);
 }

@@ -354,12 +354,29 @@ valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu chain blocks", nblocks);
   }
   for (size_t i = 0; i < nblocks; i++) block_init(&blocks[i], cfg, first, count, i);
+  uint64_t t_resume = 0;
+  if (cfg->resume != NULL) {
+    /* a state of this run: the same blocks, streams and lanes, all at one step */
+    const valley_sgd1d_block_t *rb = cfg->resume;
+    int fits = cfg->resume_bytes == nblocks * sizeof *blocks;
+    for (size_t i = 0; fits && i < nblocks; i++)
+      fits = rb[i].nactive == blocks[i].nactive && rb[i].t == rb[0].t &&
+             rb[i].t <= cfg->steps && memcmp(rb[i].inc, blocks[i].inc, sizeof rb[i].inc) == 0;
+    if (!fits) {
+      free(blocks);
+      free(env);
+      return VALLEY_ERROR(err, VALLEY_EINVAL, "the saved state does not fit this run of %zu "
+                          "chains from chain %zu", count, first);
+    }
+    memcpy(blocks, rb, nblocks * sizeof *blocks);
+    t_resume = blocks[0].t;
+  }
   int fast = !cfg->force_generic && cfg->valley.kind == VALLEY_VALLEY1D_CANONICAL &&
              cfg->noise == VALLEY_NOISE_UNIFORM;
 
   /* Time is cut into segments so that progress can be reported and the run cancelled; every
    * block's state carries over, so the segmentation does not change any number. */
-  uint64_t nseg = cfg->progress != NULL ? 100 : 1;
+  uint64_t nseg = cfg->progress != NULL || cfg->snapshot != NULL ? 100 : 1;
   if (nseg > cfg->steps) nseg = cfg->steps;
 #ifdef VALLEY_HAVE_OPENMP
   int nthreads = cfg->threads;
@@ -367,6 +384,7 @@ valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
   int failed = 0;
   for (uint64_t seg = 1; seg <= nseg && !failed; seg++) {
     uint64_t until = seg == nseg ? cfg->steps : cfg->steps / nseg * seg;
+    if (until <= t_resume) continue; /* done before the state was saved */
 #ifdef VALLEY_HAVE_OPENMP
     if (nthreads <= 0) nthreads = omp_get_max_threads();
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) default(none) \
@@ -387,6 +405,13 @@ valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
         generic_advance(&blocks[i], cfg, &kp, until, r);
         gsl_rng_free(r);
       }
+    }
+    if (!failed && cfg->snapshot != NULL &&
+        cfg->snapshot(until, blocks, nblocks * sizeof *blocks, cfg->snapshot_arg) != 0) {
+      free(blocks);
+      free(env);
+      return VALLEY_ERROR(err, VALLEY_ECANCEL, "run cancelled after %llu of %llu steps",
+                          (unsigned long long)until, (unsigned long long)cfg->steps);
     }
     if (!failed && cfg->progress != NULL &&
         cfg->progress((double)until / (double)cfg->steps, cfg->progress_arg) != 0) {
@@ -410,6 +435,10 @@ valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
   free(blocks);
   free(env);
   return VALLEY_OK;
+}
+
+size_t valley_sgd1d_state_bytes(size_t chains) {
+  return (chains + VALLEY_LANES - 1) / VALLEY_LANES * sizeof(valley_sgd1d_block_t);
 }
 
 valley_status_t valley_sgd1d_path(const valley_sgd1d_config_t *cfg, double *w, size_t n,

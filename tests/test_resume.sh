@@ -73,6 +73,25 @@ resume_case steady --checkpoint once steady-state --preset fig6-three --T 0.1 --
   --particles 16384 --time 5 --threads 1 --json
 resume_case fp2d --checkpoint once fp2d --sde 32768 --time 2 --threads 1 --json
 
+# theorem2 part-way through a block: 64 long chains are one block; --checkpoint-every 0 saves its
+# state after every time segment (FILE.part); killed once that exists, the run goes on from it
+T2L="theorem2 --json --chains 64 --steps 12000000 --threads 1"
+"$valley" $T2L > "$tmp/t2l.ref" 2>/dev/null
+"$valley" $T2L --checkpoint "$tmp/t2l.ck" --checkpoint-every 0 > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 3000); do [ -f "$tmp/t2l.ck.part" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.01; done
+sleep 0.2
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ -f "$tmp/t2l.ck.part" ] && ok "theorem2: a block's state is saved part-way (FILE.part)" || bad "theorem2: no FILE.part"
+: > "$tmp/t2l.ck.part.tmp.Zz9Yy8" # as if killed in the middle of a save
+"$valley" $T2L --checkpoint "$tmp/t2l.ck" > "$tmp/t2l.out" 2> "$tmp/t2l.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q "resuming chains 0..63 part-way" "$tmp/t2l.err" && cmp -s "$tmp/t2l.ref" "$tmp/t2l.out" \
+  && ok "theorem2: resumed part-way through the block, byte-identical" || bad "theorem2 part-way: exit $rc: $(cat "$tmp/t2l.err")"
+[ -z "$(ls "$tmp" | grep t2l.ck)" ] && ok "theorem2: FILE, FILE.part and the stale temporary file are gone" \
+  || bad "theorem2: left $(ls "$tmp" | grep t2l.ck)"
+
 # a file from other settings, and a file that is no checkpoint: exit 2, one line, file kept
 kill_after "$tmp/other.ck" "" theorem2 --json --chains 4096 --steps 500000 --threads 1 --checkpoint "$tmp/other.ck"
 if [ -f "$tmp/other.ck" ]; then

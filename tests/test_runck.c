@@ -142,6 +142,20 @@ int main(void) {
   st = valley_runck_save_state("/nonexistent-dir/s", fp, s2, sizeof s2, &err);
   check(&t, st == VALLEY_EIO, "a state into a missing directory fails: %s", err.message);
 
+  /* what a SIGKILL in the middle of an atomic save leaves: removed; look-alikes kept */
+  char stale[300], keep1[300], keep2[300];
+  snprintf(stale, sizeof stale, "%s.tmp.AbC123", state);
+  snprintf(keep1, sizeof keep1, "%s.tmp.AbC12", state);
+  snprintf(keep2, sizeof keep2, "%s.tmpxAbC123", state);
+  fclose(fopen(stale, "w"));
+  fclose(fopen(keep1, "w"));
+  fclose(fopen(keep2, "w"));
+  valley_runck_remove_stale(state);
+  check(&t, access(stale, F_OK) != 0 && access(keep1, F_OK) == 0 && access(keep2, F_OK) == 0 &&
+                access(state, F_OK) == 0,
+        "remove_stale removes PATH.tmp.XXXXXX only");
+  unlink(keep1);
+  unlink(keep2);
   unlink(state);
   unlink(junk);
   rmdir(dir);

@@ -60,4 +60,9 @@ valley_status_t valley_runck_save_state(const char *path, const char *fingerprin
 valley_status_t valley_runck_load_state(const char *path, const char *fingerprint, void **data,
                                         size_t *len, valley_error_t *err);
 
+/* Removes what a run killed in the middle of an atomic write (SIGKILL, a power cut) leaves beside
+ * path: files named "<path>.tmp.XXXXXX" (six characters, mkstemp's), valley's temporary names.
+ * Called before a resumed run writes path again. */
+void valley_runck_remove_stale(const char *path);
+
 #endif

@@ -75,6 +75,16 @@ typedef struct {
    * Return nonzero to cancel (the run then returns VALLEY_ECANCEL). */
   int (*progress)(double fraction, void *arg);
   void *progress_arg;
+  /* Resumable runs (CPU kernels only; ignored with VALLEY_DEVICE_CUDA).  snapshot, when not
+   * NULL, is called from one thread after each time segment with the run's whole state: opaque
+   * bytes (valley_sgd1d_state_bytes(chains in the run)) and the steps done; nonzero cancels.
+   * resume, when not NULL, is such a state (resume_bytes long) of the same configuration and
+   * chain range: the run goes on from it instead of step 0, and ends with the numbers of an
+   * uninterrupted run.  A state that does not fit is EINVAL. */
+  int (*snapshot)(uint64_t steps_done, const void *state, size_t bytes, void *arg);
+  void *snapshot_arg;
+  const void *resume;
+  size_t resume_bytes;
 } valley_sgd1d_config_t;
 
 /* Per-chain statistics: each chain is one replicate for the confidence intervals. */
@@ -117,6 +127,9 @@ valley_status_t valley_sgd1d_run(const valley_sgd1d_config_t *cfg,
 valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
                                        const valley_sgd1d_probes_t *probes, size_t first,
                                        valley_sgd1d_result_t *res, valley_error_t *err);
+
+/* Bytes of a run's state (valley_sgd1d_config_t.snapshot) for a range of `chains` chains. */
+size_t valley_sgd1d_state_bytes(size_t chains);
 
 /* One noise draw for the configuration (uniform, two-point or truncated normal) from r, a
  * generator of type valley_gsl_rng_pcg32 (valley/pcg.h). */
