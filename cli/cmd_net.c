@@ -443,6 +443,7 @@ static int cmd_train(int argc, char **argv) {
     valley_json_string(&j, "command", "net");
     valley_json_string(&j, "subcommand", "train");
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     json_widths(&j, &cfg);
     valley_json_u64(&j, "parameters", net->n_params);
     valley_json_u64(&j, "epochs", a.epochs);
@@ -596,6 +597,7 @@ static int cmd_eval(int argc, char **argv) {
         valley_json_string(&j, "command", "net");
         valley_json_string(&j, "subcommand", "eval");
         valley_json_string(&j, "version", VALLEY_VERSION);
+        valley_json_build(&j);
         valley_json_string(&j, "source", a.checkpoint ? a.checkpoint : a.safetensors);
         json_widths(&j, &net->cfg);
         valley_json_u64(&j, "parameters", net->n_params);
@@ -887,6 +889,7 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
     valley_json_string(&j, "command", "net");
     valley_json_string(&j, "subcommand", "probe");
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     valley_json_string(&j, "source", a.checkpoint ? a.checkpoint : a.safetensors);
     json_widths(&j, &net->cfg);
     valley_json_u64(&j, "parameters", net->n_params);
