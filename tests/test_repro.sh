@@ -21,7 +21,8 @@ ok() { echo "ok  : $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
 # Timings are the one legitimate difference between two runs; everything else is compared.
-# Only valley check reports them (report.json, report.md, index.html, its --json).
+# Only valley check (report.json, report.md, index.html, --json) and net train and probe (--json)
+# report them.
 scrub() {
   "$py" - "$1" <<'PY'
 import os, re, sys
@@ -145,12 +146,12 @@ matrix steady-state 1 1 steady-state --preset fig4-left --T 0.1 --sde --sgd-lr 0
   --particles 2000 --time 0.3 --dt 1e-3 --bins 60 --seed @S --json --out rho.csv --points 101
 matrix fp2d 1 1 fp2d --example curl --sde 2000 --time 1 --cells 32 --bins 16 --seed @S --json
 matrix direction 0 0 direction --profile "$tmp/prof.csv" --json --csv xi.csv
-matrix net-train 1 0 net train --widths 784,16,10 --epochs 1 --batch 32 --data "$data" \
+SCRUB=1 matrix net-train 1 0 net train --widths 784,16,10 --epochs 1 --batch 32 --data "$data" \
   --seed @S --out net.vck --safetensors net.safetensors --json
 ck=$tmp/net-train.a/net.vck
 if [ -f "$ck" ]; then
   matrix net-eval 0 0 net eval --checkpoint "$ck" --data "$data" --json
-  matrix net-probe 1 0 net probe --checkpoint "$ck" --data "$data" --directions 2 --grid -1:1:5 \
+  SCRUB=1 matrix net-probe 1 0 net probe --checkpoint "$ck" --data "$data" --directions 2 --grid -1:1:5 \
     --seed @S --out p --json
 else
   bad "net eval / probe: no checkpoint from net train"
