@@ -333,10 +333,14 @@ static int cmd_train(int argc, char **argv) {
     return cli_usage_error(cmd, "--epochs must be in [1, 100000] (got %zu)", a.epochs);
   if (a.batch < 1 || a.batch > 65536)
     return cli_usage_error(cmd, "--batch must be in [1, 65536] (got %zu)", a.batch);
-  if (!(a.lr > 0)) return cli_usage_error(cmd, "--lr must be > 0 (got %g)", a.lr);
+  if (!(a.lr > 0) || !(a.lr <= 1e30))
+    return cli_usage_error(cmd, "--lr must be > 0 and <= 1e30 (the weights are floats; got %g)",
+                           a.lr);
   if (!(a.momentum >= 0 && a.momentum < 1))
     return cli_usage_error(cmd, "--momentum must be in [0, 1) (got %g)", a.momentum);
-  if (!(a.wd >= 0)) return cli_usage_error(cmd, "--weight-decay must be >= 0 (got %g)", a.wd);
+  if (!(a.wd >= 0) || !(a.wd <= 1e30))
+    return cli_usage_error(cmd, "--weight-decay must be >= 0 and <= 1e30 (the weights are floats; "
+                           "got %g)", a.wd);
   if (!(a.gamma > 0 && a.gamma <= 1))
     return cli_usage_error(cmd, "--lr-gamma must be in (0, 1] (got %g)", a.gamma);
   if (a.swa_freq < 1) return cli_usage_error(cmd, "--swa-freq must be >= 1 (got %zu)", a.swa_freq);
