@@ -30,9 +30,9 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* 2 for bad input, 1 for out of memory or I/O on output. */
+/* 2 for bad input, 1 for out of memory or a numerical failure. */
 static int fail_status(valley_status_t st) {
-  return st == VALLEY_ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+  return st == VALLEY_ENOMEM || st == VALLEY_ENUMERIC ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
 }
 
 /* "784,256,10" -> cfg (no BN yet).  -1 when fine, else the exit status after the error line. */
@@ -854,7 +854,8 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
   if (cli_mpi_split(mpi) && st != VALLEY_OK) {
     if (!root && own) fprintf(mpi->err, "valley %s: MPI rank %d: %s\n", cmd, mpi->rank, err.message);
     if (!root) {
-      rc = st == VALLEY_ENOMEM || st == VALLEY_EIO ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+      rc = st == VALLEY_ENOMEM || st == VALLEY_EIO || st == VALLEY_ENUMERIC ? CLI_EXIT_FAIL
+                                                                         : CLI_EXIT_USAGE;
       goto done;
     }
   }
@@ -883,7 +884,8 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
   }
   if (st != VALLEY_OK) {
     fprintf(stderr, "valley %s: %s\n", cmd, err.message);
-    rc = st == VALLEY_ENOMEM || st == VALLEY_EIO ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+    rc = st == VALLEY_ENOMEM || st == VALLEY_EIO || st == VALLEY_ENUMERIC ? CLI_EXIT_FAIL
+                                                                         : CLI_EXIT_USAGE;
     goto done;
   }
   size_t i0 = grid_index(grid, n_grid, 0.0);
