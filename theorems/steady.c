@@ -217,7 +217,7 @@ valley_status_t valley_steady_prepare(valley_steady_ctx_t *ctx, const valley_fp1
       }
     /* U_tr, its curvature and D' at each; the test minimum within the training minimum's half of
      * the way to its neighbours, widened by half again (the shift is small against that). */
-    for (size_t k = 0; k < ctx->ntr; k++) {
+    for (size_t k = 0; k < ctx->ntr && st == VALLEY_OK; k++) {
       valley_fp1d_eval_t e;
       eval_at(ctx, ctx->theta_tr[k], &e);
       ctx->U_tr[k] = e.U;
