@@ -437,8 +437,9 @@ valley_status_t valley_sweep_record(const valley_sweep_t *s, size_t i, char **li
   const char *v[VALLEY_SWEEP_MAXP];
   valley_sweep_grid_point(s->grid, i, v);
   valley_status_t st = s->point(i, v, &j, s->arg, err);
-  if (st == VALLEY_EINVAL || st == VALLEY_EDOM || st == VALLEY_ENOROOT) {
-    /* the parameters' fault, not the run's: the point's record says so and the sweep goes on */
+  if (st == VALLEY_EINVAL || st == VALLEY_EDOM || st == VALLEY_ENOROOT || st == VALLEY_ENUMERIC) {
+    /* the parameters' fault, not the run's (numerical trouble included: a T too small, SGD that
+     * blows up at that point): the point's record says so and the sweep goes on */
     fclose(m.f);
     free(m.text);
     if (!membuf_open(&m)) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");

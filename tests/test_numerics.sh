@@ -61,6 +61,16 @@ trouble "steady-state at T = 1e-300" 1 "too narrow for the quadrature" rho.csv \
   steady-state --preset fig6-three --T 1e-300 --out rho.csv
 trouble "basins sweep down to T = 1e-12" 1 "numerical failure" sweep.csv \
   basins --preset fig4-left --sweep 1e-12:1:5 --json --csv sweep.csv
+# ... in a grid sweep: that point's record is an error naming it, and the sweep goes on
+(cd "$tmp" && "$valley" basins --param-grid 'T=1e-12,0.1' --out grid.jsonl > "$tmp/out" 2> "$tmp/err")
+rc=$?
+[ $rc -eq 0 ] && "$py" - "$tmp/grid.jsonl" <<'PY' && ok "basins --param-grid T=1e-12,0.1: an error record, then T = 0.1" \
+  || bad "sweep with a failing point: exit $rc: $(tail -n 1 "$tmp/err")"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()[1:]]
+assert len(r) == 2 and "too narrow for the quadrature" in r[0]["error"], r[0]
+assert "error" not in r[1] and r[1]["log_Z"] is not None, r[1]
+PY
 # ... and a D = e^(w theta) that overflows the domain is refused before any work
 trouble "steady-state, D = e^(300 theta)" 2 "noise variance D must be finite" - \
   steady-state --preset fig4-left --noise exp --wscale 300 --T 0.1

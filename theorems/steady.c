@@ -452,10 +452,9 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
     if (!(I0 > 0.0) || !isfinite(I0) || !isfinite(I1) || (ctx->utest && !isfinite(I2))) {
       st = VALLEY_ERROR(err, VALLEY_ENUMERIC,
                         "steady state at T = %g: the integral of exp(-2 (v - v(mu)) / T) over the "
-                        "basin [%g, %g] is %g (E U_tr integral %g): the peak at mu = %g is too "
-                        "narrow for the quadrature (T too small) or the loss overflows; numerical "
-                        "failure, no result",
-                        T, B->a, B->b, I0, I1, B->mu);
+                        "basin [%g, %g] is %g: the peak at mu = %g is too narrow for the "
+                        "quadrature (T too small) or the loss overflows; numerical failure",
+                        T, B->a, B->b, isfinite(I1) ? I0 : I1, B->mu);
       break;
     }
     lw[k] = -2.0 * B->v_mu / T + log(I0);
