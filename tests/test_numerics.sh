@@ -94,6 +94,19 @@ trouble "net train --lr 1e300 (not a float)" 2 "the weights are floats" net.vck 
   --out good.vck > /dev/null 2>&1) || bad "net train (the probe's checkpoint) failed"
 trouble "net probe --grid -1e30:1e30:5" 1 "overflow a float" p_ \
   net probe --checkpoint good.vck --data "$data" --directions 1 --grid -1e30:1e30:5 --out p --json
+# (a) a profile whose fits would overflow (loss 1e60) or underflow (steps of 1e-30 in l): refused
+"$py" - "$tmp/pbig.csv" "$tmp/ptiny.csv" <<'PY'
+import sys
+v = lambda x: 0.4 * x * x if x >= 0 else 1.2 * x * x
+ls = [(i - 300) / 100 for i in range(601)]
+for path, sl, sv in ((sys.argv[1], 1, 1e60), (sys.argv[2], 1e-28, 1)):
+    open(path, "w").write("l,train_loss,test_loss\n" + "".join(
+        "%r,%r,%r\n" % (l * sl, sv * v(l), sv * (v(l - 0.3) + 0.1)) for l in ls))
+PY
+trouble "direction: losses of 1e60" 2 "where the fits would overflow" xi.csv \
+  direction --profile pbig.csv --json --csv xi.csv
+trouble "direction: steps of 1e-30 in l" 2 "where the fits would underflow" xi.csv \
+  direction --profile ptiny.csv --json --csv xi.csv
 # (a) finite-volume rates that underflow at a small T on a coarse grid
 trouble "fp2d --T 1e-6 on 32 cells" 2 "rates underflow" - fp2d --example curl --cells 32 --T 1e-6 --json
 
