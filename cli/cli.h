@@ -11,7 +11,7 @@
 
 /* Exit statuses. */
 #define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1  /* a run that could not finish (out of memory, I/O) */
+#define CLI_EXIT_FAIL 1  /* a run that could not finish (out of memory, I/O, numerical failure) */
 #define CLI_EXIT_USAGE 2 /* bad input */
 
 typedef enum { OPT_DOUBLE, OPT_U64, OPT_SIZE, OPT_INT, OPT_STRING, OPT_FLAG } cli_opt_kind_t;

@@ -493,6 +493,7 @@ static int basins(int argc, char **argv, const cli_mpi_t *mpi) {
     valley_json_begin(&j, stdout);
     valley_json_string(&j, "command", a.cmd);
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     json_landscape(&j, &b, &a, &ctx);
     if (!a.sweep) {
       json_solution(&j, &s[0]);
@@ -888,6 +889,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
     valley_json_begin(&j, stdout);
     valley_json_string(&j, "command", a.cmd);
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     json_landscape(&j, &b, &a, &ctx);
     json_solution(&j, &s);
     if (nens > 0) {

@@ -46,6 +46,7 @@ static int list_checks(int json) {
   valley_json_t j;
   if (json) {
     valley_json_begin(&j, stdout);
+    valley_json_build(&j);
     valley_json_array(&j, "checks");
   }
   for (size_t i = 0; i < n; i++) {
@@ -148,6 +149,7 @@ int cli_cmd_check(int argc, char **argv) {
     valley_json_begin(&j, stdout);
     valley_json_string(&j, "command", "check");
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     valley_json_string(&j, "scale", valley_check_scale_name(cfg.scale));
     valley_json_u64(&j, "seed", cfg.seed);
     valley_json_string(&j, "report", a.out);

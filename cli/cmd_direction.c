@@ -205,6 +205,7 @@ int cli_cmd_direction(int argc, char **argv) {
     valley_json_begin(&j, stdout);
     valley_json_string(&j, "command", CMD);
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     valley_json_object(&j, "profile");
     valley_json_string(&j, "path", a.profile);
     valley_json_u64(&j, "points", p.n);

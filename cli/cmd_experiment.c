@@ -43,6 +43,7 @@ static int list_experiments(int json) {
   if (json) {
     valley_json_t j;
     valley_json_begin(&j, stdout);
+    valley_json_build(&j);
     valley_json_array(&j, "experiments");
     for (size_t i = 0; i < n; i++) {
       valley_json_object(&j, NULL);
@@ -143,6 +144,7 @@ int cli_cmd_experiment(int argc, char **argv) {
     valley_json_begin(&j, stdout);
     valley_json_string(&j, "command", "experiment");
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     valley_json_string(&j, "mode", a.full ? "full" : "quick");
     valley_json_u64(&j, "seed", a.seed);
     valley_json_array(&j, "experiments");

@@ -250,6 +250,7 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
     valley_json_begin(&j, stdout);
     valley_json_string(&j, "command", CMD);
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     valley_json_string(&j, "example", a.example);
     valley_json_number(&j, "a", a.a);
     valley_json_number(&j, "T", a.T);

@@ -32,9 +32,9 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* 2 for bad input, 1 for out of memory or I/O on output. */
+/* 2 for bad input, 1 for out of memory or a numerical failure. */
 static int fail_status(valley_status_t st) {
-  return st == VALLEY_ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+  return st == VALLEY_ENOMEM || st == VALLEY_ENUMERIC ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
 }
 
 /* "784,256,10" -> cfg (no BN yet).  -1 when fine, else the exit status after the error line. */
@@ -403,10 +403,14 @@ static int cmd_train(int argc, char **argv) {
     return cli_usage_error(cmd, "--epochs must be in [1, 100000] (got %zu)", a.epochs);
   if (a.batch < 1 || a.batch > 65536)
     return cli_usage_error(cmd, "--batch must be in [1, 65536] (got %zu)", a.batch);
-  if (!(a.lr > 0)) return cli_usage_error(cmd, "--lr must be > 0 (got %g)", a.lr);
+  if (!(a.lr > 0) || !(a.lr <= 1e30))
+    return cli_usage_error(cmd, "--lr must be > 0 and <= 1e30 (the weights are floats; got %g)",
+                           a.lr);
   if (!(a.momentum >= 0 && a.momentum < 1))
     return cli_usage_error(cmd, "--momentum must be in [0, 1) (got %g)", a.momentum);
-  if (!(a.wd >= 0)) return cli_usage_error(cmd, "--weight-decay must be >= 0 (got %g)", a.wd);
+  if (!(a.wd >= 0) || !(a.wd <= 1e30))
+    return cli_usage_error(cmd, "--weight-decay must be >= 0 and <= 1e30 (the weights are floats; "
+                           "got %g)", a.wd);
   if (!(a.gamma > 0 && a.gamma <= 1))
     return cli_usage_error(cmd, "--lr-gamma must be in (0, 1] (got %g)", a.gamma);
   if (a.swa_freq < 1) return cli_usage_error(cmd, "--swa-freq must be >= 1 (got %zu)", a.swa_freq);
@@ -534,6 +538,7 @@ static int cmd_train(int argc, char **argv) {
     valley_json_string(&j, "command", "net");
     valley_json_string(&j, "subcommand", "train");
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     json_widths(&j, &cfg);
     valley_json_u64(&j, "parameters", net->n_params);
     valley_json_u64(&j, "epochs", a.epochs);
@@ -694,6 +699,7 @@ static int cmd_eval(int argc, char **argv) {
         valley_json_string(&j, "command", "net");
         valley_json_string(&j, "subcommand", "eval");
         valley_json_string(&j, "version", VALLEY_VERSION);
+        valley_json_build(&j);
         valley_json_string(&j, "source", a.checkpoint ? a.checkpoint : a.safetensors);
         json_widths(&j, &net->cfg);
         valley_json_u64(&j, "parameters", net->n_params);
@@ -946,7 +952,8 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
   if (cli_mpi_split(mpi) && st != VALLEY_OK) {
     if (!root && own) fprintf(mpi->err, "valley %s: MPI rank %d: %s\n", cmd, mpi->rank, err.message);
     if (!root) {
-      rc = st == VALLEY_ENOMEM || st == VALLEY_EIO ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+      rc = st == VALLEY_ENOMEM || st == VALLEY_EIO || st == VALLEY_ENUMERIC ? CLI_EXIT_FAIL
+                                                                         : CLI_EXIT_USAGE;
       goto done;
     }
   }
@@ -975,7 +982,8 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
   }
   if (st != VALLEY_OK) {
     fprintf(stderr, "valley %s: %s\n", cmd, err.message);
-    rc = st == VALLEY_ENOMEM || st == VALLEY_EIO ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+    rc = st == VALLEY_ENOMEM || st == VALLEY_EIO || st == VALLEY_ENUMERIC ? CLI_EXIT_FAIL
+                                                                         : CLI_EXIT_USAGE;
     goto done;
   }
   size_t i0 = grid_index(grid, n_grid, 0.0);
@@ -985,6 +993,7 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
     valley_json_string(&j, "command", "net");
     valley_json_string(&j, "subcommand", "probe");
     valley_json_string(&j, "version", VALLEY_VERSION);
+    valley_json_build(&j);
     valley_json_string(&j, "source", a.checkpoint ? a.checkpoint : a.safetensors);
     json_widths(&j, &net->cfg);
     valley_json_u64(&j, "parameters", net->n_params);

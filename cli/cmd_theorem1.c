@@ -180,6 +180,7 @@ static void print_json(const args_t *a, const valley_land_t *L, const valley_thm
   valley_json_begin(&j, stdout);
   valley_json_string(&j, "command", "theorem1");
   valley_json_string(&j, "version", VALLEY_VERSION);
+  valley_json_build(&j);
   valley_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 1");
   json_params(&j, L, a->rotation_seed, a->directions);
   valley_json_string(&j, "method", valley_thm1_method_name(r->method));
@@ -365,6 +366,7 @@ static void print_search_json(const valley_thm1_search_opts_t *o, const valley_t
   valley_json_begin(&j, stdout);
   valley_json_string(&j, "command", "theorem1");
   valley_json_string(&j, "version", VALLEY_VERSION);
+  valley_json_build(&j);
   valley_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 1");
   valley_json_object(&j, "search");
   valley_json_string(&j, "space", valley_thm1_space_name(o->space));

@@ -173,6 +173,7 @@ static void print_json(const valley_thm2_report_t *r) {
   valley_json_begin(&j, stdout);
   valley_json_string(&j, "command", "theorem2");
   valley_json_string(&j, "version", VALLEY_VERSION);
+  valley_json_build(&j);
   valley_json_string(&j, "paper", "He, Huang, Yuan (2019), Asymmetric Valleys, Theorem 2");
   json_report(&j, r);
   valley_json_end(&j);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "valley/json.h"
 
 static const struct {
   const char *name;
@@ -40,7 +41,7 @@ static void usage(FILE *f) {
   fprintf(f, "usage: valley COMMAND [options]\n       valley COMMAND --help\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "  %-13s %s\n  %-13s %s\n", "help", "this text", "version", "print the version");
+  fprintf(f, "  %-13s %s\n  %-13s %s\n", "help", "this text", "version", "print the version (--json: with the build: compiler, flags, libraries)");
 }
 
 int main(int argc, char **argv) {
@@ -62,6 +63,20 @@ int main(int argc, char **argv) {
     return CLI_EXIT_OK;
   }
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    /* --json: the build object every JSON output carries (plots/build.c) */
+    if (argc == 3 && strcmp(argv[2], "--json") == 0) {
+      valley_json_t j;
+      valley_json_begin(&j, stdout);
+      valley_json_string(&j, "command", "version");
+      valley_json_string(&j, "version", VALLEY_VERSION);
+      valley_json_build(&j);
+      valley_json_end(&j);
+      return CLI_EXIT_OK;
+    }
+    if (argc > 2) {
+      fprintf(stderr, "valley version: unknown option '%s' (only --json)\n", argv[2]);
+      return CLI_EXIT_USAGE;
+    }
     printf("valley %s\n", VALLEY_VERSION);
     return CLI_EXIT_OK;
   }

@@ -67,6 +67,7 @@ static void write_json(FILE *f, const valley_check_config_t *cfg, const valley_c
   valley_json_t j;
   valley_json_begin(&j, f);
   valley_json_string(&j, "valley_version", VALLEY_VERSION);
+  valley_json_build(&j);
   valley_json_string(&j, "scale", valley_check_scale_name(cfg->scale));
   valley_json_u64(&j, "seed", cfg->seed);
   valley_json_bool(&j, "figures_rendered", rep->gnuplot);

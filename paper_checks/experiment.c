@@ -384,6 +384,7 @@ valley_status_t valley_exp_execute(const valley_exp_t *e, const valley_exp_confi
   double t0 = now_s();
   valley_json_begin(&r->json, r->report.f);
   valley_json_string(&r->json, "experiment", e->name);
+  valley_json_build(&r->json);
   valley_json_string(&r->json, "claim", e->claim);
   valley_json_string(&r->json, "source", e->source);
   valley_json_string(&r->json, "mode", cfg->full ? "full" : "quick");

@@ -139,6 +139,16 @@ valley_status_t valley_thm2_reduce(valley_thm2_report_t *rep, const valley_sgd1d
   free(envelope);
   const valley_sgd1d_chain_t *c0 = &res->chain[0];
   size_t n = res->chains, s = sizeof *c0;
+  /* SGD blow-up: an iterate, or a sum of iterates, that left the doubles (a huge --w-init, or
+   * eta times the gradient near the limit) is a numerical failure, never a mean of inf or NaN. */
+  for (size_t c = 0; c < n; c++)
+    if (!isfinite(res->chain[c].traj_sum) || !isfinite(res->chain[c].mean_sum))
+      return VALLEY_ERROR(err, VALLEY_ENUMERIC,
+                          "SGD blew up: chain %zu's sum of iterates is %g and of round means %g "
+                          "(w0 = %g, eta = %g: the iterates or their sums overflow a double); "
+                          "numerical failure, no estimate",
+                          c, res->chain[c].traj_sum, res->chain[c].mean_sum, rep->cfg.w_init,
+                          rep->params.eta);
   rep->rounds = 0;
   rep->round_len_max = 0;
   for (size_t c = 0; c < n; c++) {

@@ -201,6 +201,7 @@ char *valley_sweep_header(const char *command, const valley_sweep_grid_t *g,
   valley_json_string(&j, "valley_sweep", command);
   valley_json_string(&j, "grid", g->canonical);
   for (size_t i = 0; i < n; i++) valley_json_string(&j, keys[i], values[i]);
+  valley_json_build(&j); /* last: the settings before it stay a flat object of strings */
   valley_json_end(&j);
   return membuf_close(&m) ? m.text : NULL;
 }
@@ -269,9 +270,16 @@ static void header_diff(const char *path, const char *old, const char *cur, vall
   char k[128], vc[1024], vo[1024];
   while (*p == '"') {
     p++;
-    if (!read_string(&p, k, sizeof k) || *p++ != ':' || *p++ != '"' ||
-        !read_string(&p, vc, sizeof vc))
-      break;
+    if (!read_string(&p, k, sizeof k)) break;
+    if (strcmp(k, "build") == 0) { /* the settings agree; the build object (last) does not */
+      const char *bo = strstr(old, ",\"build\":{");
+      VALLEY_ERROR(err, VALLEY_EINVAL, "%s was written by %s build of valley (its header's "
+                   "\"build\" %s) and another build may not give the same bytes; use another "
+                   "--out or remove it", path, bo ? "another" : "an older",
+                   bo ? "differs from this binary's" : "is missing");
+      return;
+    }
+    if (*p++ != ':' || *p++ != '"' || !read_string(&p, vc, sizeof vc)) break;
     if (!header_get(old, k, vo, sizeof vo)) {
       VALLEY_ERROR(err, VALLEY_EINVAL, "%s holds a different sweep: it has no setting '%s' (this "
                    "run: %s); use another --out or remove it", path, k, vc);
@@ -429,8 +437,9 @@ valley_status_t valley_sweep_record(const valley_sweep_t *s, size_t i, char **li
   const char *v[VALLEY_SWEEP_MAXP];
   valley_sweep_grid_point(s->grid, i, v);
   valley_status_t st = s->point(i, v, &j, s->arg, err);
-  if (st == VALLEY_EINVAL || st == VALLEY_EDOM || st == VALLEY_ENOROOT) {
-    /* the parameters' fault, not the run's: the point's record says so and the sweep goes on */
+  if (st == VALLEY_EINVAL || st == VALLEY_EDOM || st == VALLEY_ENOROOT || st == VALLEY_ENUMERIC) {
+    /* the parameters' fault, not the run's (numerical trouble included: a T too small, SGD that
+     * blows up at that point): the point's record says so and the sweep goes on */
     fclose(m.f);
     free(m.text);
     if (!membuf_open(&m)) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");

@@ -394,6 +394,16 @@ valley_status_t valley_probe_fill(size_t n_dirs, size_t n_grid, const double *gr
       p->test[g] = loss[np + k] / (double)n_test;
       p->train_acc[g] = (double)right[k] / (double)n_train;
       p->test_acc[g] = (double)right[np + k] / (double)n_test;
+      if (!isfinite(p->train[g]) || !isfinite(p->test[g])) { /* never a NaN in a profile */
+        double bad = !isfinite(p->train[g]) ? p->train[g] : p->test[g];
+        st = VALLEY_ERROR(err, VALLEY_ENUMERIC,
+                          "the %s loss at l = %g along direction %zu is %s: the perturbed "
+                          "weights or the activations overflow a float (narrow the grid); "
+                          "numerical failure, no profile",
+                          !isfinite(p->train[g]) ? "train" : "test", grid[g], d,
+                          isnan(bad) ? "NaN" : "infinite");
+        break;
+      }
     }
   }
   if (st != VALLEY_OK)

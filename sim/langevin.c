@@ -133,7 +133,7 @@ static valley_status_t blowup_error(const valley_langevin_ens_t *E, size_t i,
     snprintf(from, sizeof from, "theta = %.17g", p[0]);
   else
     snprintf(from, sizeof from, "(%.17g, %.17g)", p[0], p[1]);
-  return VALLEY_ERROR(err, VALLEY_EDOM,
+  return VALLEY_ERROR(err, VALLEY_ENUMERIC,
                       "blow-up: %s of particle %zu became non-finite at step %llu (from %s): "
                       "the step is too large for the landscape, or %s is not finite there",
                       E->dim == 1 ? "theta" : "(x, y)", E->first + i,

@@ -1,6 +1,7 @@
 /* Networks: MLP with optional batch normalization (Ioffe & Szegedy 2015), ReLU, softmax
  * cross-entropy, minibatch SGD with momentum, SWA (Izmailov et al. 2018).  float32, batch-major,
  * row-major GEMMs through CBLAS.  docs/networks.md describes the conventions. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,6 +492,11 @@ valley_status_t valley_mlp_evaluate(valley_mlp_t *net, const float *params,
     st = valley_mlp_batch(net, params, ds->x + i0 * ds->dim, ds->y + i0, m, VALLEY_NET_EVAL, NULL,
                           &lm, &ok, err);
     if (st != VALLEY_OK) return st;
+    if (!isfinite(lm)) /* inf logits: a NaN or infinite loss is an error, never a result */
+      return VALLEY_ERROR(err, VALLEY_ENUMERIC,
+                          "the loss is %s on examples %zu..%zu of %zu: the weights or the "
+                          "activations overflow a float; numerical failure, no loss",
+                          isnan(lm) ? "NaN" : "infinite", i0 + 1, i0 + m, ds->n);
     total += lm * (double)m;
     right += ok;
   }
@@ -549,10 +555,10 @@ valley_status_t valley_mlp_train_epoch(valley_mlp_t *net, float *params, float *
                                        double *mean_loss, valley_error_t *err) {
   valley_status_t st = check_ds(net, ds, cfg->batch, err);
   if (st != VALLEY_OK) return st;
-  if (!(cfg->lr > 0.0) || !(cfg->momentum >= 0.0 && cfg->momentum < 1.0) ||
-      !(cfg->weight_decay >= 0.0))
-    return VALLEY_ERROR(err, VALLEY_EINVAL, "lr %g (want > 0), momentum %g (want [0, 1)), "
-                        "weight decay %g (want >= 0)", cfg->lr, cfg->momentum,
+  if (!(cfg->lr > 0.0 && cfg->lr <= FLT_MAX) || !(cfg->momentum >= 0.0 && cfg->momentum < 1.0) ||
+      !(cfg->weight_decay >= 0.0 && cfg->weight_decay <= FLT_MAX))
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "lr %g (want > 0, a float), momentum %g (want [0, 1)), "
+                        "weight decay %g (want >= 0, a float)", cfg->lr, cfg->momentum,
                         cfg->weight_decay);
   if (cfg->momentum > 0.0 && velocity == NULL)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "momentum %g needs a velocity vector", cfg->momentum);
@@ -583,6 +589,14 @@ valley_status_t valley_mlp_train_epoch(valley_mlp_t *net, float *params, float *
     st = valley_mlp_batch(net, params, net->ws_xb, net->ws_yb, m, VALLEY_NET_TRAIN_UPDATE, g, &lm,
                           NULL, err);
     if (st != VALLEY_OK) break;
+    if (!isfinite(lm)) { /* divergence: a NaN or infinite loss is reported, never averaged */
+      st = VALLEY_ERROR(err, VALLEY_ENUMERIC,
+                        "training diverged: the minibatch loss is %s in epoch %zu (examples %zu.."
+                        "%zu of %zu; lr %g): the learning rate is too large or the weights "
+                        "overflowed; numerical failure, no model",
+                        isnan(lm) ? "NaN" : "infinite", epoch + 1, i0 + 1, i0 + m, n, (double)lr);
+      break;
+    }
     total += lm * (double)m;
     if (cfg->weight_decay > 0.0) valley_mlp_weight_decay(net, params, cfg->weight_decay, g);
     size_t np = net->n_params;
@@ -596,6 +610,13 @@ valley_status_t valley_mlp_train_epoch(valley_mlp_t *net, float *params, float *
     }
   }
   free(perm);
+  /* the last update may overflow a weight that no loss of this epoch saw */
+  for (size_t k = 0; st == VALLEY_OK && k < net->n_params; k++)
+    if (!isfinite(params[k]))
+      st = VALLEY_ERROR(err, VALLEY_ENUMERIC,
+                        "training diverged: parameter %zu is %s after epoch %zu (lr %g): the "
+                        "learning rate is too large; numerical failure, no model",
+                        k, isnan(params[k]) ? "NaN" : "infinite", epoch + 1, (double)lr);
   if (st == VALLEY_OK && mean_loss != NULL) *mean_loss = total / (double)n;
   return st;
 }

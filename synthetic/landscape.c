@@ -268,6 +268,18 @@ static valley_status_t check_spec(const valley_land_spec_t *s, valley_error_t *e
                         s->omega);
   if (s->frame == VALLEY_FRAME_AXES && s->d > 64)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "--shift-frame axes needs --d <= 64 (got %zu)", s->d);
+  /* The loss reaches c_i p_i (|l_i| + rbar) along u_i; the gain and the bound sum and square such
+   * values over 2^k patterns.  Beyond 1e100 they overflow a double: refused, not computed. */
+  for (size_t i = 0; i < s->k; i++) {
+    double top = s->c[i] * s->p[i] * (fabs(s->l[i]) + s->rbar + 1.0);
+    if (!(top <= 1e100))
+      return VALLEY_ERROR(err, VALLEY_EINVAL, "--p, --c, --l, --rbar: the loss along u_%zu reaches "
+                          "c p (|l| + rbar) = %g > 1e100, where the gain's sums would overflow",
+                          i + 1, top);
+  }
+  if (!(s->xi <= 1e100) || !(s->gamma <= 1e100))
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "--xi and --coupling must be at most 1e100 (got %g, %g)",
+                        s->xi, s->gamma);
   return VALLEY_OK;
 }
 

@@ -627,20 +627,20 @@ static void test_walls_and_blowup(check_t *t) {
   cfg.theta0 = x0;
   r = valley_langevin1d_result_alloc(cfg.particles, cfg.bins);
   valley_status_t st = valley_langevin1d_run(&p, &cfg, r, &err);
-  check(t, st == VALLEY_EDOM && strstr(err.message, "particle 0 ") != NULL,
+  check(t, st == VALLEY_ENUMERIC && strstr(err.message, "particle 0 ") != NULL,
         "blow-up (U' = theta^3, step 1e6) is an error: %s", err.message);
   p = problem(nan_eval, NULL, -3, 3);
   cfg.theta0 = NULL;
   cfg.step = 1e-3;
   st = valley_langevin1d_run(&p, &cfg, r, &err);
-  check(t, st == VALLEY_EDOM && strstr(err.message, "non-finite") != NULL,
+  check(t, st == VALLEY_ENUMERIC && strstr(err.message, "non-finite") != NULL,
         "a NaN noise variance is an error: %s", err.message);
   valley_langevin1d_result_free(r);
   free(x0);
   b = soft_mixture(VALLEY_DNOISE_EXP, 1000.0); /* D = exp(1000 theta) overflows */
   r = valley_langevin1d_result_alloc(cfg.particles, cfg.bins);
   st = valley_langevin1d_run_basin(&b, &cfg, r, &err);
-  check(t, st == VALLEY_EDOM && strstr(err.message, "particle") != NULL,
+  check(t, st == VALLEY_ENUMERIC && strstr(err.message, "particle") != NULL,
         "fast kernel: an overflowing D is an error: %s", err.message);
   valley_langevin1d_result_free(r);
 }

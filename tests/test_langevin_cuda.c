@@ -11,7 +11,7 @@
  *     block, a given start and a uniform one, and progress segments (odd segment lengths split
  *     Box-Muller pairs across kernel launches);
  *   - a range of particles (first_particle, MPI's split) is bit for bit too;
- *   - a blow-up gives the same EDOM message (particle, step, last position) as on the CPU;
+ *   - a blow-up gives the same ENUMERIC message (particle, step, last position) as on the CPU;
  *   - a cancelled run returns ECANCEL; landscapes other than mixtures are refused (EINVAL). */
 #include <math.h>
 #include <stdio.h>
@@ -178,8 +178,8 @@ int main(void) {
     valley_langevin1d_result_free(run(&b, &cfg, &s1, &e1));
     cfg.device = VALLEY_DEVICE_CUDA;
     valley_langevin1d_result_free(run(&b, &cfg, &s2, &e2));
-    check(&t, s1 == VALLEY_EDOM && s2 == VALLEY_EDOM && strcmp(e1.message, e2.message) == 0,
-          "blow-up: the same EDOM message on both (%s)", e2.message);
+    check(&t, s1 == VALLEY_ENUMERIC && s2 == VALLEY_ENUMERIC && strcmp(e1.message, e2.message) == 0,
+          "blow-up: the same ENUMERIC message on both (%s)", e2.message);
   }
   /* cancel; a landscape that is not a mixture; a device that does not exist */
   {

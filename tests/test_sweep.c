@@ -131,8 +131,11 @@ int main(void) {
   /* The file. */
   const char *keys[2] = {"--x", "--y"}, *vals[2] = {"1", "two \"quoted\""};
   char *header = valley_sweep_header("fake", &g, keys, vals, 2);
-  check(&t, header && strcmp(header, "{\"valley_sweep\":\"fake\",\"grid\":\"a=0,1,2;name=p,q\","
-                                     "\"--x\":\"1\",\"--y\":\"two \\\"quoted\\\"\"}") == 0,
+  /* the settings, then the build object (plots/build.c) last */
+  const char *settings = "{\"valley_sweep\":\"fake\",\"grid\":\"a=0,1,2;name=p,q\","
+                         "\"--x\":\"1\",\"--y\":\"two \\\"quoted\\\"\",\"build\":{\"valley\":";
+  check(&t, header && strncmp(header, settings, strlen(settings)) == 0 &&
+                strstr(header, "\"gsl_runtime\":") && strcmp(header + strlen(header) - 2, "}}") == 0,
         "header: %s", header ? header : "(null)");
   char dir[] = "/tmp/valley_test_sweep_XXXXXX";
   if (mkdtemp(dir) == NULL) return 1;
@@ -229,6 +232,31 @@ int main(void) {
   st = run(&g2, path, header3, &f4, &resumed, &done, &err);
   check(&t, st == VALLEY_EINVAL && strstr(err.message, "grid is 'a=0,1,2;name=p,q' there"),
         "another grid: EINVAL naming it (%s)", err.message);
+
+  /* The same settings written by another build, or by a valley before the build object. */
+  {
+    const char *nl = strchr(r, '\n'), *b = strstr(r, ",\"build\":{");
+    size_t hlen = (size_t)(nl - r), cut = (size_t)(b - r);
+    char *other = malloc(rl + 16);
+    memcpy(other, r, cut);
+    const char *ob = ",\"build\":{\"valley\":\"0.0.9\"}}";
+    memcpy(other + cut, ob, strlen(ob));
+    memcpy(other + cut + strlen(ob), nl, rl - hlen + 1);
+    spit(path, other, strlen(other));
+    st = run(&g, path, header, &f4, &resumed, &done, &err);
+    p = slurp(path);
+    check(&t, st == VALLEY_EINVAL && strstr(err.message, "written by another build of valley") &&
+                  p && strcmp(p, other) == 0, "another build: EINVAL, untouched (%s)", err.message);
+    free(p);
+    memcpy(other + cut, "}", 1);
+    memcpy(other + cut + 1, nl, rl - hlen + 1);
+    spit(path, other, strlen(other));
+    st = run(&g, path, header, &f4, &resumed, &done, &err);
+    check(&t, st == VALLEY_EINVAL && strstr(err.message, "written by an older build of valley"),
+          "a header without a build object: EINVAL (%s)", err.message);
+    free(other);
+    spit(path, r, rl);
+  }
 
   /* A file another sweep is writing (flock held through another descriptor). */
   int lfd = open(ref, O_RDWR);

@@ -189,7 +189,7 @@ recs = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()[1:]]
 r, j = recs[7], json.load(open(sys.argv[2]))
 assert r["point"] == {"T": 0.2, "preset": "fig6-three", "wscale": 1}, r["point"]
 for k, v in j.items():
-    if k not in ("command", "version"):
+    if k not in ("command", "version", "build"):
         assert r[k] == v, k
 PY
 head -n 6 "$tmp/bref.jsonl" > "$tmp/btorn.jsonl"

@@ -72,6 +72,18 @@ static valley_status_t check_samples(const valley_prof_t *p, const char *where,
       return VALLEY_ERROR(err, VALLEY_EINVAL,
                           "%s: point %zu: l = %.17g is not greater than the previous l = %.17g "
                           "(l must be strictly increasing)", where, i, p->l[i], p->l[i - 1]);
+    /* The fits raise l to the fourth power and square the losses and the slopes: beyond these
+     * bounds their sums overflow or underflow (tests/test_numerics.sh tries the corners). */
+    for (int c = 0; c < NCOLS; c++) {
+      double lim = c == 0 ? 1e25 : 1e50;
+      if (cols[c] && fabs(cols[c][i]) > lim)
+        return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: point %zu: %s = %g is beyond %g in "
+                            "magnitude, where the fits would overflow", where, i, COL_NAMES[c],
+                            cols[c][i], lim);
+    }
+    if (i > 0 && p->l[i] - p->l[i - 1] < 1e-25)
+      return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: point %zu: the step in l (%g) is below 1e-25, "
+                          "where the fits would underflow", where, i, p->l[i] - p->l[i - 1]);
   }
   return VALLEY_OK;
 }

@@ -56,23 +56,29 @@ static double utest_prime(double x, void *p) {
   return u[1];
 }
 
-/* Brent root of f on [a, b] (f(a), f(b) of opposite signs); the final bracket in lo/hi. */
+/* Brent root of f on [a, b] (f(a), f(b) of opposite signs); the final bracket in lo/hi.  NaN
+ * when the search fails (no sign change, f not finite inside, no convergence in 300 steps):
+ * the callers report it, never use it. */
 static double brent_root(gsl_function *F, double a, double b, double *lo, double *hi) {
   gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
   if (s == NULL) return NAN;
-  double r = 0.5 * (a + b);
+  double r = NAN;
+  if (lo) *lo = a;
+  if (hi) *hi = b;
   if (gsl_root_fsolver_set(s, F, a, b) == GSL_SUCCESS) {
     for (int it = 0; it < 300; it++) {
       if (gsl_root_fsolver_iterate(s) != GSL_SUCCESS) break;
       double xl = gsl_root_fsolver_x_lower(s), xh = gsl_root_fsolver_x_upper(s);
-      r = gsl_root_fsolver_root(s);
-      if (gsl_root_test_interval(xl, xh, 1e-15, 2e-16) == GSL_SUCCESS) break;
+      if (gsl_root_test_interval(xl, xh, 1e-15, 2e-16) == GSL_SUCCESS) {
+        r = gsl_root_fsolver_root(s);
+        break;
+      }
     }
     if (lo) *lo = gsl_root_fsolver_x_lower(s);
     if (hi) *hi = gsl_root_fsolver_x_upper(s);
   }
   gsl_root_fsolver_free(s);
-  return r;
+  return isfinite(r) ? r : NAN;
 }
 
 /* Sign changes of y[0..n] (zeros skipped): the brackets [x[p], x[i]] with their direction
@@ -109,7 +115,7 @@ static double test_minimum(const valley_steady_ctx_t *ctx, double theta, double 
     ctx->utest(x, ctx->utest_params, u);
     if (prev < 0 && u[1] > 0) {
       double r = brent_root(&f, prev_x, x, NULL, NULL);
-      if (isnan(best) || fabs(r - theta) < fabs(best - theta)) best = r;
+      if (!isnan(r) && (isnan(best) || fabs(r - theta) < fabs(best - theta))) best = r;
     }
     if (u[1] != 0.0) {
       prev = u[1];
@@ -201,10 +207,17 @@ valley_status_t valley_steady_prepare(valley_steady_ctx_t *ctx, const valley_fp1
                         VALLEY_STEADY_MAXB);
     gsl_function f = {u_prime, ctx};
     for (size_t j = 0; j < m && st == VALLEY_OK; j++)
-      if (dir[j] > 0) ctx->theta_tr[ctx->ntr++] = brent_root(&f, blo[j], bhi[j], NULL, NULL);
+      if (dir[j] > 0) {
+        double r = brent_root(&f, blo[j], bhi[j], NULL, NULL);
+        if (isnan(r))
+          st = VALLEY_ERROR(err, VALLEY_ENUMERIC, "the root search for a minimum of U_tr in [%.17g, "
+                            "%.17g] did not converge (U' not finite there?); numerical failure",
+                            blo[j], bhi[j]);
+        ctx->theta_tr[ctx->ntr++] = r;
+      }
     /* U_tr, its curvature and D' at each; the test minimum within the training minimum's half of
      * the way to its neighbours, widened by half again (the shift is small against that). */
-    for (size_t k = 0; k < ctx->ntr; k++) {
+    for (size_t k = 0; k < ctx->ntr && st == VALLEY_OK; k++) {
       valley_fp1d_eval_t e;
       eval_at(ctx, ctx->theta_tr[k], &e);
       ctx->U_tr[k] = e.U;
@@ -383,6 +396,10 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
   for (size_t j = 0; j < m; j++) {
     double lo, hi;
     crit[j] = brent_root(&fv, blo[j], bhi[j], &lo, &hi);
+    if (isnan(crit[j]))
+      return VALLEY_ERROR(err, VALLEY_ENUMERIC, "the root search for a critical point of v at T = "
+                          "%g in [%.17g, %.17g] did not converge (v' not finite there?); "
+                          "numerical failure", T, blo[j], bhi[j]);
     kink[j] = fmin(fabs(vprime_f(lo, &bi)), fabs(vprime_f(hi, &bi))) > 1e-6;
   }
   /* Basins: each minimum between its neighbouring maxima; an end that v falls towards (a
@@ -429,7 +446,26 @@ static valley_status_t solve_inner(const valley_steady_ctx_t *ctx, double T, val
     if (st == VALLEY_OK && ctx->utest)
       st = basin_integral(ctx, T, B->v_mu, 2, B->a, B->mu, B->b, ws, &I2, err);
     if (st != VALLEY_OK) break;
+    /* The integrand is 1 at mu: a basin integral that is not positive and finite means the
+     * quadrature missed the peak (width about sqrt(T / v''), below its resolution at tiny T) or
+     * the loss overflowed; never a weight of 0 or NaN. */
+    if (!(I0 > 0.0) || !isfinite(I0) || !isfinite(I1) || (ctx->utest && !isfinite(I2))) {
+      st = VALLEY_ERROR(err, VALLEY_ENUMERIC,
+                        "steady state at T = %g: the integral of exp(-2 (v - v(mu)) / T) over the "
+                        "basin [%g, %g] is %g: the peak at mu = %g is too narrow for the "
+                        "quadrature (T too small) or the loss overflows; numerical failure",
+                        T, B->a, B->b, isfinite(I1) ? I0 : I1, B->mu);
+      break;
+    }
     lw[k] = -2.0 * B->v_mu / T + log(I0);
+    if (!isfinite(lw[k])) {
+      st = VALLEY_ERROR(err, VALLEY_ENUMERIC,
+                        "steady state at T = %g: the log weight -2 v(mu) / T + log I of the basin "
+                        "[%g, %g] is %g (v(mu) = %g): exp(-2 v / T) is out of double range even as "
+                        "a log; numerical failure, no result",
+                        T, B->a, B->b, lw[k], B->v_mu);
+      break;
+    }
     B->E_train = I1 / I0;
     B->E_test = I2 / I0;
     valley_fp1d_eval_t e;

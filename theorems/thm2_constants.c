@@ -25,6 +25,15 @@ valley_status_t valley_thm2_params_check(const valley_thm2_params_t *p, valley_e
     return VALLEY_ERROR(err, VALLEY_EINVAL, "--a-plus must be > 0 (got %g)", p->a_plus);
   if (!(p->b_plus > 0))
     return VALLEY_ERROR(err, VALLEY_EINVAL, "--b-plus must be > 0 (got %g)", p->b_plus);
+  /* The constants square the gradients (the discriminants of Lemmas 5 and 7) and SGD adds eta
+   * times them to w every step: beyond 1e100 they overflow a double. Refused, not computed. */
+  double g = fmax(fmax(fabs(p->a_minus), p->a_plus), fmax(fmax(fabs(p->b_minus), p->b_plus), p->nu));
+  if (g > 1e100)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "the gradients and nu must be at most 1e100 in "
+                        "magnitude (largest: %g): the constants square them and would overflow", g);
+  if (p->eta * g > 1e100)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "--eta times the largest gradient or nu is %g > 1e100: "
+                        "SGD's steps and p_min, p_max would overflow", p->eta * g);
   return VALLEY_OK;
 }
 

@@ -14,7 +14,8 @@
   X(VALLEY_EDOM, 3, "argument outside the domain")                       \
   X(VALLEY_ENOROOT, 4, "no root in the search interval")                 \
   X(VALLEY_EIO, 5, "input/output error")                                 \
-  X(VALLEY_ECANCEL, 6, "cancelled")
+  X(VALLEY_ECANCEL, 6, "cancelled")                                      \
+  X(VALLEY_ENUMERIC, 7, "numerical failure (overflow, no convergence, blow-up)")
 
 typedef enum {
 #define VALLEY_X_ENUM(name, value, text) name = value,
