@@ -212,6 +212,31 @@ char *cli_fingerprint(const char *cmd, const cli_opt_t *opts, size_t nopts,
     len += (size_t)snprintf(s + len, cap - len, " %s %s%s", opts[i].flag, v,
                             opts[i].given ? "" : "(default)");
   }
+  /* the build too: another compiler or flags may round differently (sweeps refuse it alike) */
+  char *b = NULL;
+  size_t blen = 0;
+  FILE *m = open_memstream(&b, &blen);
+  if (m != NULL) {
+    valley_json_t j;
+    valley_json_begin_compact(&j, m);
+    valley_json_build(&j);
+    valley_json_end(&j);
+  }
+  if (m == NULL || fclose(m) != 0) {
+    free(b);
+    free(s);
+    return NULL;
+  }
+  char *t = realloc(s, len + blen + 2);
+  if (t == NULL) {
+    free(b);
+    free(s);
+    return NULL;
+  }
+  s = t;
+  s[len] = ' ';
+  memcpy(s + len + 1, b, blen + 1);
+  free(b);
   for (char *c = s; *c; c++)
     if (*c == '\n' || *c == '\r') *c = ' ';
   return s;
