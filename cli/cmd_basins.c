@@ -198,7 +198,7 @@ static int prepare(args_t *a, const valley_basin1d_t *b, valley_fp1d_t *p,
   valley_status_t st =
       valley_steady_prepare(ctx, p, valley_basin1d_utest3, b, &cfg, !a->quadrature, &err);
   if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", a->cmd, err.message);
+    cli_print_error(a->cmd, &err);
     return st == VALLEY_EINVAL || st == VALLEY_EDOM ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
   return 0;
@@ -472,7 +472,7 @@ static int basins(int argc, char **argv, const cli_mpi_t *mpi) {
     st = valley_steady_optimal_T(&ctx, T, s, nT, &Topt, &Eopt, &interior, &err);
   if (st != VALLEY_OK) {
     if (a.csv) valley_outfile_abort(&out);
-    fprintf(stderr, "valley %s: %s\n", a.cmd, err.message);
+    cli_print_error(a.cmd, &err);
     rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     goto done;
   }
@@ -675,7 +675,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     if (a.out) valley_outfile_abort(&out);
     valley_steady_ctx_free(&ctx);
-    fprintf(stderr, "valley %s: %s\n", a.cmd, err.message);
+    cli_print_error(a.cmd, &err);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
   int wrote = 1;
@@ -735,8 +735,10 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
     st = run_ensembles(&a, &b, &ctx, &s, noise, lrs, nlr, ens, &nens, mpi, &own, &err);
     if (st != VALLEY_OK) {
       valley_steady_ctx_free(&ctx);
-      if (root)
-        fprintf(stderr, "valley %s: ensemble: %s\n", a.cmd, err.message);
+      if (root) {
+        if (err.code != VALLEY_ECANCEL || !cli_interrupted()) /* main says "interrupted" */
+          fprintf(stderr, "valley %s: ensemble: %s\n", a.cmd, err.message);
+      }
 #ifdef VALLEY_HAVE_MPI
       else if (own)
         fprintf(mpi->err, "valley %s: MPI rank %d: ensemble: %s\n", a.cmd, mpi->rank, err.message);

@@ -129,12 +129,13 @@ int cli_cmd_check(int argc, char **argv) {
   cfg.threads = a.threads;
   cfg.data_dir = a.data;
   cfg.progress = progress_line;
+  cfg.cancel = cli_cancel_ctx; /* a signal stops the run between checks */
   valley_check_report_t rep;
   valley_error_t err;
   valley_status_t st = valley_check_run_all(&cfg, sel, sel != NULL ? n_sel : 0, a.out, &rep, &err);
   free(sel);
   if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", cmd, err.message);
+    cli_print_error(cmd, &err);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
   int all_ran = 1;

@@ -110,6 +110,7 @@ int cli_cmd_experiment(int argc, char **argv) {
   cfg.seed = a.seed;
   cfg.cuda = cuda;
   cfg.progress = progress_line;
+  cfg.cancel = cli_cancel_ctx; /* a signal stops the run after the current epoch */
 
   size_t first = 0, count = n_all;
   if (one != NULL) {
@@ -127,7 +128,7 @@ int cli_cmd_experiment(int argc, char **argv) {
     return CLI_EXIT_FAIL;
   }
   int failed = 0;
-  for (size_t i = 0; i < count; i++) {
+  for (size_t i = 0; i < count && !cli_interrupted(); i++) {
     const valley_exp_t *e = &all[first + i];
     fprintf(stderr, "valley experiment %s (%s mode) ...\n", e->name, a.full ? "full" : "quick");
     valley_error_t err;

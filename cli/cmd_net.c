@@ -402,6 +402,8 @@ static int cmd_train(int argc, char **argv) {
     if (st == VALLEY_OK)
       st = valley_mlp_evaluate(net, params, &test, NET_EVAL_BATCH, &h->test_loss, &h->test_acc,
                                &err);
+    if (st == VALLEY_OK && cli_interrupted()) /* a signal: stop, write nothing (main says so) */
+      st = VALLEY_ERROR(&err, VALLEY_ECANCEL, "interrupted");
     if (st != VALLEY_OK) break;
     int swa_now = a.swa_start > 0 && e + 1 >= a.swa_start && (e + 1 - a.swa_start) % a.swa_freq == 0;
     if (swa_now) valley_swa_update(swa, params, net->n_params, (size_t)swa_count++);
@@ -435,7 +437,7 @@ static int cmd_train(int argc, char **argv) {
       st = valley_safetensors_save(a.safetensors, net, model, &err);
   }
   if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", cmd, err.message);
+    cli_print_error(cmd, &err);
     rc = CLI_EXIT_FAIL;
   } else if (a.json) {
     valley_json_t j;
@@ -588,7 +590,7 @@ static int cmd_eval(int argc, char **argv) {
       valley_error_t err;
       valley_status_t st = evaluate_both(net, params, &train, &test, &m, &err);
       if (st != VALLEY_OK) {
-        fprintf(stderr, "valley %s: %s\n", cmd, err.message);
+        cli_print_error(cmd, &err);
         rc = fail_status(st);
       } else if (a.json) {
         valley_json_t j;
@@ -871,12 +873,15 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
                valley_dir_family_name(family), (unsigned long long)a.seed, k, train.n, test.n);
       valley_prof_write(outs[k].f, comment, &profs[k]);
     }
-    /* Commit all or none: a failed commit leaves the earlier files written. */
+    /* All on disk first (a full disk leaves none of them), then the renames. */
+    for (size_t k = 0; k < K && st == VALLEY_OK; k++) st = valley_outfile_sync(&outs[k], &err);
+    if (st == VALLEY_OK && cli_interrupted())
+      st = VALLEY_ERROR(&err, VALLEY_ECANCEL, "interrupted");
     for (size_t k = 0; k < K && st == VALLEY_OK; k++) st = valley_outfile_commit(&outs[k], &err);
-    opened = 0;
+    if (st == VALLEY_OK) opened = 0; /* else done: aborts the rest (a committed one is a no-op) */
   }
   if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", cmd, err.message);
+    cli_print_error(cmd, &err);
     rc = st == VALLEY_ENOMEM || st == VALLEY_EIO ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
     goto done;
   }

@@ -517,7 +517,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
     }
     if (st != VALLEY_OK) {
       free(s);
-      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      cli_print_error(CMD, &err);
       return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (a.json)
@@ -596,7 +596,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     free(buf);
     if (st == VALLEY_EINVAL) return cli_usage_error(CMD, "%s", err.message);
-    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+    cli_print_error(CMD, &err);
     return CLI_EXIT_FAIL;
   }
 
@@ -669,7 +669,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     valley_land_free(&L);
     free(buf);
-    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+    cli_print_error(CMD, &err);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
   if (a.json)

@@ -366,7 +366,7 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
     free(rep);
     if (a.trajectory != NULL) valley_outfile_abort(&out);
     if (mpi->rank == 0)
-      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      cli_print_error(CMD, &err);
     else if (own)
       fprintf(mpi->err, "valley %s: MPI rank %d: %s\n", CMD, mpi->rank, err.message);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
@@ -381,7 +381,7 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     free(rep);
     if (a.trajectory != NULL) valley_outfile_abort(&out);
-    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+    cli_print_error(CMD, &err);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
 #endif
@@ -408,7 +408,7 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
     free(w);
     if (st != VALLEY_OK) {
       free(rep);
-      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      cli_print_error(CMD, &err);
       return CLI_EXIT_FAIL;
     }
   }

@@ -66,7 +66,19 @@ int main(int argc, char **argv) {
     return CLI_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
+    if (strcmp(cmd, commands[i].name) == 0) {
+      cli_signals_install();
+      int rc = commands[i].run(argc - 2, argv + 2);
+      int sig = cli_interrupted();
+      /* A command stopped by a signal removed its temporary files; a grid sweep printed its
+       * own line (what is in the file, how to resume). */
+      if (sig != 0 && rc != 128 + sig) {
+        fprintf(stderr, "valley %s: interrupted by %s; no output written\n", cmd,
+                cli_signal_name(sig));
+        rc = 128 + sig;
+      }
+      return rc;
+    }
   fprintf(stderr, "valley: unknown command '%s' (see valley help)\n", cmd);
   return CLI_EXIT_USAGE;
 }

@@ -4,6 +4,7 @@
  * (paper_checks/check_report.c). */
 #define _GNU_SOURCE /* open_memstream, mkdtemp, nftw */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "valley/check.h"
 #include "valley/gnuplot.h"
+#include "valley/outfile.h"
 #include "checks_internal.h"
 
 #define CHECK_GNUPLOT_TIMEOUT_S 60
@@ -223,6 +225,25 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 void valley_check_rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* fsync of every file and folder of the report, children first, before it is renamed into
+ * place: the report appears whole or not at all, gnuplot's pictures included. */
+static int sync_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  int e = errno;
+  close(fd);
+  errno = e;
+  /* a folder that refuses fsync is tolerated (some file systems do); a file is not */
+  return rc != 0 && flag == FTW_F ? -1 : 0;
+}
+
+static int cancelled(const valley_check_config_t *cfg) {
+  return cfg->cancel != NULL && cfg->cancel(cfg->progress_ctx);
+}
+
 static void remove_figures(const valley_check_run_t *r) {
   static const char *const ext[] = {".csv", ".gp", ".png", ".svg"};
   for (size_t i = 0; i < r->n_fig; i++)
@@ -333,6 +354,10 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
   rep->n = n;
   for (size_t i = 0; i < n; i++) {
     const valley_check_t *c = checks != NULL ? checks[i] : &all[i];
+    if (cancelled(cfg)) {
+      st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
+      goto done;
+    }
     if (cfg->progress != NULL) {
       char line[256];
       snprintf(line, sizeof line, "[%zu/%zu] %s ...", i + 1, n, c->name);
@@ -359,6 +384,11 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
     valley_check_result_t *x = &rep->results[i];
     int all_ok = 1;
     for (size_t k = 0; k < x->n_figures; k++) {
+      if (cancelled(cfg)) {
+        free(gnuplot);
+        st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
+        goto done;
+      }
       if (gnuplot != NULL) {
         if (cfg->progress != NULL) {
           char line[160];
@@ -385,6 +415,15 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
   if ((st = valley_check_write_reports(cfg, rep, (const char *const *)numbers, tmp, err)) !=
       VALLEY_OK)
     goto done;
+  if (nftw(tmp, sync_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+    st = VALLEY_ERROR(err, VALLEY_EIO, "%s: cannot write the report: %s", out_dir,
+                      strerror(errno));
+    goto done;
+  }
+  if (cancelled(cfg)) {
+    st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
+    goto done;
+  }
   /* into place: an older report is moved aside first, then removed */
   struct stat sb;
   int had_old = 0;
@@ -395,6 +434,9 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
     }
     snprintf(old, len + 16, "%s.old-XXXXXX", out_dir);
     if (mkdtemp(old) == NULL || rename(out_dir, old) != 0) {
+      int e = errno;
+      rmdir(old);
+      errno = e;
       st = VALLEY_ERROR(err, VALLEY_EIO, "%s: cannot move the older report aside: %s", out_dir,
                         strerror(errno));
       goto done;
@@ -408,6 +450,7 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
   }
   free(tmp);
   tmp = NULL;
+  valley_fsync_parent(out_dir);
   if (had_old) valley_check_rm_tree(old);
 done:
   if (tmp != NULL) {
