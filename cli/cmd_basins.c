@@ -165,6 +165,8 @@ static int build_landscape(args_t *a, cli_opt_t *o, size_t n, valley_basin1d_t *
   if (cli_given(o, n, "--lo")) b->lo = a->lo;
   if (cli_given(o, n, "--hi")) b->hi = a->hi;
   if (cli_given(o, n, "--gh-nodes")) b->gh_nodes = a->gh_nodes;
+  if ((cli_given(o, n, "--lo") || cli_given(o, n, "--hi")) && !(b->lo < b->hi))
+    return cli_usage_error(a->cmd, "--lo %g must be below --hi %g", b->lo, b->hi);
   if (a->noise && valley_dnoise_parse(a->noise, &b->noise) != VALLEY_OK)
     return cli_usage_error(a->cmd, "--noise must be loss, grad or exp (got '%s')", a->noise);
   if (a->test_shift && valley_tshift_parse(a->test_shift, &b->test_shift) != VALLEY_OK)

@@ -99,7 +99,7 @@ static int parse_list(const char *flag, const char *s, size_t want, size_t alt, 
 
 /* k lines of d numbers ('#' starts a comment) */
 static int read_directions(const char *path, size_t d, size_t k, double *U) {
-  FILE *f = fopen(path, "r");
+  FILE *f = valley_fopen_read(path, "r");
   if (f == NULL) return cli_usage_error(CMD, "--directions: cannot open '%s': %s", path, strerror(errno));
   char line[65536];
   size_t row = 0, lineno = 0;

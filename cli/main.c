@@ -44,8 +44,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    usage(stderr);
+  if (argc < 2) { /* one line, as every bad input (valley help lists the commands) */
+    fprintf(stderr, "valley: no command given; usage: valley COMMAND [options] (see valley help)\n");
     return CLI_EXIT_USAGE;
   }
   const char *cmd = argv[1];

@@ -32,7 +32,7 @@ valley_status_t valley_netio_read_all(const char *path, unsigned char **data, si
                                       valley_error_t *err) {
   *data = NULL;
   *n = 0;
-  FILE *f = fopen(path, "rb");
+  FILE *f = valley_fopen_read(path, "rb");
   if (f == NULL)
     return VALLEY_ERROR(err, VALLEY_EIO, "cannot read '%s': %s", path, strerror(errno));
   long size = -1;

@@ -14,6 +14,10 @@
 
 valley_status_t valley_outfile_open(valley_outfile_t *o, const char *path, valley_error_t *err) {
   o->f = NULL;
+  o->path = o->tmp = NULL;
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* found now, not at the rename */
+    return VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s", path, strerror(EISDIR));
   o->path = strdup(path);
   o->tmp = malloc(strlen(path) + 16);
   if (o->path == NULL || o->tmp == NULL) {
@@ -107,4 +111,15 @@ valley_status_t valley_outfile_write_all(const char *path, const void *data, siz
     return st;
   }
   return valley_outfile_commit(&o, err);
+}
+
+FILE *valley_fopen_read(const char *path, const char *mode) {
+  FILE *f = fopen(path, mode);
+  struct stat sb;
+  if (f != NULL && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fclose(f);
+    errno = EISDIR; /* fopen opens a folder for reading; its first read fails, or worse */
+    return NULL;
+  }
+  return f;
 }
