@@ -694,7 +694,9 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
       fprintf(out.f, "%.12g,%.12g,%.12g,%.12g,%.12g,%.12g,%.12g\n", x, e.U,
               valley_basin1d_utest(&b, x), e.D, valley_steady_v(&ctx, x, a.T), exp(lr), lr);
     }
-    wrote = valley_outfile_commit(&out, &err) == VALLEY_OK;
+    /* on disk now (a full disk shows before the long cross-checks); renamed into place only
+     * after them, so that an interrupted run leaves no file */
+    wrote = valley_outfile_sync(&out, &err) == VALLEY_OK;
     if (!wrote) fprintf(stderr, "valley %s: --out: %s\n", a.cmd, err.message);
   }
   if (cli_mpi_sync_failed(mpi, wrote)) { /* rank 0 could not write --out */
@@ -716,6 +718,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
     }
     if (st != VALLEY_OK) {
       valley_steady_ctx_free(&ctx);
+      if (a.out) valley_outfile_abort(&out);
       fprintf(stderr, "valley %s: --fv: %s\n", a.cmd, err.message);
       rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 #ifdef VALLEY_HAVE_MPI
@@ -727,6 +730,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
 #ifdef VALLEY_HAVE_MPI
   if (cli_mpi_split(mpi) && (rc = cli_mpi_bcast_int(mpi, 0)) != 0) { /* rank 0's --fv failed */
     valley_steady_ctx_free(&ctx);
+    if (a.out) valley_outfile_abort(&out);
     return rc;
   }
 #endif
@@ -737,6 +741,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
     st = run_ensembles(&a, &b, &ctx, &s, noise, lrs, nlr, ens, &nens, mpi, &own, &err);
     if (st != VALLEY_OK) {
       valley_steady_ctx_free(&ctx);
+      if (a.out) valley_outfile_abort(&out);
       if (root) {
         if (err.code != VALLEY_ECANCEL || !cli_interrupted()) /* main says "interrupted" */
           fprintf(stderr, "valley %s: ensemble: %s\n", a.cmd, err.message);
@@ -751,6 +756,12 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
   if (!root) {
     valley_steady_ctx_free(&ctx);
     return CLI_EXIT_OK;
+  }
+  if (a.out && (cli_interrupted() || valley_outfile_commit(&out, &err) != VALLEY_OK)) {
+    if (!cli_interrupted()) fprintf(stderr, "valley %s: --out: %s\n", a.cmd, err.message);
+    valley_outfile_abort(&out);
+    valley_steady_ctx_free(&ctx);
+    return CLI_EXIT_FAIL;
   }
   if (a.json) {
     valley_json_t j;
