@@ -135,9 +135,16 @@ int cli_cmd_experiment(int argc, char **argv) {
     sts[i] = valley_exp_execute(e, &cfg, &res[i], &err);
     if (sts[i] != VALLEY_OK) {
       snprintf(msgs[i], sizeof msgs[i], "%s", err.message);
-      fprintf(stderr, "valley %s %s: %s\n", cmd, e->name, err.message);
+      if (sts[i] != VALLEY_ECANCEL || !cli_interrupted()) /* else main says "interrupted" */
+        fprintf(stderr, "valley %s %s: %s\n", cmd, e->name, err.message);
       failed = 1;
     }
+  }
+  if (cli_interrupted()) { /* a signal: no report (main prints the one line) */
+    free(res);
+    free(sts);
+    free(msgs);
+    return CLI_EXIT_FAIL;
   }
   if (a.json) {
     valley_json_t j;

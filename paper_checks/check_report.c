@@ -51,9 +51,7 @@ static FILE *open_in(const char *dir, const char *name, char **path, valley_erro
 }
 
 static valley_status_t close_checked(FILE *f, const char *path, valley_error_t *err) {
-  int e = 0;
-  if (ferror(f)) e = errno ? errno : EIO;
-  if (e == 0 && fflush(f) != 0) e = errno;
+  int e = valley_fflush_errno(f);
   if (fclose(f) != 0 && e == 0) e = errno;
   return e != 0 ? VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s", path, strerror(e))
                 : VALLEY_OK;

@@ -68,6 +68,20 @@ void valley_fsync_parent(const char *path) {
   free(dir);
 }
 
+int valley_fflush_errno(FILE *f) {
+  if (!ferror(f)) return fflush(f) != 0 ? errno : 0;
+  /* The errno of the write that failed is long gone (libm and others set it since).  The stream
+   * may still hold what it could not write: flushing again says why.  Otherwise one more byte
+   * at the end of the file does (ENOSPC, EFBIG); the file is a temporary one, removed next. */
+  clearerr(f);
+  if (fflush(f) != 0) return errno;
+  struct stat sb;
+  char zero = 0;
+  int fd = fileno(f);
+  if (fstat(fd, &sb) == 0 && pwrite(fd, &zero, 1, sb.st_size) < 0) return errno;
+  return EIO;
+}
+
 static valley_status_t fail(valley_outfile_t *o, const char *what, int e, valley_error_t *err) {
   valley_status_t st = VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s%s%s", o->path, what,
                                     *what ? ": " : "", strerror(e));
@@ -80,8 +94,7 @@ valley_status_t valley_outfile_sync(valley_outfile_t *o, valley_error_t *err) {
   /* flushed and on disk before the rename: a crash never leaves a renamed but empty file */
   int e = 0;
   const char *what = "";
-  if (ferror(o->f)) e = errno ? errno : EIO;
-  if (e == 0 && fflush(o->f) != 0) e = errno;
+  e = valley_fflush_errno(o->f);
   if (e == 0 && fsync(fileno(o->f)) != 0) e = errno, what = "fsync";
   if (fclose(o->f) != 0 && e == 0) e = errno, what = "close";
   o->f = NULL;
@@ -104,7 +117,7 @@ valley_status_t valley_outfile_write_all(const char *path, const void *data, siz
   valley_outfile_t o;
   valley_status_t st = valley_outfile_open(&o, path, err);
   if (st != VALLEY_OK) return st;
-  if (n > 0 && fwrite(data, 1, n, o.f) != n) {
+  if (n > 0 && fwrite(data, 1, n, o.f) != n) { /* errno is the cause, here and now */
     int e = errno ? errno : EIO;
     st = VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s", path, strerror(e));
     valley_outfile_abort(&o);

@@ -360,9 +360,9 @@ valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
   /* Time is cut into segments so that progress can be reported and the run cancelled; every
    * block's state carries over, so the segmentation does not change any number. */
   uint64_t nseg = 1;
-  if (cfg->progress != NULL) { /* >= 100 segments of at most about 2^27 chain steps each, so a
+  if (cfg->progress != NULL) { /* >= 100 segments of at most about 2^24 chain steps each, so a
                                 * cancel (a signal, cli/signals.c) is seen soon */
-    uint64_t per = ((uint64_t)1 << 27) / (count > 0 ? (uint64_t)count : 1u);
+    uint64_t per = ((uint64_t)1 << 24) / (count > 0 ? (uint64_t)count : 1u);
     nseg = cfg->steps / (per > 0 ? per : 1u);
     if (nseg < 100) nseg = 100;
   }

@@ -28,6 +28,10 @@ void valley_outfile_abort(valley_outfile_t *o);
 /* data[0..n-1] to path through open, fwrite, commit. */
 valley_status_t valley_outfile_write_all(const char *path, const void *data, size_t n,
                                          valley_error_t *err);
+/* fflush, and the cause of any write that failed on f before (0, or an errno: ENOSPC, EFBIG,
+ * EIO); the stream's error flag is cleared.  May append a byte to find the cause: for files
+ * that are removed on failure. */
+int valley_fflush_errno(FILE *f);
 /* fopen for reading that refuses a folder (NULL, errno EISDIR), as every input file is opened. */
 FILE *valley_fopen_read(const char *path, const char *mode);
 /* fsync of the directory holding path (best effort: errors are ignored). */
