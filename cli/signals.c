@@ -30,8 +30,11 @@ void cli_signals_install(void) {
   sigemptyset(&sa.sa_mask);
   for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++) {
     struct sigaction old;
-    /* a signal ignored by whoever started valley (nohup, a shell's background job) stays so */
-    if (sigaction(handled[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    /* SIGHUP ignored by whoever started valley (nohup) stays ignored.  SIGINT is caught even
+     * when ignored: a shell without job control starts background jobs with SIGINT ignored,
+     * and `kill -INT` is how scripts stop them (tests/test_sweep.sh). */
+    if (handled[i] == SIGHUP && sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+      continue;
     sigaction(handled[i], &sa, NULL);
   }
 }
