@@ -181,5 +181,26 @@ if [ $have_data -eq 1 ]; then
 else
   echo "skip: net train and experiment under signals: no python3 and no Fashion-MNIST"
 fi
+set +m # (no job notices; SIGTERM is not ignored in background jobs)
+# A second signal kills, as it would without valley's handler: the first is taken (the handler
+# puts the default action back, which SigCgt shows), the second ends valley at once -- by the
+# signal, without the "interrupted" line (check polls only between checks, seconds apart).
+rm -rf "$work/o"
+mkdir "$work/o"
+(cd "$work/o" && exec "$valley" check --out r) > /dev/null 2> "$work/se" < /dev/null &
+pid=$!
+cgt() { awk '/^SigCgt/ { print $2 }' "/proc/$pid/status" 2> /dev/null; }
+for _ in $(seq 3000); do m=$(cgt); [ -n "$m" ] && [ $(( 16#$m >> 14 & 1 )) -eq 1 ] && break; sleep 0.01; done
+kill -TERM $pid
+for _ in $(seq 3000); do m=$(cgt); [ -z "$m" ] || [ $(( 16#$m >> 14 & 1 )) -eq 0 ] && break; sleep 0.01; done
+if kill -TERM $pid 2> /dev/null; then
+  wait $pid
+  rc=$?
+  [ $rc -eq 143 ] && ! grep -q interrupted "$work/se" && ok "a second SIGTERM kills at once (exit $rc)" \
+    || bad "second SIGTERM: exit $rc, stderr: $(tail -n 2 "$work/se")"
+else
+  wait $pid
+  echo "skip: second signal: check had already stopped"
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
