@@ -1,4 +1,5 @@
 /* valley: numerical checks of SGD and loss-landscape theory. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,19 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, commands[i].name) == 0) {
       cli_signals_install();
       int rc = commands[i].run(argc - 2, argv + 2);
+      /* The report on stdout (JSON, text) goes where the shell sent it: a full disk there is
+       * not silent.  The cause is the flush that fails again, else EIO. */
+      int e = 0;
+      if (ferror(stdout)) {
+        clearerr(stdout);
+        e = fflush(stdout) != 0 ? errno : EIO;
+      } else if (fflush(stdout) != 0) {
+        e = errno;
+      }
+      if (e != 0 && rc == CLI_EXIT_OK) {
+        fprintf(stderr, "valley %s: cannot write the standard output: %s\n", cmd, strerror(e));
+        rc = CLI_EXIT_FAIL;
+      }
       int sig = cli_interrupted();
       /* A command stopped by a signal removed its temporary files; a grid sweep printed its
        * own line (what is in the file, how to resume). */

@@ -42,6 +42,17 @@ if [ "${2-}" = --full-disk ]; then
     --csv "$D/x.csv"
   full "check: the report folder" "$D/r" check --quick --only thm2-wbar,thm2-preconditions \
     --out "$D/r"
+  # the report on stdout, sent by the shell to a full disk: not silent
+  head -c 1M /dev/zero > "$D/fill" 2> /dev/null # the disk full first
+  "$valley" theorem2 --chains 2 --steps 20000 --burn-in 10 --json > "$D/out.json" 2> "$work/se"
+  rc=$?
+  if [ $rc -ne 0 ] && grep -q "cannot write the standard output: No space left on device" "$work/se"; then
+    echo "ok  : full disk, theorem2 --json > FILE: exit $rc: $(tail -n 1 "$work/se")"
+  else
+    echo "FAIL: full disk, theorem2 --json > FILE: exit $rc, stderr: $(cat "$work/se")"
+    fail=1
+  fi
+  rm -f "$D/out.json" "$D/fill"
   if [ $have_data -eq 1 ]; then
     full "net train: the checkpoint" "$D/n.vck" net train --widths 784,32,10 --epochs 1 \
       --train-subset 200 --test-subset 100 --data "$data" --out "$D/n.vck"
