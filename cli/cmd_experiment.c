@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -95,8 +96,9 @@ int cli_cmd_experiment(int argc, char **argv) {
   if (a.data != NULL && (stat(a.data, &sb) != 0 || !S_ISDIR(sb.st_mode)))
     return cli_usage_error(cmd, "--data %s: no such directory (Fashion-MNIST: Debian's "
                            "dataset-fashion-mnist, scripts/setup.sh installs it)", a.data);
+  int created = 0; /* the --out folder made here is removed again if the run leaves it empty */
   if (stat(a.out, &sb) != 0) {
-    if (mkdir(a.out, 0777) != 0)
+    if ((created = mkdir(a.out, 0777) == 0) == 0)
       return cli_usage_error(cmd, "--out %s: cannot create the directory: %s", a.out,
                              strerror(errno));
   } else if (!S_ISDIR(sb.st_mode)) {
@@ -140,6 +142,7 @@ int cli_cmd_experiment(int argc, char **argv) {
       failed = 1;
     }
   }
+  if (created && (failed || cli_interrupted())) rmdir(a.out); /* only if empty */
   if (cli_interrupted()) { /* a signal: no report (main prints the one line) */
     free(res);
     free(sts);

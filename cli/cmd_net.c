@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -433,8 +434,9 @@ static int cmd_train(int argc, char **argv) {
       extra.velocity = velocity;
     }
     st = valley_checkpoint_save(a.out, net, model, &extra, &err);
-    if (st == VALLEY_OK && a.safetensors != NULL)
-      st = valley_safetensors_save(a.safetensors, net, model, &err);
+    if (st == VALLEY_OK && a.safetensors != NULL &&
+        (st = valley_safetensors_save(a.safetensors, net, model, &err)) != VALLEY_OK)
+      unlink(a.out); /* both files or neither */
   }
   if (st != VALLEY_OK) {
     cli_print_error(cmd, &err);
