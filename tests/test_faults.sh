@@ -54,8 +54,11 @@ if [ "${2-}" = --full-disk ]; then
   fi
   rm -f "$D/out.json" "$D/fill"
   if [ $have_data -eq 1 ]; then
-    full "experiment: its report and CSVs (and the --out folder it made)" "$D/e" \
-      experiment swa-vs-sgd --data "$data" --out "$D/e"
+    # a set of files (one profile per direction): synced first, renamed after -- none stays
+    "$valley" net train --widths 784,16,10 --epochs 1 --data "$data" --out "$work/p.vck" \
+      > /dev/null 2>&1
+    full "net probe: three profiles" "$D/p" net probe --checkpoint "$work/p.vck" --data "$data" \
+      --directions 3 --grid -1:1:201 --out "$D/p"
     full "net train: the checkpoint" "$D/n.vck" net train --widths 784,32,10 --epochs 1 \
       --train-subset 200 --test-subset 100 --data "$data" --out "$D/n.vck"
   fi
@@ -178,8 +181,8 @@ interrupt INT "theorem2 Monte Carlo" "" theorem2 --chains 4 --steps 1e9 --trajec
 interrupt TERM "steady-state --sde" "" steady-state --preset fig4-left --T 0.1 --sde \
   --particles 1000 --time 1e5 --dt 1e-3 --out s.csv
 interrupt HUP "fp2d --sde" "" fp2d --example curl --cells 32 --sde 1000 --time 1e5 --json
-interrupt INT "theorem1 --search" "" theorem1 --search --search-n 1e8 --d 20 --json
-interrupt HUP "basins --sweep" "" basins --preset fig4-left --sweep 0.01:1:100000 --csv b.csv
+interrupt INT "theorem1 --search" "" theorem1 --search --search-n 640000 --d 20 --json
+interrupt HUP "basins --sweep" "" basins --preset fig4-left --sweep 0.01:1:20000 --csv b.csv
 interrupt TERM "check" "" check --out r
 interrupt INT "theorem2 --grid" "g.jsonl" theorem2 --chains 4 --steps 1e9 \
   --grid eta=0.1,0.2,0.3 --out g.jsonl
