@@ -39,7 +39,9 @@ valley_status_t valley_outfile_open(valley_outfile_t *o, const char *path, valle
     o->path = o->tmp = NULL;
     return VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s", path, strerror(e));
   }
-  /* mkstemp makes the file 0600; an output is for reading, as a plain fopen would make it */
+  /* mkstemp makes the file 0600; an output is for reading, as a plain fopen would make it
+   * (0666 less the umask, which can only be read by setting it: set back at once; outputs are
+   * opened by the main thread, outside parallel regions) */
   mode_t mask = umask(0);
   umask(mask);
   (void)fchmod(fd, 0666 & ~mask);
