@@ -56,9 +56,15 @@ valley_status_t cli_ck_run(const cli_ck_t *c, valley_error_t *err) {
     }
     if (rec != NULL) c->merge(c->arg, first, count, rec);
   }
-  if (st == VALLEY_ECANCEL)
+  if (st == VALLEY_ECANCEL) {
+    /* this line says what is kept; main prints no other (cli_print_error skips the cancel) */
     VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted: %zu of %zu blocks of %s are saved in %s; run "
                  "the same command again to resume", valley_runck_done(ck), ng, c->what, c->path);
+    if (cli_interrupted() != 0)
+      fprintf(stderr, "valley %s: interrupted by %s: %zu of %zu blocks of %s are saved in %s; run "
+                      "the same command again to resume\n", c->cmd,
+              cli_signal_name(cli_interrupted()), valley_runck_done(ck), ng, c->what, c->path);
+  }
   valley_runck_close(ck, 0);
   return st;
 }

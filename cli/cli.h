@@ -3,6 +3,7 @@
 #define VALLEY_CLI_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -116,7 +117,7 @@ valley_status_t cli_ck_run(const cli_ck_t *c, valley_error_t *err);
  * from the options' current values (printing "valley CMD: ..." and returning the exit status on
  * bad input, else -1); point(...) computes one point after configure.  Every point is configured
  * once before the file is touched.  Options in `skip` (and the swept ones) stay out of the
- * file's fingerprint.  Returns the exit status (130 after SIGINT). */
+ * file's fingerprint.  Returns the exit status (128 + the signal after SIGINT, SIGTERM, SIGHUP). */
 typedef int (*cli_sweep_configure_fn)(void *arg, const char *cmd);
 struct cli_mpi; /* cli/mpi.h: NULL, or the MPI ranks that share the grid's points (docs/mpi.md) */
 int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *out,
@@ -124,9 +125,25 @@ int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *o
               const char *const *skip, size_t nskip, cli_sweep_configure_fn configure,
               valley_sweep_point_fn point, void *arg, const struct cli_mpi *mpi);
 
-/* A progress callback for a sweep point's computation: nonzero (cancel) once SIGINT has asked the
- * sweep to stop, so that a long point stops at once (its record is not written). */
-int cli_sweep_cancel_cb(double fraction, void *arg);
+/* Signals (cli/signals.c): SIGINT, SIGTERM and SIGHUP set a flag that long runs poll; a second
+ * signal kills.  install is called once by main before the command runs. */
+void cli_signals_install(void);
+/* The signal caught (SIGINT, SIGTERM, SIGHUP), 0 while none was. */
+int cli_interrupted(void);
+/* The flag itself, for valley_sweep_t.stop. */
+volatile sig_atomic_t *cli_stop_flag(void);
+/* Progress/cancel callbacks: nonzero (cancel) once a signal asked valley to stop. */
+int cli_cancel_cb(double fraction, void *arg);
+int cli_cancel_ctx(void *ctx);
+/* "valley CMD: message" on stderr, unless the error is the cancellation a signal asked for
+ * (main then prints the one "interrupted" line). */
+void cli_print_error(const char *cmd, const valley_error_t *err);
+/* "SIGINT", "SIGTERM", "SIGHUP". */
+const char *cli_signal_name(int sig);
+/* The exit status of a run cancelled by a signal: 128 + the signal (130 when none was caught). */
+int cli_cancel_status(void);
+/* The sweep points' callback (a long point stops at once; its record is not written). */
+#define cli_sweep_cancel_cb cli_cancel_cb
 
 /* Subcommands. */
 int cli_cmd_theorem1(int argc, char **argv);

@@ -169,6 +169,8 @@ static int build_landscape(args_t *a, cli_opt_t *o, size_t n, valley_basin1d_t *
   if (cli_given(o, n, "--lo")) b->lo = a->lo;
   if (cli_given(o, n, "--hi")) b->hi = a->hi;
   if (cli_given(o, n, "--gh-nodes")) b->gh_nodes = a->gh_nodes;
+  if ((cli_given(o, n, "--lo") || cli_given(o, n, "--hi")) && !(b->lo < b->hi))
+    return cli_usage_error(a->cmd, "--lo %g must be below --hi %g", b->lo, b->hi);
   if (a->noise && valley_dnoise_parse(a->noise, &b->noise) != VALLEY_OK)
     return cli_usage_error(a->cmd, "--noise must be loss, grad or exp (got '%s')", a->noise);
   if (a->test_shift && valley_tshift_parse(a->test_shift, &b->test_shift) != VALLEY_OK)
@@ -202,7 +204,7 @@ static int prepare(args_t *a, const valley_basin1d_t *b, valley_fp1d_t *p,
   valley_status_t st =
       valley_steady_prepare(ctx, p, valley_basin1d_utest3, b, &cfg, !a->quadrature, &err);
   if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", a->cmd, err.message);
+    cli_print_error(a->cmd, &err);
     return st == VALLEY_EINVAL || st == VALLEY_EDOM ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
   return 0;
@@ -476,7 +478,7 @@ static int basins(int argc, char **argv, const cli_mpi_t *mpi) {
     st = valley_steady_optimal_T(&ctx, T, s, nT, &Topt, &Eopt, &interior, &err);
   if (st != VALLEY_OK) {
     if (a.csv) valley_outfile_abort(&out);
-    fprintf(stderr, "valley %s: %s\n", a.cmd, err.message);
+    cli_print_error(a.cmd, &err);
     rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     goto done;
   }
@@ -811,7 +813,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     if (a.out) valley_outfile_abort(&out);
     valley_steady_ctx_free(&ctx);
-    fprintf(stderr, "valley %s: %s\n", a.cmd, err.message);
+    cli_print_error(a.cmd, &err);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
   int wrote = 1;
@@ -828,7 +830,9 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
       fprintf(out.f, "%.12g,%.12g,%.12g,%.12g,%.12g,%.12g,%.12g\n", x, e.U,
               valley_basin1d_utest(&b, x), e.D, valley_steady_v(&ctx, x, a.T), exp(lr), lr);
     }
-    wrote = valley_outfile_commit(&out, &err) == VALLEY_OK;
+    /* on disk now (a full disk shows before the long cross-checks); renamed into place only
+     * after them, so that an interrupted run leaves no file */
+    wrote = valley_outfile_sync(&out, &err) == VALLEY_OK;
     if (!wrote) fprintf(stderr, "valley %s: --out: %s\n", a.cmd, err.message);
   }
   if (cli_mpi_sync_failed(mpi, wrote)) { /* rank 0 could not write --out */
@@ -850,6 +854,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
     }
     if (st != VALLEY_OK) {
       valley_steady_ctx_free(&ctx);
+      if (a.out) valley_outfile_abort(&out);
       fprintf(stderr, "valley %s: --fv: %s\n", a.cmd, err.message);
       rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 #ifdef VALLEY_HAVE_MPI
@@ -861,6 +866,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
 #ifdef VALLEY_HAVE_MPI
   if (cli_mpi_split(mpi) && (rc = cli_mpi_bcast_int(mpi, 0)) != 0) { /* rank 0's --fv failed */
     valley_steady_ctx_free(&ctx);
+    if (a.out) valley_outfile_abort(&out);
     return rc;
   }
 #endif
@@ -871,18 +877,27 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
     st = run_ensembles(&a, &b, &ctx, &s, noise, lrs, nlr, ens, &nens, mpi, &own, &err);
     if (st != VALLEY_OK) {
       valley_steady_ctx_free(&ctx);
-      if (root)
-        fprintf(stderr, "valley %s: ensemble: %s\n", a.cmd, err.message);
+      if (a.out) valley_outfile_abort(&out);
+      if (root) {
+        if (err.code != VALLEY_ECANCEL || !cli_interrupted()) /* main says "interrupted" */
+          fprintf(stderr, "valley %s: ensemble: %s\n", a.cmd, err.message);
+      }
 #ifdef VALLEY_HAVE_MPI
       else if (own)
         fprintf(mpi->err, "valley %s: MPI rank %d: ensemble: %s\n", a.cmd, mpi->rank, err.message);
 #endif
-      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
+      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
     }
   }
   if (!root) {
     valley_steady_ctx_free(&ctx);
     return CLI_EXIT_OK;
+  }
+  if (a.out && (cli_interrupted() || valley_outfile_commit(&out, &err) != VALLEY_OK)) {
+    if (!cli_interrupted()) fprintf(stderr, "valley %s: --out: %s\n", a.cmd, err.message);
+    valley_outfile_abort(&out);
+    valley_steady_ctx_free(&ctx);
+    return CLI_EXIT_FAIL;
   }
   if (a.json) {
     valley_json_t j;

@@ -1,9 +1,11 @@
 /* valley check: every claim of the papers that valley can test, in one report (issue 7,
  * docs/check.md, paper_checks/CLAIMS.md). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "valley/check.h"
@@ -120,6 +122,19 @@ int cli_cmd_check(int argc, char **argv) {
   struct stat sb;
   if (stat(a.out, &sb) == 0 && !S_ISDIR(sb.st_mode))
     return cli_usage_error(cmd, "--out %s exists and is not a directory", a.out);
+  { /* the folder the report goes in must be there and writable: bad input, found before the run */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", a.out);
+    size_t len = strlen(parent);
+    while (len > 1 && parent[len - 1] == '/') parent[--len] = '\0';
+    char *slash = strrchr(parent, '/');
+    const char *dir = slash == NULL ? "." : (slash == parent ? "/" : (*slash = '\0', parent));
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0)
+      return cli_usage_error(cmd, "--out %s: cannot create it in '%s': %s", a.out, dir,
+                             stat(dir, &sb) != 0     ? strerror(errno)
+                             : !S_ISDIR(sb.st_mode) ? strerror(ENOTDIR)
+                                                    : strerror(EACCES));
+  }
   const valley_check_t **sel = NULL;
   size_t n_sel = 0;
   if (a.only != NULL && (sel = select_checks(cmd, a.only, &n_sel)) == NULL) return CLI_EXIT_USAGE;
@@ -130,12 +145,13 @@ int cli_cmd_check(int argc, char **argv) {
   cfg.threads = a.threads;
   cfg.data_dir = a.data;
   cfg.progress = progress_line;
+  cfg.cancel = cli_cancel_ctx; /* a signal stops the run between checks */
   valley_check_report_t rep;
   valley_error_t err;
   valley_status_t st = valley_check_run_all(&cfg, sel, sel != NULL ? n_sel : 0, a.out, &rep, &err);
   free(sel);
   if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", cmd, err.message);
+    cli_print_error(cmd, &err);
     return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
   int all_ran = 1;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -96,8 +97,9 @@ int cli_cmd_experiment(int argc, char **argv) {
   if (a.data != NULL && (stat(a.data, &sb) != 0 || !S_ISDIR(sb.st_mode)))
     return cli_usage_error(cmd, "--data %s: no such directory (Fashion-MNIST: Debian's "
                            "dataset-fashion-mnist, scripts/setup.sh installs it)", a.data);
+  int created = 0; /* the --out folder made here is removed again if the run leaves it empty */
   if (stat(a.out, &sb) != 0) {
-    if (mkdir(a.out, 0777) != 0)
+    if ((created = mkdir(a.out, 0777) == 0) == 0)
       return cli_usage_error(cmd, "--out %s: cannot create the directory: %s", a.out,
                              strerror(errno));
   } else if (!S_ISDIR(sb.st_mode)) {
@@ -111,6 +113,7 @@ int cli_cmd_experiment(int argc, char **argv) {
   cfg.seed = a.seed;
   cfg.cuda = cuda;
   cfg.progress = progress_line;
+  cfg.cancel = cli_cancel_ctx; /* a signal stops the run after the current epoch */
 
   size_t first = 0, count = n_all;
   if (one != NULL) {
@@ -128,16 +131,24 @@ int cli_cmd_experiment(int argc, char **argv) {
     return CLI_EXIT_FAIL;
   }
   int failed = 0;
-  for (size_t i = 0; i < count; i++) {
+  for (size_t i = 0; i < count && !cli_interrupted(); i++) {
     const valley_exp_t *e = &all[first + i];
     fprintf(stderr, "valley experiment %s (%s mode) ...\n", e->name, a.full ? "full" : "quick");
     valley_error_t err;
     sts[i] = valley_exp_execute(e, &cfg, &res[i], &err);
     if (sts[i] != VALLEY_OK) {
       snprintf(msgs[i], sizeof msgs[i], "%s", err.message);
-      fprintf(stderr, "valley %s %s: %s\n", cmd, e->name, err.message);
+      if (sts[i] != VALLEY_ECANCEL || !cli_interrupted()) /* else main says "interrupted" */
+        fprintf(stderr, "valley %s %s: %s\n", cmd, e->name, err.message);
       failed = 1;
     }
+  }
+  if (created && (failed || cli_interrupted())) rmdir(a.out); /* only if empty */
+  if (cli_interrupted()) { /* a signal: no report (main prints the one line) */
+    free(res);
+    free(sts);
+    free(msgs);
+    return CLI_EXIT_FAIL;
   }
   if (a.json) {
     valley_json_t j;

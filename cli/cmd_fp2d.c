@@ -179,7 +179,7 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
   if (root) {
     st = valley_curl2d_compare(&p, a.T, a.cells, a.cells, 0.0, 0.0, &r, &err);
     if (st != VALLEY_OK) {
-      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      cli_print_error(CMD, &err);
       rc = st == VALLEY_EINVAL || st == VALLEY_EDOM ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
   }
@@ -235,13 +235,15 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
     valley_langevin2d_result_free(res);
     if (st != VALLEY_OK) {
       valley_curl2d_free(&r);
-      if (root)
-        fprintf(stderr, "valley %s: --sde: %s\n", CMD, err.message);
+      if (root) {
+        if (err.code != VALLEY_ECANCEL || !cli_interrupted()) /* main says "interrupted" */
+          fprintf(stderr, "valley %s: --sde: %s\n", CMD, err.message);
+      }
 #ifdef VALLEY_HAVE_MPI
       else if (own)
         fprintf(mpi->err, "valley %s: MPI rank %d: --sde: %s\n", CMD, mpi->rank, err.message);
 #endif
-      return st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
+      return st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
     }
   }
   if (!root) return CLI_EXIT_OK;

@@ -501,10 +501,15 @@ static int cmd_train(int argc, char **argv) {
             swa_now ? "  [SWA]" : "", h->seconds);
     if (a.state != NULL)
       st = state_save(a.state, fp, net, params, velocity, swa, swa_count, hist, e + 1, &err);
-    if (st == VALLEY_OK && cli_progress_cb((double)(e + 1) / (double)a.epochs, &prog) != 0)
-      st = VALLEY_ERROR(&err, VALLEY_ECANCEL, "interrupted after epoch %zu of %zu%s%s", e + 1,
-                        a.epochs, a.state != NULL ? "; saved in " : "",
-                        a.state != NULL ? a.state : "");
+    /* a signal (cli/signals.c): stop after the epoch, its state saved; write no model */
+    if (st == VALLEY_OK && cli_progress_cb((double)(e + 1) / (double)a.epochs, &prog) != 0) {
+      if (a.state != NULL)
+        st = VALLEY_ERROR(&err, VALLEY_ECANCEL, "the state after epoch %zu of %zu is saved in %s",
+                          e + 1, a.epochs, a.state);
+      else
+        st = VALLEY_ERROR(&err, VALLEY_ECANCEL, "interrupted after epoch %zu of %zu", e + 1,
+                          a.epochs);
+    }
   }
   free(fp);
   cli_progress_done(&prog);
@@ -526,12 +531,17 @@ static int cmd_train(int argc, char **argv) {
       extra.velocity = velocity;
     }
     st = valley_checkpoint_save(a.out, net, model, &extra, &err);
-    if (st == VALLEY_OK && a.safetensors != NULL)
-      st = valley_safetensors_save(a.safetensors, net, model, &err);
+    if (st == VALLEY_OK && a.safetensors != NULL &&
+        (st = valley_safetensors_save(a.safetensors, net, model, &err)) != VALLEY_OK)
+      unlink(a.out); /* both files or neither */
   }
   if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", cmd, err.message);
-    rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
+    if (st == VALLEY_ECANCEL && a.state != NULL && cli_interrupted() != 0)
+      fprintf(stderr, "valley %s: interrupted by %s: %s; run the same command again to resume\n",
+              cmd, cli_signal_name(cli_interrupted()), err.message);
+    else
+      cli_print_error(cmd, &err);
+    rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
   } else if (a.json) {
     valley_json_t j;
     valley_json_begin(&j, stdout);
@@ -691,7 +701,7 @@ static int cmd_eval(int argc, char **argv) {
       valley_error_t err;
       valley_status_t st = evaluate_both(net, params, &train, &test, &m, &err);
       if (st != VALLEY_OK) {
-        fprintf(stderr, "valley %s: %s\n", cmd, err.message);
+        cli_print_error(cmd, &err);
         rc = fail_status(st);
       } else if (a.json) {
         valley_json_t j;
@@ -976,14 +986,17 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
                valley_dir_family_name(family), (unsigned long long)a.seed, k, train.n, test.n);
       valley_prof_write(outs[k].f, comment, &profs[k]);
     }
-    /* Commit all or none: a failed commit leaves the earlier files written. */
+    /* All on disk first (a full disk leaves none of them), then the renames. */
+    for (size_t k = 0; k < K && st == VALLEY_OK; k++) st = valley_outfile_sync(&outs[k], &err);
+    if (st == VALLEY_OK && cli_interrupted())
+      st = VALLEY_ERROR(&err, VALLEY_ECANCEL, "interrupted");
     for (size_t k = 0; k < K && st == VALLEY_OK; k++) st = valley_outfile_commit(&outs[k], &err);
-    opened = 0;
+    if (st == VALLEY_OK) opened = 0; /* else done: aborts the rest (a committed one is a no-op) */
   }
   if (st != VALLEY_OK) {
-    fprintf(stderr, "valley %s: %s\n", cmd, err.message);
+    cli_print_error(cmd, &err);
     rc = st == VALLEY_ENOMEM || st == VALLEY_EIO || st == VALLEY_ENUMERIC ? CLI_EXIT_FAIL
-                                                                         : CLI_EXIT_USAGE;
+         : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_USAGE;
     goto done;
   }
   size_t i0 = grid_index(grid, n_grid, 0.0);

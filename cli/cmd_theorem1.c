@@ -105,7 +105,7 @@ static int parse_list(const char *flag, const char *s, size_t want, size_t alt, 
 
 /* k lines of d numbers ('#' starts a comment) */
 static int read_directions(const char *path, size_t d, size_t k, double *U) {
-  FILE *f = fopen(path, "r");
+  FILE *f = valley_fopen_read(path, "r");
   if (f == NULL) return cli_usage_error(CMD, "--directions: cannot open '%s': %s", path, strerror(errno));
   char line[65536];
   size_t row = 0, lineno = 0;
@@ -609,7 +609,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
     }
     if (st != VALLEY_OK) {
       free(s);
-      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      cli_print_error(CMD, &err);
       return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (a.json)
@@ -688,7 +688,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     free(buf);
     if (st == VALLEY_EINVAL) return cli_usage_error(CMD, "%s", err.message);
-    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+    cli_print_error(CMD, &err);
     return CLI_EXIT_FAIL;
   }
 
@@ -766,8 +766,8 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     valley_land_free(&L);
     free(buf);
-    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
+    cli_print_error(CMD, &err);
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
   }
   if (a.json)
     print_json(&a, &L, &rep);

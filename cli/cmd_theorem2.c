@@ -534,10 +534,10 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
     free(rep);
     if (a.trajectory != NULL) valley_outfile_abort(&out);
     if (mpi->rank == 0)
-      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      cli_print_error(CMD, &err);
     else if (own)
       fprintf(mpi->err, "valley %s: MPI rank %d: %s\n", CMD, mpi->rank, err.message);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
   }
   if (mpi->rank != 0) {
     free(rep);
@@ -550,8 +550,8 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     free(rep);
     if (a.trajectory != NULL) valley_outfile_abort(&out);
-    fprintf(stderr, "valley %s: %s\n", CMD, err.message);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? 130 : CLI_EXIT_FAIL;
+    cli_print_error(CMD, &err);
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
   }
 #endif
   if (a.trajectory != NULL) {
@@ -577,7 +577,7 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
     free(w);
     if (st != VALLEY_OK) {
       free(rep);
-      fprintf(stderr, "valley %s: %s\n", CMD, err.message);
+      cli_print_error(CMD, &err);
       return CLI_EXIT_FAIL;
     }
   }

@@ -1,4 +1,5 @@
 /* valley: numerical checks of SGD and loss-landscape theory. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,8 +46,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    usage(stderr);
+  if (argc < 2) { /* one line, as every bad input (valley help lists the commands) */
+    fprintf(stderr, "valley: no command given; usage: valley COMMAND [options] (see valley help)\n");
     return CLI_EXIT_USAGE;
   }
   const char *cmd = argv[1];
@@ -81,7 +82,32 @@ int main(int argc, char **argv) {
     return CLI_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
+    if (strcmp(cmd, commands[i].name) == 0) {
+      cli_signals_install();
+      int rc = commands[i].run(argc - 2, argv + 2);
+      /* The report on stdout (JSON, text) goes where the shell sent it: a full disk there is
+       * not silent.  The cause is the flush that fails again, else EIO. */
+      int e = 0;
+      if (ferror(stdout)) {
+        clearerr(stdout);
+        e = fflush(stdout) != 0 ? errno : EIO;
+      } else if (fflush(stdout) != 0) {
+        e = errno;
+      }
+      if (e != 0 && rc == CLI_EXIT_OK) {
+        fprintf(stderr, "valley %s: cannot write the standard output: %s\n", cmd, strerror(e));
+        rc = CLI_EXIT_FAIL;
+      }
+      int sig = cli_interrupted();
+      /* A command stopped by a signal removed its temporary files; a grid sweep printed its
+       * own line (what is in the file, how to resume). */
+      if (sig != 0 && rc != 128 + sig) {
+        fprintf(stderr, "valley %s: interrupted by %s; no output written\n", cmd,
+                cli_signal_name(sig));
+        rc = 128 + sig;
+      }
+      return rc;
+    }
   fprintf(stderr, "valley: unknown command '%s' (see valley help)\n", cmd);
   return CLI_EXIT_USAGE;
 }

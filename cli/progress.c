@@ -1,4 +1,5 @@
-/* A progress bar on stderr for long runs: only on a terminal, only after 2 s. */
+/* A progress bar on stderr for long runs: only on a terminal, only after 2 s.  Its callback
+ * also cancels the run once a signal has asked valley to stop. */
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ void cli_progress_init(cli_progress_t *p, const char *label) {
 
 int cli_progress_cb(double fraction, void *arg) {
   cli_progress_t *p = arg;
+  if (cli_interrupted()) return 1; /* a signal: the run stops (cli/signals.c) */
   if (!p->enabled) return 0;
   double el = now() - p->t0;
   if (el < 2.0 && !p->shown) return 0;

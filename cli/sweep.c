@@ -1,26 +1,11 @@
 /* valley CMD --grid SPEC --out FILE.jsonl: the command-line side of plots/sweep.c shared by
  * theorem2 and basins -- options set from grid tokens, every point checked before the file is
- * touched, the settings' fingerprint, SIGINT, and progress lines (docs/sweeps.md). */
-#include <signal.h>
+ * touched, the settings' fingerprint, interruption (cli/signals.c), and progress lines (docs/sweeps.md). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "mpi.h"
-
-/* Set by SIGINT: the one piece of process state a signal handler can reach. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_sigint(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
-
-int cli_sweep_cancel_cb(double fraction, void *arg) {
-  (void)fraction;
-  (void)arg;
-  return stop_requested != 0;
-}
 
 typedef struct {
   const char *cmd;
@@ -116,14 +101,9 @@ int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *o
     rc = apply(&c, i, v);
   }
   if (rc < 0) {
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills; a torn record is cut on resume */
-    sigemptyset(&sa.sa_mask);
-    stop_requested = 0;
-    sigaction(SIGINT, &sa, &old);
-    valley_sweep_t s = {&g, out, header, point, &c, &stop_requested, progress};
+    /* main's handler (cli/signals.c) sets the flag; a second signal kills, and a torn record
+     * is cut on resume */
+    valley_sweep_t s = {&g, out, header, point, &c, cli_stop_flag(), progress};
     size_t resumed, done;
     valley_status_t st;
 #ifdef VALLEY_HAVE_MPI
@@ -134,15 +114,14 @@ int cli_sweep(const char *cmd, const char *flag, const char *spec, const char *o
     (void)mpi;
 #endif
       st = valley_sweep_run(&s, &resumed, &done, &err);
-    sigaction(SIGINT, &old, NULL);
     if (st == VALLEY_OK) {
       fprintf(stderr, "valley %s: sweep complete: %zu grid points in %s (%zu computed now)\n", cmd,
               g.npoints, out, done - resumed);
       rc = CLI_EXIT_OK;
     } else if (st == VALLEY_ECANCEL) {
-      fprintf(stderr, "valley %s: interrupted: %zu of %zu grid points are in %s; run the same "
-                      "command again to resume\n", cmd, done, g.npoints, out);
-      rc = 130;
+      fprintf(stderr, "valley %s: interrupted by %s: %zu of %zu grid points are in %s; run the same "
+                      "command again to resume\n", cmd, cli_signal_name(cli_interrupted()), done, g.npoints, out);
+      rc = 128 + cli_interrupted();
     } else {
       fprintf(stderr, "valley %s: %s\n", cmd, err.message);
       rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;

@@ -4,6 +4,7 @@
  * (paper_checks/check_report.c). */
 #define _GNU_SOURCE /* open_memstream, mkdtemp, nftw */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "valley/check.h"
 #include "valley/gnuplot.h"
+#include "valley/outfile.h"
 #include "checks_internal.h"
 
 #define CHECK_GNUPLOT_TIMEOUT_S 60
@@ -62,6 +64,7 @@ struct valley_check_run {
   FILE *fig_data[VALLEY_CHECK_MAX_FIGURES];
   char *fig_plot[VALLEY_CHECK_MAX_FIGURES]; /* the plot commands, malloc'ed */
   check_shared_t *shared;                    /* the run's */
+  int io_errno; /* a file of the report could not be written: the whole run stops */
 };
 
 const valley_check_config_t *valley_check_cfg(const valley_check_run_t *r) { return r->cfg; }
@@ -131,11 +134,12 @@ static char *path_join(const char *dir, const char *name, const char *ext) {
 
 /* Creates dir/name+ext (it must not exist); *path (may be NULL) gets its name, to free. */
 static valley_status_t create_file(const char *dir, const char *name, const char *ext, FILE **f,
-                                   char **path, valley_error_t *err) {
+                                   char **path, int *io_errno, valley_error_t *err) {
   *f = NULL;
   char *p = path_join(dir, name, ext);
   if (p == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "a file name");
   *f = fopen(p, "wx");
+  if (*f == NULL && io_errno != NULL) *io_errno = errno;
   valley_status_t st = *f != NULL ? VALLEY_OK
                                   : VALLEY_ERROR(err, VALLEY_EIO, "%s: %s", p, strerror(errno));
   if (path != NULL && st == VALLEY_OK) *path = p;
@@ -155,7 +159,7 @@ valley_status_t valley_check_figure(valley_check_run_t *r, const char *name, con
     if (strcmp(r->fig[i].name, name) == 0)
       return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: figure '%s' twice", r->check->name, name);
   FILE *f;
-  valley_status_t st = create_file(r->fig_dir, name, ".csv", &f, NULL, err);
+  valley_status_t st = create_file(r->fig_dir, name, ".csv", &f, NULL, &r->io_errno, err);
   if (st != VALLEY_OK) return st;
   valley_check_figure_t *g = &r->fig[r->n_fig];
   memset(g, 0, sizeof *g);
@@ -190,18 +194,21 @@ void valley_check_figure_plot(valley_check_run_t *r, const char *fmt, ...) {
 }
 
 /* The gnuplot script of figure i (plots/gnuplot.c). */
-static valley_status_t write_script(const valley_check_run_t *r, size_t i, valley_error_t *err) {
+static valley_status_t write_script(valley_check_run_t *r, size_t i, valley_error_t *err) {
   const valley_check_figure_t *g = &r->fig[i];
   FILE *f;
   char *path = NULL;
-  valley_status_t st = create_file(r->fig_dir, g->name, ".gp", &f, &path, err);
+  valley_status_t st = create_file(r->fig_dir, g->name, ".gp", &f, &path, &r->io_errno, err);
   if (st != VALLEY_OK) return st;
   char origin[160];
   snprintf(origin, sizeof origin, "valley check, %s", r->check->name);
   valley_gnuplot_script_write(f, g->name, origin, g->caption, r->fig_plot[i]);
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  if (bad) st = VALLEY_ERROR(err, VALLEY_EIO, "%s: write failed", path);
+  int e = valley_fflush_errno(f);
+  if (fclose(f) != 0 && e == 0) e = errno;
+  if (e != 0) {
+    r->io_errno = e;
+    st = VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s", path, strerror(e));
+  }
   free(path);
   return st;
 }
@@ -223,6 +230,25 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 void valley_check_rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* fsync of every file and folder of the report, children first, before it is renamed into
+ * place: the report appears whole or not at all, gnuplot's pictures included. */
+static int sync_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  int e = errno;
+  close(fd);
+  errno = e;
+  /* a folder that refuses fsync is tolerated (some file systems do); a file is not */
+  return rc != 0 && flag == FTW_F ? -1 : 0;
+}
+
+static int cancelled(const valley_check_config_t *cfg) {
+  return cfg->cancel != NULL && cfg->cancel(cfg->progress_ctx);
+}
+
 static void remove_figures(const valley_check_run_t *r) {
   static const char *const ext[] = {".csv", ".gp", ".png", ".svg"};
   for (size_t i = 0; i < r->n_fig; i++)
@@ -233,10 +259,11 @@ static void remove_figures(const valley_check_run_t *r) {
     }
 }
 
-/* One check: its numbers (as JSON text) and figures; res filled; st is the check's own status
- * (recorded, not returned). */
-static void run_one(const valley_check_config_t *cfg, const valley_check_t *c, const char *fig_dir,
-                    check_shared_t *shared, valley_check_result_t *res, char **numbers) {
+/* One check: its numbers (as JSON text) and figures; res filled; the check's own status is
+ * recorded, not returned.  Returns 0, or the errno of a report file that could not be written
+ * (a full disk: the run stops). */
+static int run_one(const valley_check_config_t *cfg, const valley_check_t *c, const char *fig_dir,
+                   check_shared_t *shared, valley_check_result_t *res, char **numbers) {
   valley_check_run_t r;
   memset(&r, 0, sizeof r);
   r.check = c;
@@ -261,8 +288,14 @@ static void run_one(const valley_check_config_t *cfg, const valley_check_t *c, c
       st = VALLEY_ERROR(&err, VALLEY_EINVAL, "%s set no verdict", c->name);
   }
   for (size_t i = 0; i < r.n_fig; i++) {
-    if (r.fig_data[i] != NULL && (ferror(r.fig_data[i]) | fclose(r.fig_data[i])) && st == VALLEY_OK)
-      st = VALLEY_ERROR(&err, VALLEY_EIO, "%s: figure %s: write failed", c->name, r.fig[i].name);
+    if (r.fig_data[i] != NULL) {
+      int e = valley_fflush_errno(r.fig_data[i]);
+      if (fclose(r.fig_data[i]) != 0 && e == 0) e = errno;
+      if (e != 0 && r.io_errno == 0) r.io_errno = e;
+      if (e != 0 && st == VALLEY_OK)
+        st = VALLEY_ERROR(&err, VALLEY_EIO, "%s: figure %s: %s", c->name, r.fig[i].name,
+                          strerror(e));
+    }
     r.fig_data[i] = NULL;
   }
   for (size_t i = 0; i < r.n_fig && st == VALLEY_OK; i++) st = write_script(&r, i, &err);
@@ -283,6 +316,7 @@ static void run_one(const valley_check_config_t *cfg, const valley_check_t *c, c
   }
   free(r.numbers_text);
   for (size_t i = 0; i < r.n_fig; i++) free(r.fig_plot[i]);
+  return r.io_errno;
 }
 
 void valley_check_report_free(valley_check_report_t *rep) {
@@ -333,12 +367,21 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
   rep->n = n;
   for (size_t i = 0; i < n; i++) {
     const valley_check_t *c = checks != NULL ? checks[i] : &all[i];
+    if (cancelled(cfg)) {
+      st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
+      goto done;
+    }
     if (cfg->progress != NULL) {
       char line[256];
       snprintf(line, sizeof line, "[%zu/%zu] %s ...", i + 1, n, c->name);
       cfg->progress(cfg->progress_ctx, line);
     }
-    run_one(cfg, c, figs, &shared, &rep->results[i], &numbers[i]);
+    int io = run_one(cfg, c, figs, &shared, &rep->results[i], &numbers[i]);
+    if (io != 0) { /* the report's own files (full disk, file size limit): no report at all */
+      st = VALLEY_ERROR(err, VALLEY_EIO, "cannot write the report '%s': %s", out_dir,
+                        strerror(io));
+      goto done;
+    }
     if (cfg->progress != NULL) {
       char line[800];
       const valley_check_result_t *x = &rep->results[i];
@@ -359,6 +402,11 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
     valley_check_result_t *x = &rep->results[i];
     int all_ok = 1;
     for (size_t k = 0; k < x->n_figures; k++) {
+      if (cancelled(cfg)) {
+        free(gnuplot);
+        st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
+        goto done;
+      }
       if (gnuplot != NULL) {
         if (cfg->progress != NULL) {
           char line[160];
@@ -383,8 +431,23 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
   }
   rep->seconds = now_s() - t0;
   if ((st = valley_check_write_reports(cfg, rep, (const char *const *)numbers, tmp, err)) !=
-      VALLEY_OK)
+      VALLEY_OK) {
+    if (st == VALLEY_EIO) { /* named by the folder asked for, not by the temporary one */
+      char why[256];
+      snprintf(why, sizeof why, "%s", err->message);
+      st = VALLEY_ERROR(err, VALLEY_EIO, "the report '%s' (built in '%s'): %s", out_dir, tmp, why);
+    }
     goto done;
+  }
+  if (nftw(tmp, sync_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+    st = VALLEY_ERROR(err, VALLEY_EIO, "%s: cannot write the report: %s", out_dir,
+                      strerror(errno));
+    goto done;
+  }
+  if (cancelled(cfg)) {
+    st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
+    goto done;
+  }
   /* into place: an older report is moved aside first, then removed */
   struct stat sb;
   int had_old = 0;
@@ -395,6 +458,9 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
     }
     snprintf(old, len + 16, "%s.old-XXXXXX", out_dir);
     if (mkdtemp(old) == NULL || rename(out_dir, old) != 0) {
+      int e = errno;
+      rmdir(old);
+      errno = e;
       st = VALLEY_ERROR(err, VALLEY_EIO, "%s: cannot move the older report aside: %s", out_dir,
                         strerror(errno));
       goto done;
@@ -408,6 +474,7 @@ valley_status_t valley_check_run_all(const valley_check_config_t *cfg,
   }
   free(tmp);
   tmp = NULL;
+  valley_fsync_parent(out_dir);
   if (had_old) valley_check_rm_tree(old);
 done:
   if (tmp != NULL) {

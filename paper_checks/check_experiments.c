@@ -195,6 +195,12 @@ static void xf_progress(void *ctx, const char *line) {
   valley_check_progress((valley_check_run_t *)ctx, "  %s", line);
 }
 
+/* The check's cancel (a signal, through the CLI) reaches the experiment's training loop. */
+static int xf_cancel(void *ctx) {
+  const valley_check_config_t *cc = valley_check_cfg((const valley_check_run_t *)ctx);
+  return cc->cancel != NULL && cc->cancel(cc->progress_ctx);
+}
+
 /* The check of experiment `name`. */
 static valley_status_t run_experiment(valley_check_run_t *r, const char *name,
                                       valley_error_t *err) {
@@ -237,6 +243,7 @@ static valley_status_t run_experiment(valley_check_run_t *r, const char *name,
   ec.seed = cc->seed;
   ec.progress = xf_progress;
   ec.progress_ctx = r;
+  ec.cancel = xf_cancel;
   valley_exp_result_t res;
   valley_status_t st = valley_exp_execute(e, &ec, &res, err);
   if (st == VALLEY_OK) {

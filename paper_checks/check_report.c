@@ -51,9 +51,10 @@ static FILE *open_in(const char *dir, const char *name, char **path, valley_erro
 }
 
 static valley_status_t close_checked(FILE *f, const char *path, valley_error_t *err) {
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  return bad ? VALLEY_ERROR(err, VALLEY_EIO, "%s: write failed", path) : VALLEY_OK;
+  int e = valley_fflush_errno(f);
+  if (fclose(f) != 0 && e == 0) e = errno;
+  return e != 0 ? VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s", path, strerror(e))
+                : VALLEY_OK;
 }
 
 static void counts(const valley_check_report_t *rep, size_t c[6]) {

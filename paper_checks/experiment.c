@@ -193,6 +193,8 @@ valley_status_t valley_exp_train(valley_exp_run_t *r, const valley_exp_train_t *
                         spec->arch.arch == VALLEY_ARCH_CNN ? "CNN" : "MLP", e + 1, spec->epochs,
                         loss, now ? " [SWA]" : "");
     if (spec->on_epoch != NULL) st = spec->on_epoch(spec->epoch_ctx, e, sgd, loss, err);
+    if (st == VALLEY_OK && r->cfg->cancel != NULL && r->cfg->cancel(r->cfg->progress_ctx))
+      st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
   }
   if (st == VALLEY_OK && want_swa) {
     st = valley_exp_model_copy(sgd, avg, swa, err);
@@ -393,6 +395,8 @@ valley_status_t valley_exp_execute(const valley_exp_t *e, const valley_exp_confi
   valley_json_object(&r->json, "results");
   st = e->run(r, err);
   valley_json_object_end(&r->json);
+  if (st == VALLEY_OK && cfg->cancel != NULL && cfg->cancel(cfg->progress_ctx))
+    st = VALLEY_ERROR(err, VALLEY_ECANCEL, "interrupted");
   if (st == VALLEY_OK && !r->have_verdict)
     st = VALLEY_ERROR(err, VALLEY_EINVAL, "%s set no verdict", e->name);
   res->seconds = now_s() - t0;
@@ -404,10 +408,14 @@ valley_status_t valley_exp_execute(const valley_exp_t *e, const valley_exp_confi
     valley_json_array_end(&r->json);
     valley_json_number(&r->json, "seconds", res->seconds);
     valley_json_end(&r->json);
-    /* CSVs first, then the report: a report never names a file that is not there */
-    size_t i = 0;
-    for (; i < r->n_files && st == VALLEY_OK; i++) st = valley_outfile_commit(&r->files[i], err);
-    for (; i < r->n_files; i++) valley_outfile_abort(&r->files[i]);
+    /* every file on disk first (a full disk shows here and leaves none of them), then the
+     * renames: CSVs first, then the report, which never names a file that is not there */
+    for (size_t i = 0; i < r->n_files && st == VALLEY_OK; i++)
+      st = valley_outfile_sync(&r->files[i], err);
+    if (st == VALLEY_OK) st = valley_outfile_sync(&r->report, err);
+    for (size_t i = 0; i < r->n_files && st == VALLEY_OK; i++)
+      st = valley_outfile_commit(&r->files[i], err);
+    for (size_t i = 0; i < r->n_files; i++) valley_outfile_abort(&r->files[i]);
     if (st == VALLEY_OK)
       st = valley_outfile_commit(&r->report, err);
     else

@@ -66,6 +66,20 @@ static int nonempty(const char *dir, const char *name, const char *ext) {
   return ok;
 }
 
+/* A failed or timed-out gnuplot may have left half a picture: neither stays. */
+static int drop_pictures(const char *dir, const char *name) {
+  static const char *const ext[] = {".png", ".svg"};
+  for (size_t e = 0; e < 2; e++) {
+    size_t len = strlen(dir) + strlen(name) + 6;
+    char *p = malloc(len);
+    if (p == NULL) continue;
+    snprintf(p, len, "%s/%s%s", dir, name, ext[e]);
+    unlink(p);
+    free(p);
+  }
+  return 0;
+}
+
 int valley_gnuplot_render(const char *gnuplot, const char *dir, const char *name, int timeout_s) {
   size_t len = strlen(name) + 4;
   char *script = malloc(len);
@@ -88,13 +102,13 @@ int valley_gnuplot_render(const char *gnuplot, const char *dir, const char *name
   for (long t = 0; t < 20L * timeout_s; t++) {
     pid_t w = waitpid(pid, &status, WNOHANG);
     if (w == pid)
-      return WIFEXITED(status) && WEXITSTATUS(status) == 0 && nonempty(dir, name, ".png") &&
-             nonempty(dir, name, ".svg");
-    if (w < 0) return 0;
+      return (WIFEXITED(status) && WEXITSTATUS(status) == 0 && nonempty(dir, name, ".png") &&
+              nonempty(dir, name, ".svg")) || drop_pictures(dir, name);
+    if (w < 0) return drop_pictures(dir, name);
     struct timespec ts = {0, 50000000};
     nanosleep(&ts, NULL);
   }
   kill(pid, SIGKILL);
   waitpid(pid, &status, 0);
-  return 0;
+  return drop_pictures(dir, name);
 }

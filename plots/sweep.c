@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "valley/sweep.h"
+#include "valley/outfile.h"
 
 static char *dup_n(const char *s, size_t n) {
   char *d = malloc(n + 1);
@@ -414,6 +415,7 @@ valley_status_t valley_sweep_open(const valley_sweep_t *s, valley_sweep_file_t *
       h[hl] = '\n';
       st = write_all(fd, h, hl + 1, s->path, err);
       free(h);
+      if (st == VALLEY_OK) valley_fsync_parent(s->path); /* the new file's directory entry */
     }
   }
   if (st != VALLEY_OK) {

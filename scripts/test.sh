@@ -29,7 +29,7 @@ if [ ! -f build-noomp/CMakeCache.txt ]; then
   cmake -S . -B build-noomp -DCMAKE_BUILD_TYPE=Release -DVALLEY_OPENMP=OFF -DVALLEY_CUDA=OFF >/dev/null
 fi
 cmake --build build-noomp -j "$jobs" >/dev/null
-ctest --test-dir build-noomp --output-on-failure -j "$jobs" -E '^experiment_'
+ctest --test-dir build-noomp --output-on-failure -j "$jobs" -E '^(experiment_.*|bad_input|faults)$'
 if command -v mpicc >/dev/null 2>&1; then
   echo "== gcc with MPI (VALLEY_MPI=ON): valley across ranks against one process =="
   if [ ! -f build-mpi/CMakeCache.txt ]; then

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "valley/checkpoint.h"
+#include "valley/outfile.h"
 #include "netio_internal.h"
 
 #define CK_HEADER_BYTES 144u   /* version 1 (MLP) */
@@ -24,60 +25,14 @@
 
 valley_status_t valley_netio_write_atomic(const char *path, const unsigned char *data, size_t n,
                                           valley_error_t *err) {
-  size_t len = strlen(path);
-  char *tmp = malloc(len + 16);
-  if (tmp == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
-  memcpy(tmp, path, len);
-  memcpy(tmp + len, ".tmp.XXXXXX", 12);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int e = errno;
-    free(tmp);
-    return VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': cannot create temporary file: %s",
-                        path, strerror(e));
-  }
-  FILE *f = fdopen(fd, "wb");
-  if (f == NULL) {
-    int e = errno;
-    close(fd);
-    unlink(tmp);
-    free(tmp);
-    return VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s", path, strerror(e));
-  }
-  int e = 0;
-  const char *what = "write";
-  if (fwrite(data, 1, n, f) != n) e = errno ? errno : EIO;
-  if (e == 0 && fflush(f) != 0) e = errno;
-  if (e == 0 && fsync(fileno(f)) != 0) e = errno, what = "fsync";
-  if (fclose(f) != 0 && e == 0) e = errno, what = "close";
-  if (e == 0 && rename(tmp, path) != 0) e = errno, what = "rename";
-  if (e != 0) {
-    unlink(tmp);
-    free(tmp);
-    return VALLEY_ERROR(err, VALLEY_EIO, "cannot write '%s': %s failed: %s", path, what,
-                        strerror(e));
-  }
-  free(tmp);
-  /* the directory entry: best effort (some file systems refuse fsync on directories) */
-  char *dir = strdup(path);
-  if (dir != NULL) {
-    char *slash = strrchr(dir, '/');
-    const char *d = slash == NULL ? "." : (slash == dir ? "/" : (*slash = '\0', dir));
-    int dfd = open(d, O_RDONLY);
-    if (dfd >= 0) {
-      (void)fsync(dfd);
-      close(dfd);
-    }
-    free(dir);
-  }
-  return VALLEY_OK;
+  return valley_outfile_write_all(path, data, n, err);
 }
 
 valley_status_t valley_netio_read_all(const char *path, unsigned char **data, size_t *n,
                                       valley_error_t *err) {
   *data = NULL;
   *n = 0;
-  FILE *f = fopen(path, "rb");
+  FILE *f = valley_fopen_read(path, "rb");
   if (f == NULL)
     return VALLEY_ERROR(err, VALLEY_EIO, "cannot read '%s': %s", path, strerror(errno));
   long size = -1;

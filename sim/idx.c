@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -95,6 +96,11 @@ static valley_status_t gz_read_some(gzFile gz, const char *path, unsigned char *
 
 static valley_status_t gz_open(const char *path, gzFile *gz, valley_error_t *err) {
   errno = 0;
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    *gz = NULL;
+    return VALLEY_ERROR(err, VALLEY_EIO, "%s: cannot open: %s", path, strerror(EISDIR));
+  }
   *gz = gzopen(path, "rb");
   if (*gz == NULL) {
     if (errno != 0)

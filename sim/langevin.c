@@ -145,7 +145,15 @@ valley_status_t valley_langevin_ens_run(valley_langevin_ens_t *E, void *run,
                                         valley_langevin_block_fn block, uint64_t steps,
                                         int (*progress)(double fraction, void *arg),
                                         void *progress_arg, valley_error_t *err) {
-  uint64_t nseg = progress != NULL ? 100 : 1;
+  /* at least 100 segments, and none longer than about 2^24 particle steps (a fraction of a
+   * second), so that a cancel (a signal, cli/signals.c) is seen soon whatever the run's size;
+   * every block carries its state over, so the segmentation changes no number */
+  uint64_t nseg = 1;
+  if (progress != NULL) {
+    uint64_t per = ((uint64_t)1 << 24) / (E->n > 0 ? (uint64_t)E->n : 1u);
+    nseg = steps / (per > 0 ? per : 1u);
+    if (nseg < 100) nseg = 100;
+  }
   if (nseg > steps) nseg = steps;
   uint64_t t0 = 0;
   for (uint64_t seg = 1; seg <= nseg; seg++) {

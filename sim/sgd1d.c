@@ -376,7 +376,14 @@ valley_status_t valley_sgd1d_run_range(const valley_sgd1d_config_t *cfg,
 
   /* Time is cut into segments so that progress can be reported and the run cancelled; every
    * block's state carries over, so the segmentation does not change any number. */
-  uint64_t nseg = cfg->progress != NULL || cfg->snapshot != NULL ? 100 : 1;
+  uint64_t nseg = 1;
+  if (cfg->progress != NULL || cfg->snapshot != NULL) {
+    /* >= 100 segments of at most about 2^24 chain steps each, so that a cancel (a signal,
+     * cli/signals.c) is seen soon and a snapshot is never far behind */
+    uint64_t per = ((uint64_t)1 << 24) / (count > 0 ? (uint64_t)count : 1u);
+    nseg = cfg->steps / (per > 0 ? per : 1u);
+    if (nseg < 100) nseg = 100;
+  }
   if (nseg > cfg->steps) nseg = cfg->steps;
 #ifdef VALLEY_HAVE_OPENMP
   int nthreads = cfg->threads;

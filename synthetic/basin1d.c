@@ -2,6 +2,7 @@
  * Appendix G.2): Gaussian-mixture basins, Theorem 2's valleys, noise models, test shifts, presets
  * and spec files.  The reading of the paper's parameter table is in docs/steady_state.md. */
 #include "valley/basin1d.h"
+#include "valley/outfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -361,7 +362,7 @@ static char *trim(char *s) {
 valley_status_t valley_basin1d_read_spec(const char *path, valley_basin1d_t *out,
                                          valley_error_t *err) {
   valley_basin1d_defaults(out);
-  FILE *f = fopen(path, "r");
+  FILE *f = valley_fopen_read(path, "r");
   if (f == NULL)
     return VALLEY_ERROR(err, VALLEY_EIO, "%s: cannot open: %s", path, strerror(errno));
   char line[4096];

@@ -237,7 +237,7 @@ static void test_idx_errors(check_t *t, const char *dir) {
   expect_err(t, st, VALLEY_EIO, &err, path, "No such file", "missing file");
   check(t, m.data == NULL, "a failed read leaves an empty record");
   st = valley_idx_read(dir, &m, &err);
-  expect_err(t, st, VALLEY_EIO, &err, dir, "read error", "a directory");
+  expect_err(t, st, VALLEY_EIO, &err, dir, "Is a directory", "a directory");
 
   struct {
     const char *name, *needle;

@@ -84,7 +84,7 @@ rc=$?
 n=$(($(wc -l < "$tmp/int.jsonl") - 1))
 echo "      SIGINT left $n complete records"
 if [ "$n" -lt 8 ]; then
-  [ $rc -eq 130 ] && grep -q "interrupted: $n of 8 grid points are in .*run the same command again to resume" "$tmp/int.err" \
+  [ $rc -eq 130 ] && grep -q "interrupted by SIGINT: $n of 8 grid points are in .*run the same command again to resume" "$tmp/int.err" \
     && ok "SIGINT: exit 130 and how to resume" || bad "SIGINT exit $rc: $(cat "$tmp/int.err")"
 fi
 [ "$(tail -c 1 "$tmp/int.jsonl" | od -An -c | tr -d ' ')" = '\n' ] && \

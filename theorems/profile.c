@@ -11,6 +11,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "valley/profile.h"
+#include "valley/outfile.h"
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
@@ -130,7 +131,7 @@ valley_status_t valley_prof_from_arrays(size_t n, const double *l, const double 
 
 valley_status_t valley_prof_read(const char *path, valley_prof_t *p, valley_error_t *err) {
   memset(p, 0, sizeof *p);
-  FILE *f = fopen(path, "r");
+  FILE *f = valley_fopen_read(path, "r");
   if (f == NULL)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: cannot open: %s", path, strerror(errno));
   valley_status_t st = VALLEY_OK;

@@ -42,6 +42,8 @@ typedef struct {
   /* progress lines, may be NULL */
   void (*progress)(void *ctx, const char *line);
   void *progress_ctx;
+  /* may be NULL; nonzero stops the run between checks and renderings (ECANCEL, no report) */
+  int (*cancel)(void *ctx);
 } valley_check_config_t;
 
 /* default scale, data NULL, seed 1, threads 0, no progress */

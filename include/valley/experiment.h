@@ -36,6 +36,8 @@ typedef struct {
   /* progress lines ("training the BN MLP, epoch 3/10"), may be NULL */
   void (*progress)(void *ctx, const char *line);
   void *progress_ctx;
+  /* may be NULL; nonzero stops the run after the current epoch (ECANCEL, no file written) */
+  int (*cancel)(void *ctx);
 } valley_exp_config_t;
 
 /* quick, data and out_dir NULL, seed 1, CPU, no progress. */

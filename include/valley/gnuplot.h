@@ -17,7 +17,7 @@ char *valley_gnuplot_find(void);
 
 /* Runs `gnuplot name.gp` in dir, at most timeout_s seconds (then kills it); stdin from
  * /dev/null, messages to stderr.  1 when it exited 0 and name.png and name.svg are there and not
- * empty, else 0. */
+ * empty, else 0, with neither picture left (no half-written picture stays in the report). */
 int valley_gnuplot_render(const char *gnuplot, const char *dir, const char *name, int timeout_s);
 
 #endif
