@@ -92,6 +92,29 @@ rc=$?
 [ -z "$(ls "$tmp" | grep t2l.ck)" ] && ok "theorem2: FILE, FILE.part and the stale temporary file are gone" \
   || bad "theorem2: left $(ls "$tmp" | grep t2l.ck)"
 
+# SIGINT once a block is saved: exit 130, one line saying what is kept, the file kept; the same
+# command then resumes to the same bytes
+T2S="theorem2 --json --chains 4096 --steps 500000 --threads 1"
+"$valley" $T2S --checkpoint "$tmp/sig.ck" > "$tmp/sig.out" 2> "$tmp/sig.err" &
+pid=$!
+first=-1
+for _ in $(seq 1 3000); do
+  kill -0 $pid 2>/dev/null || break
+  if [ -f "$tmp/sig.ck" ]; then s=$(size "$tmp/sig.ck"); [ $first -lt 0 ] && first=$s; [ "$s" -gt "$first" ] && break; fi
+  sleep 0.01
+done
+kill -INT $pid 2>/dev/null
+wait $pid
+rc=$?
+[ $rc -eq 130 ] && [ "$(wc -l < "$tmp/sig.err")" -eq 1 ] && grep -q "interrupted by SIGINT: [0-9]* of 4 blocks of chains are saved in $tmp/sig.ck" "$tmp/sig.err" \
+  && [ ! -s "$tmp/sig.out" ] && [ -f "$tmp/sig.ck" ] \
+  && ok "theorem2 --checkpoint and SIGINT: exit 130, one line naming what is saved ($(cat "$tmp/sig.err"))" \
+  || bad "theorem2 SIGINT: exit $rc: $(cat "$tmp/sig.err")"
+"$valley" $T2S > "$tmp/sig.ref" 2>/dev/null
+"$valley" $T2S --checkpoint "$tmp/sig.ck" > "$tmp/sig.out" 2>/dev/null
+cmp -s "$tmp/sig.ref" "$tmp/sig.out" && [ ! -e "$tmp/sig.ck" ] && ok "theorem2: resumed after SIGINT, byte-identical" \
+  || bad "theorem2: resume after SIGINT differs"
+
 # a file from other settings, and a file that is no checkpoint: exit 2, one line, file kept
 kill_after "$tmp/other.ck" "" theorem2 --json --chains 4096 --steps 500000 --threads 1 --checkpoint "$tmp/other.ck"
 if [ -f "$tmp/other.ck" ]; then
@@ -140,6 +163,20 @@ if [ -d "$fm" ]; then
   diff <(grep -v '"seconds"\|"checkpoint"' "$tmp/nt.ref") <(grep -v '"seconds"\|"checkpoint"' "$tmp/nt.out") > /dev/null \
     && ok "net train: the report is the same but for seconds and the file name" || bad "net train reports differ"
   [ ! -e "$tmp/nt.state" ] && ok "net train: the state is removed at the end" || bad "net train: state left"
+  # SIGTERM after epoch 3: the epoch's state is saved, exit 143, then the run goes on to the same model
+  "$valley" $NT --out "$tmp/t.vck" --state "$tmp/t.state" > /dev/null 2> "$tmp/t.err" &
+  pid=$!
+  for _ in $(seq 1 6000); do grep -q "epoch 3/" "$tmp/t.err" && break; kill -0 $pid 2>/dev/null || break; sleep 0.01; done
+  kill -TERM $pid 2>/dev/null
+  wait $pid
+  rc=$?
+  [ $rc -eq 143 ] && grep -q "interrupted by SIGTERM: the state after epoch [0-9]* of 12 is saved in $tmp/t.state" "$tmp/t.err" \
+    && [ -f "$tmp/t.state" ] && [ ! -e "$tmp/t.vck" ] \
+    && ok "net train --state and SIGTERM: exit 143, the state kept, no model ($(tail -1 "$tmp/t.err"))" \
+    || bad "net train SIGTERM: exit $rc: $(tail -2 "$tmp/t.err")"
+  "$valley" $NT --out "$tmp/t.vck" --state "$tmp/t.state" > /dev/null 2>&1
+  cmp -s "$tmp/ref.vck" "$tmp/t.vck" && ok "net train: resumed after SIGTERM, the same model bytes" \
+    || bad "net train: model after SIGTERM differs"
   printf 'x' >> "$tmp/ref.vck"
   "$valley" $NT --out "$tmp/z.vck" --state "$tmp/ref.vck" > /dev/null 2> "$tmp/nz.err"
   rc=$?
