@@ -48,6 +48,11 @@ int cli_parse_or_help(const char *cmd, const char *summary, int argc, char **arg
  * are more than max. */
 int cli_parse_numbers(const char *s, double *out, size_t max);
 
+/* valley theorem1 --directions (cli/directions.c): k lines of d numbers (separated by spaces, tabs
+ * or commas; '#' starts a comment; blank lines skipped) into U (k * d, row-major).  0, or
+ * CLI_EXIT_USAGE after a one-line error "valley CMD: --directions: ..." naming the line. */
+int cli_read_directions(const char *cmd, const char *path, size_t d, size_t k, double *U);
+
 /* Prints "usage" and every option with its current (default) value. */
 void cli_help(FILE *f, const char *cmd, const char *summary, const cli_opt_t *opts, size_t nopts);
 
