@@ -70,7 +70,7 @@ mkdir -p "$scratch"
 echo "fuzz.sh: ${#names[@]} harnesses, $minutes min each, $parallel at a time; scratch $scratch"
 
 run_one() {
-  local n=$1 dir="$scratch/$1"
+  local n=$1 dir="$scratch/$1" rc=0
   mkdir -p "$dir/new"
   local files="$dir/tmp" # the harness's temporary input files: in memory when possible
   if [ -d /dev/shm ] && [ -w /dev/shm ]; then files=$(mktemp -d "/dev/shm/valley_fuzz_$n.XXXXXX"); fi
@@ -83,8 +83,8 @@ run_one() {
     UBSAN_OPTIONS="print_stacktrace=1:${UBSAN_OPTIONS:-}" OMP_NUM_THREADS=1 \
     OPENBLAS_NUM_THREADS=1 nice "$build/tests/fuzz/fuzz_$n" -max_total_time="$seconds" \
     -timeout=10 -rss_limit_mb=2048 -max_len=65536 -close_fd_mask=2 -print_final_stats=1 \
-    -artifact_prefix="$dir/" "$dir/new" "${seeds[@]}" >"$dir/log" 2>&1
-  echo $? >"$dir/rc"
+    -artifact_prefix="$dir/" "$dir/new" "${seeds[@]}" >"$dir/log" 2>&1 || rc=$?
+  echo "$rc" >"$dir/rc"
   rm -rf "$files"
 }
 
