@@ -24,7 +24,7 @@ ALL="idx csv checkpoint safetensors profile basin_spec args directions sweep_gri
 minutes=10 parallel=1 build=build-sanitize do_build=1 merge=0
 scratch="${TMPDIR:-/tmp}/valley-fuzz-$(date +%Y%m%d-%H%M%S)"
 names=()
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes=$2; shift 2 ;;
