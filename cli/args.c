@@ -192,7 +192,7 @@ char *cli_fingerprint(const char *cmd, const cli_opt_t *opts, size_t nopts,
   size_t cap = 256, len = 0;
   char *s = malloc(cap);
   if (s == NULL) return NULL;
-  len = (size_t)snprintf(s, cap, "valley %s %s", cmd, VALLEY_VERSION);
+  len = (size_t)snprintf(s, cap, "valley %s", cmd); /* the version is in the build object */
   for (size_t i = 0; i < nopts; i++) {
     int omit = 0;
     for (size_t k = 0; k < nskip; k++) omit |= strcmp(opts[i].flag, skip[k]) == 0;

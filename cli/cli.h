@@ -49,15 +49,21 @@ int cli_parse_or_help(const char *cmd, const char *summary, int argc, char **arg
  * are more than max. */
 int cli_parse_numbers(const char *s, double *out, size_t max);
 
-/* The settings of a run as one line, "valley CMD VERSION --flag value ...", every option but
- * the skipped ones (options left out marked "(default)"): a resumable run's fingerprint
- * (valley/runck.h).  malloc'ed; NULL when out of memory. */
+/* The settings of a run as one line, "valley CMD --flag value ... {"build":{...}}", every option
+ * but the skipped ones (options left out marked "(default)"), then the build object (valley's
+ * version, compiler, flags, libraries): a resumable run's fingerprint (valley/runck.h).
+ * malloc'ed; NULL when out of memory. */
 char *cli_fingerprint(const char *cmd, const cli_opt_t *opts, size_t nopts,
                       const char *const *skip, size_t nskip);
 
 /* fp followed by " file-crc32 XXXXXXXX" of path's contents (a file whose contents, not name, are
  * settings); frees fp.  NULL when out of memory; an unreadable file gives "unreadable". */
 char *cli_fingerprint_file(char *fp, const char *path);
+
+/* valley theorem1 --directions (cli/directions.c): k lines of d numbers (separated by spaces, tabs
+ * or commas; '#' starts a comment; blank lines skipped) into U (k * d, row-major).  0, or
+ * CLI_EXIT_USAGE after a one-line error "valley CMD: --directions: ..." naming the line. */
+int cli_read_directions(const char *cmd, const char *path, size_t d, size_t k, double *U);
 
 /* Prints "usage" and every option with its current (default) value. */
 void cli_help(FILE *f, const char *cmd, const char *summary, const cli_opt_t *opts, size_t nopts);

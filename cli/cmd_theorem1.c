@@ -103,47 +103,6 @@ static int parse_list(const char *flag, const char *s, size_t want, size_t alt, 
   return 0;
 }
 
-/* k lines of d numbers ('#' starts a comment) */
-static int read_directions(const char *path, size_t d, size_t k, double *U) {
-  FILE *f = valley_fopen_read(path, "r");
-  if (f == NULL) return cli_usage_error(CMD, "--directions: cannot open '%s': %s", path, strerror(errno));
-  char line[65536];
-  size_t row = 0, lineno = 0;
-  int rc = 0;
-  while (fgets(line, sizeof line, f) != NULL) {
-    lineno++;
-    char *h = strchr(line, '#');
-    if (h) *h = '\0';
-    char *q = line;
-    size_t n = 0;
-    while (1) {
-      while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == ',') q++;
-      if (*q == '\0') break;
-      char *end;
-      double v = strtod(q, &end);
-      if (end == q || !isfinite(v)) {
-        rc = cli_usage_error(CMD, "--directions: line %zu: '%.20s' is not a number", lineno, q);
-        break;
-      }
-      if (row < k && n < d) U[row * d + n] = v;
-      n++;
-      q = end;
-    }
-    if (rc) break;
-    if (n == 0) continue;
-    if (n != d) {
-      rc = cli_usage_error(CMD, "--directions: line %zu has %zu numbers, expected d = %zu", lineno,
-                           n, d);
-      break;
-    }
-    row++;
-  }
-  fclose(f);
-  if (rc == 0 && row != k)
-    rc = cli_usage_error(CMD, "--directions: %zu directions in '%s', expected k = %zu", row, path, k);
-  return rc;
-}
-
 static void json_list(valley_json_t *j, const char *key, const double *v, size_t n) {
   valley_json_array(j, key);
   for (size_t i = 0; i < n; i++) valley_json_number(j, NULL, v[i]);
@@ -666,7 +625,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
   }
   if (n == a.k)
     for (size_t m = a.k; m < a.d; m++) dbar[m] = a.r;
-  if (a.directions != NULL && read_directions(a.directions, a.d, a.k, U) != 0) {
+  if (a.directions != NULL && cli_read_directions(CMD, a.directions, a.d, a.k, U) != 0) {
     free(buf);
     return CLI_EXIT_USAGE;
   }

@@ -236,8 +236,16 @@ static int read_string(const char **s, char *out, size_t n) {
       c = *p++;
       if (c == 'n') c = '\n';
       else if (c == 'u') { /* control characters only (the writer's \u00XX) */
-        unsigned u;
-        if (sscanf(p, "%4x", &u) != 1) return 0;
+        /* exactly four hex digits: sscanf's "%4x" took fewer (or a sign, or spaces), and the
+         * p += 4 after it then stepped over the string's terminator (tests/fuzz/regress) */
+        unsigned u = 0;
+        for (int d = 0; d < 4; d++) {
+          char h = p[d];
+          int x = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                  : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+          if (x < 0) return 0;
+          u = 16 * u + (unsigned)x;
+        }
         c = (char)u;
         p += 4;
       } else if (c == '\0') return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: install what is missing, build with gcc (Release) and run ctest; then build with
-# clang under AddressSanitizer and UndefinedBehaviorSanitizer (-O1, debug info) and run ctest
-# again; then once more with gcc and OpenMP off (the serial build must stay warning-free); then,
+# clang under AddressSanitizer and UndefinedBehaviorSanitizer (-O1, debug info), with the fuzz
+# harnesses (-DVALLEY_FUZZ=ON, a short libFuzzer session each), and run ctest again; then once
+# more with gcc and OpenMP off (the serial build must stay warning-free); then,
 # when Open MPI is installed (mpicc), the CLI alone with -DVALLEY_MPI=ON and its MPI test
 # (theorem1, theorem2, the Langevin ensembles and grid sweeps under mpirun against the
 # single-process run, docs/mpi.md).
@@ -17,9 +18,14 @@ export OMP_WAIT_POLICY=PASSIVE
 echo "== gcc, Release =="
 ctest --test-dir build --output-on-failure -j "$jobs"
 echo "== clang, AddressSanitizer + UndefinedBehaviorSanitizer =="
+# -DVALLEY_FUZZ=ON: also the libFuzzer harnesses of the parsers, each run briefly by ctest
+# (fuzz_<name>, deterministic -runs=N -seed=1; docs/reliability-fuzz.md)
 if [ ! -f build-sanitize/CMakeCache.txt ]; then
   CC=clang CXX=clang++ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DVALLEY_CUDA=OFF -DVALLEY_SANITIZE=address,undefined >/dev/null
+    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DVALLEY_CUDA=OFF -DVALLEY_SANITIZE=address,undefined \
+    -DVALLEY_FUZZ=ON >/dev/null
+else
+  cmake build-sanitize -DVALLEY_FUZZ=ON >/dev/null
 fi
 cmake --build build-sanitize -j "$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

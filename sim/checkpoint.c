@@ -187,6 +187,33 @@ static int same_table(const unsigned char *t, const valley_mlp_t *net, size_t se
 
 #define BAD(...) (st = VALLEY_ERROR(err, VALLEY_EINVAL, __VA_ARGS__))
 
+static uint64_t mul_sat(uint64_t a, uint64_t b) {
+  return a != 0 && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
+static uint64_t add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+/* The number of parameters c's table has (sim/net.c's and sim/cnn.c's layouts), saturating, without
+ * building the network: a header whose widths ask for more parameters than the file stores is
+ * rejected before valley_mlp_alloc allocates for them (a 20 KB file asked for 3 GB;
+ * tests/fuzz/regress/checkpoint). */
+static uint64_t arch_params(const valley_mlp_config_t *c) {
+  uint64_t n = 0;
+  if (c->arch == VALLEY_ARCH_CNN) {
+    uint64_t c1 = c->widths[1], c2 = c->widths[2], cls = c->widths[3];
+    uint64_t per = c->batch_norm ? 2u : 1u; /* BN scale and shift, or a bias */
+    n = add_sat(mul_sat(mul_sat(c1, c->in_channels), 9), mul_sat(per, c1));
+    n = add_sat(n, add_sat(mul_sat(mul_sat(c2, c1), 9), mul_sat(per, c2)));
+    uint64_t F = mul_sat(c2, mul_sat(c->height / 4, c->width / 4));
+    return add_sat(n, add_sat(mul_sat(cls, F), cls));
+  }
+  for (size_t l = 0; l < c->n_layers; l++) {
+    uint64_t per = c->batch_norm && l + 1 < c->n_layers ? 2u : 1u;
+    n = add_sat(n, add_sat(mul_sat(c->widths[l], c->widths[l + 1]),
+                           mul_sat(per, c->widths[l + 1])));
+  }
+  return n;
+}
+
 static valley_status_t parse_checkpoint(const char *path, const unsigned char *p, size_t n,
                                         const valley_mlp_t *expect, valley_checkpoint_t *ck,
                                         valley_error_t *err) {
@@ -250,6 +277,9 @@ static valley_status_t parse_checkpoint(const char *path, const unsigned char *p
     c->height = h;
     c->width = w;
   }
+  if (arch_params(c) > np)
+    return BAD("'%s': segment table inconsistent with the architecture (its widths need more "
+               "than the %llu parameters stored)", path, (unsigned long long)np);
   valley_mlp_t *ref;
   valley_error_t e2;
   if (valley_mlp_alloc(c, 1, &ref, &e2) != VALLEY_OK)

@@ -399,9 +399,15 @@ static valley_status_t st_apply(const char *path, const unsigned char *p, size_t
                  t->name, (unsigned long long)t->begin, (unsigned long long)t->end);
   }
   qsort(sorted, ne, sizeof sorted[0], cmp_begin);
-  for (size_t k = 1; k < ne; k++)
-    if (sorted[k]->begin < sorted[k - 1]->end && sorted[k]->begin < sorted[k]->end)
-      return BAD("'%s': tensors %s and %s overlap", path, sorted[k - 1]->name, sorted[k]->name);
+  /* each non-empty tensor against the furthest-reaching non-empty one before it (comparing
+   * neighbours only missed A = [0, 8), C = [4, 12) with an empty B = [4, 4) sorted between) */
+  const st_entry_t *reach = NULL;
+  for (size_t k = 0; k < ne; k++) {
+    if (sorted[k]->begin == sorted[k]->end) continue;
+    if (reach != NULL && sorted[k]->begin < reach->end)
+      return BAD("'%s': tensors %s and %s overlap", path, reach->name, sorted[k]->name);
+    if (reach == NULL || sorted[k]->end > reach->end) reach = sorted[k];
+  }
 
   st_spec_t sp[ST_MAX_TENSORS];
   size_t nt = st_specs(net, sp);

@@ -556,6 +556,9 @@ static void test_malformed(check_t *t, const char *dir) {
        "out of range", "offsets beyond the data"},
       {"{" W ",\"fc1.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 0, 12,
        "overlap", "overlapping offsets"},
+      {"{" W ",\"bn1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[0],\"data_offsets\":"
+       "[2,2]},\"fc1.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 0, 12,
+       "overlap", "overlapping offsets across an empty tensor"},
       {"{" W ",\"fc1.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,11]}}", 0, 12,
        "do not match", "offsets not matching the shape"},
       {"{" W ",\"fc1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 0, 16,
