@@ -204,7 +204,7 @@ static valley_status_t read_records(valley_runck_t *ck, const unsigned char *img
 valley_status_t valley_runck_open(const char *path, const char *fingerprint, size_t nblocks,
                                   valley_runck_t **out, valley_error_t *err) {
   *out = NULL;
-  if (path == NULL || fingerprint == NULL || nblocks == 0 || nblocks > ((size_t)1 << 32))
+  if (path == NULL || fingerprint == NULL || nblocks == 0 || nblocks > ((size_t)1 << 24))
     return VALLEY_ERROR(err, VALLEY_EINVAL, "run checkpoint: bad arguments");
   if (strlen(fingerprint) > RUNCK_MAX_FINGERPRINT)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "run checkpoint: fingerprint too long");

@@ -14,6 +14,7 @@
 
 #include "fuzz_net.h"
 #include "fuzz_sweep.h"
+#include "valley/runck.h"
 #include "valley/checkpoint.h"
 #include "valley/idx.h"
 #include "valley/pcg.h"
@@ -332,6 +333,43 @@ static void sweep_corpus(const char *out) {
   valley_sweep_grid_free(&g);
 }
 
+/* resumable-run files (sim/runck.c): written by the library, then cut and damaged */
+static void runck_corpus(const char *out) {
+  char tmp[4096];
+  path_of(out, tmp, sizeof tmp, "runck", "tmp.ck");
+  unlink(tmp);
+  valley_runck_t *ck;
+  valley_error_t err;
+  const char *fp = "valley theorem2 --chains 4096 --eta 0.01(default)";
+  if (valley_runck_open(tmp, fp, 4, &ck, &err) != VALLEY_OK) exit(1);
+  double a[6] = {1, -2.5, 3e300, 0, 5, 6};
+  uint64_t h[3] = {7, 0, 9};
+  if (valley_runck_put(ck, 2, a, sizeof a, &err) != VALLEY_OK ||
+      valley_runck_put(ck, 0, h, sizeof h, &err) != VALLEY_OK)
+    exit(1);
+  valley_runck_close(ck, 0);
+  size_t n;
+  unsigned char *b = slurp(tmp, &n);
+  unlink(tmp);
+  put(out, "runck", "two_blocks.ck", NULL, 0, b, n);
+  put(out, "runck", "torn.ck", NULL, 0, b, n - 5);
+  const unsigned char *nl = memchr(b, '\n', n);
+  size_t hl = (size_t)(nl - b) + 1 + strlen(fp) + 1;
+  put(out, "runck", "header_only.ck", NULL, 0, b, hl);
+  unsigned char *c = malloc(n);
+  memcpy(c, b, n);
+  c[n - 2] ^= 0x10; /* a damaged CRC */
+  put(out, "runck", "bad_crc.ck", NULL, 0, c, n);
+  memcpy(c, b, n);
+  c[hl] = 9; /* a block beyond the run */
+  put(out, "runck", "bad_block.ck", NULL, 0, c, n);
+  free(c);
+  free(b);
+  path_of(out, tmp, sizeof tmp, "runck", "state.ck");
+  float s[4] = {1, 2, 3, 4};
+  if (valley_runck_save_state(tmp, fp, s, sizeof s, &err) != VALLEY_OK) exit(1);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: make_corpus OUTDIR\n");
@@ -347,5 +385,6 @@ int main(int argc, char **argv) {
   args_corpus(out);
   directions_corpus(out);
   sweep_corpus(out);
+  runck_corpus(out);
   return 0;
 }
