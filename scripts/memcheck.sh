@@ -60,6 +60,7 @@ build=$(cd "$build" && pwd)
 logs=$build/memcheck/logs
 rm -rf "$logs"
 mkdir -p "$logs"
+# shellcheck disable=SC2054  # the commas are valgrind's, inside single options
 vg_opts=(--tool=memcheck -q --error-exitcode=99 --leak-check=full
          --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
          --num-callers=40 "--suppressions=$src/scripts/valgrind.supp")
