@@ -20,7 +20,7 @@
 # --no-build to run binaries built elsewhere, e.g. copied to a bigger machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ALL="idx csv checkpoint safetensors profile basin_spec args directions sweep_grid sweep_resume"
+ALL="idx csv checkpoint safetensors profile basin_spec args directions sweep_grid sweep_resume runck"
 minutes=10 parallel=1 build=build-sanitize do_build=1 merge=0
 scratch="${TMPDIR:-/tmp}/valley-fuzz-$(date +%Y%m%d-%H%M%S)"
 names=()

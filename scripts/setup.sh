@@ -3,7 +3,8 @@
 # present.  Usage: scripts/setup.sh [--tests] [BUILD_DIR]   (default: build)
 #   --tests  also installs what only the tests need (clang and its OpenMP runtime, for the
 #            second-compiler sanitizer build; chromium, to open valley check's report headless;
-#            Open MPI, for the build with -DVALLEY_MPI=ON that scripts/test.sh checks)
+#            Open MPI, for the build with -DVALLEY_MPI=ON that scripts/test.sh checks; valgrind,
+#            for scripts/memcheck.sh and its subset in scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ if [ "${1:-}" = "--tests" ]; then
   tests=1
   shift
 fi
-[ $tests -eq 1 ] && pkgs+=(clang libomp-dev chromium libopenmpi-dev openmpi-bin)
+[ $tests -eq 1 ] && pkgs+=(clang libomp-dev chromium libopenmpi-dev openmpi-bin valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -109,7 +109,9 @@ static void test_quick_run(check_t *t) {
             "%s: %s (want %s), %.2f s: %s", names[i],
             valley_check_verdict_name(rep.results[i].verdict), valley_check_verdict_name(want[i]),
             rep.results[i].seconds, rep.results[i].summary);
-    check(t, rep.seconds < 10, "the group at quick scale in %.2f s (< 10 s)", rep.seconds);
+    /* Printed, not asserted: no timed assertions (it ran 27 s under ASan on a loaded machine,
+       and far longer under valgrind). */
+    printf("note: the group at quick scale in %.2f s\n", rep.seconds);
     valley_check_report_free(&rep);
   }
   char cmd[sizeof dir + 16];
