@@ -107,6 +107,10 @@ static valley_status_t check_header(const char *path, const unsigned char *img, 
   if (sscanf(line, "valley-runck %d %63s %llu %llu%n", &version, abi, &nb, &fl, &used) != 4 ||
       line[used] != '\0')
     return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: damaged run checkpoint header", path);
+  char canon[200]; /* one spelling only: "valley-runck 1 le64-8-8-4 9 19", single spaces */
+  snprintf(canon, sizeof canon, "valley-runck %d %s %llu %llu", version, abi, nb, fl);
+  if (strcmp(canon, line) != 0)
+    return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: damaged run checkpoint header", path);
   if (version != RUNCK_VERSION)
     return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: run checkpoint version %d (this valley reads %d)",
                         path, version, RUNCK_VERSION);

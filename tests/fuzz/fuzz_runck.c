@@ -64,8 +64,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       (void)valley_runck_put(ck, missing, v, sizeof v, &err);
     }
     valley_runck_close(ck, 0);
-    /* another run's fingerprint is refused */
-    if (valley_runck_open(path, "another fingerprint", nblocks, &ck, &err) == VALLEY_OK) abort();
+    /* another run's fingerprint (this one with a byte more) is refused */
+    size_t fl = strlen(fp);
+    char *other = malloc(fl + 2);
+    if (other == NULL) abort();
+    memcpy(other, fp, fl);
+    other[fl] = 'x';
+    other[fl + 1] = '\0';
+    if (valley_runck_open(path, other, nblocks, &ck, &err) == VALLEY_OK) abort();
+    free(other);
   }
   void *state = NULL;
   size_t len = 0;
