@@ -1,4 +1,4 @@
-/* SIGINT, SIGTERM and SIGHUP for every command (docs/reliability-faults.md).  The first signal
+/* SIGINT, SIGTERM and SIGHUP for every command (docs/reliability.md).  The first signal
  * only records its number; long runs poll it through their progress/cancel callbacks, stop,
  * remove their temporary files and return; main prints "interrupted" and exits with 128 +
  * the signal.  The handler is installed with SA_RESETHAND and also puts the other two signals
@@ -11,7 +11,7 @@
 #include "cli.h"
 
 /* The signal that asked valley to stop, 0 before any: the one piece of process-wide mutable
- * state in valley (a handler can reach nothing else; docs/reliability-faults.md). */
+ * state in valley (a handler can reach nothing else; docs/reliability.md). */
 static volatile sig_atomic_t caught_signal;
 
 static const int handled[] = {SIGINT, SIGTERM, SIGHUP};

@@ -1,5 +1,5 @@
 /* The "build" object of every JSON output: what built this valley and what it runs against, so
- * that a result can be reproduced (docs/reliability-repro.md).  Compile-time facts come from
+ * that a result can be reproduced (docs/reliability.md).  Compile-time facts come from
  * CMake (VALLEY_BUILD_* defines on this file) and from the headers; run-time versions from the
  * libraries themselves (gsl_version, zlibVersion, openblas_get_config).  Nothing here depends on
  * the run (threads, ranks, time): two runs of one binary write the same bytes. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Longer fuzzing of valley's parsers (docs/reliability-fuzz.md).
+# Longer fuzzing of valley's parsers (docs/reliability.md).
 #
 #   scripts/fuzz.sh [--minutes M] [--parallel P] [--build-dir DIR] [--no-build]
 #                   [--scratch DIR] [--merge] [NAME...]

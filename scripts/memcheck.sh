@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suite under valgrind memcheck (docs/reliability-sanitizers.md): every C test program,
+# The test suite under valgrind memcheck (docs/reliability.md): every C test program,
 # and every valley the shell tests start, runs under valgrind; a test fails when its program
 # reports an error, and the run fails when any process left a valgrind report (an invalid read or
 # write, a use of uninitialised memory, a definitely or indirectly lost block, an invalid free).

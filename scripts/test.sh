@@ -8,7 +8,7 @@
 # single-process run, docs/mpi.md).
 # The serial build is also built for the generic x86-64 instruction set (-DVALLEY_NATIVE=OFF), so
 # that valgrind can run it: a fast subset runs under valgrind memcheck in it (scripts/memcheck.sh
-# --quick; the whole suite under valgrind is scripts/memcheck.sh, docs/reliability-sanitizers.md).
+# --quick; the whole suite under valgrind is scripts/memcheck.sh, docs/reliability.md).
 # The CUDA probe is compiled (when nvcc is present) and its test run (skipped without a GPU) in
 # the first build only; the experiments' quick runs (issue 6) run in the first two builds.
 # Each stage ends with its seconds (build, tests).
@@ -28,7 +28,7 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 stage_time "gcc, Release" "$t" "$b"
 echo "== clang, AddressSanitizer + UndefinedBehaviorSanitizer =="
 # -DVALLEY_FUZZ=ON: also the libFuzzer harnesses of the parsers, each run briefly by ctest
-# (fuzz_<name>, deterministic -runs=N -seed=1; docs/reliability-fuzz.md)
+# (fuzz_<name>, deterministic -runs=N -seed=1; docs/reliability.md)
 t=$SECONDS
 if [ ! -f build-sanitize/CMakeCache.txt ]; then
   CC=clang CXX=clang++ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug \

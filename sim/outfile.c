@@ -2,7 +2,7 @@
  * beside the target (mkstemp, "PATH.tmp.XXXXXX"), write, fflush, fsync, close, rename over the
  * target, then fsync of the directory (best effort).  Any failure -- ENOSPC, EFBIG, EIO, an
  * unwritable or missing directory -- removes the temporary file, leaves the target as it was and
- * names the path and the cause in one line.  docs/reliability-faults.md. */
+ * names the path and the cause in one line.  docs/reliability.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""The bad-input table of docs/reliability-faults.md, as Markdown, from the results that
+"""The bad-input table of docs/reliability.md, as Markdown, from the results that
 tests/test_bad_input.sh writes (--results FILE): kind, command, the message valley printed and
 its exit status, one row per line of tests/bad_inputs.tsv.
 
     tests/test_bad_input.sh build/valley --results /tmp/bad.tsv
     python3 tests/bad_input_table.py /tmp/bad.tsv > table.md
-    python3 tests/bad_input_table.py /tmp/bad.tsv --into docs/reliability-faults.md
+    python3 tests/bad_input_table.py /tmp/bad.tsv --into docs/reliability.md
 
 --into replaces the text between the markers <!-- bad-input-table --> and
 <!-- /bad-input-table --> of that file."""

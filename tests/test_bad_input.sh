@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The bad-input table (tests/bad_inputs.tsv, docs/reliability-faults.md): each row run in a fresh
+# The bad-input table (tests/bad_inputs.tsv, docs/reliability.md): each row run in a fresh
 # empty folder $T (its outputs point into it) must exit with status 2, print exactly one line on
 # stderr containing the row's substring and nothing on stdout, and leave $T empty (no output,
 # no temporary file or folder).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Faults while writing (docs/reliability-faults.md): a full disk (ENOSPC: a 16 KiB tmpfs mounted
+# Faults while writing (docs/reliability.md): a full disk (ENOSPC: a 16 KiB tmpfs mounted
 # in a private mount namespace, skipped with a message where unshare/mount is not allowed), a
 # file size limit (EFBIG: ulimit -f with SIGXFSZ ignored, always run), and SIGINT, SIGTERM and
 # SIGHUP in the middle of long runs of several commands.  Each must end with a non-zero status

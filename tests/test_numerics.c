@@ -1,5 +1,5 @@
 /* Numerical trouble is an error (VALLEY_ENUMERIC) with a message naming it, never a number
- * (docs/reliability-repro.md).  The cases the command line cannot reach; tests/test_numerics.sh
+ * (docs/reliability.md).  The cases the command line cannot reach; tests/test_numerics.sh
  * has the ones it can:
  *   - a root search that cannot converge (U' is NaN next to its root, finite at every node, so
  *     the scan brackets the root and Brent's method meets the NaN);

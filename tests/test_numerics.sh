@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Numerical trouble from the command line (docs/reliability-repro.md): extreme but legal inputs
+# Numerical trouble from the command line (docs/reliability.md): extreme but legal inputs
 # give one error naming the trouble, exit status 1 (a numerical failure found while computing) or
 # 2 (refused up front, before any work), nothing on stdout, no output file, and never nan or inf
 # printed as a result.  One case per kind of trouble:

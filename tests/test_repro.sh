@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reproducibility matrix (docs/reliability-repro.md): every command, at small settings, runs
+# The reproducibility matrix (docs/reliability.md): every command, at small settings, runs
 #   a  OMP_NUM_THREADS=1, seed 1          b  OMP_NUM_THREADS=2, seed 1
 #   c  OMP_NUM_THREADS=2, seed 1 again    d  OMP_NUM_THREADS=2 --threads 1 (commands with --threads)
 #   e  OMP_NUM_THREADS=2, seed 2 (random commands)

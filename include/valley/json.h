@@ -33,7 +33,7 @@ void valley_json_numbers(valley_json_t *j, const char *key, const double *v, siz
 void valley_json_raw(valley_json_t *j, const char *key, const char *text);
 /* "build": {...}: valley's version, the compiler, flags and build type, GSL, zlib and OpenBLAS
  * (header and run-time versions), OpenMP, MPI and CUDA on or off (plots/build.c).  Every JSON
- * output of valley carries it (docs/reliability-repro.md). */
+ * output of valley carries it (docs/reliability.md). */
 void valley_json_build(valley_json_t *j);
 
 #endif

@@ -1,6 +1,6 @@
 /* Output files that appear whole or not at all: written to a temporary file beside the target,
  * fflush'ed and fsync'ed, then renamed over it, then the directory fsync'ed (sim/outfile.c;
- * docs/reliability-faults.md).  Every file valley writes goes through here. */
+ * docs/reliability.md).  Every file valley writes goes through here. */
 #ifndef VALLEY_OUTFILE_H
 #define VALLEY_OUTFILE_H
 

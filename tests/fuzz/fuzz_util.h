@@ -1,4 +1,4 @@
-/* Shared by the fuzz harnesses (docs/reliability-fuzz.md): the loaders take paths, so each input
+/* Shared by the fuzz harnesses (docs/reliability.md): the loaders take paths, so each input
  * is written to a fresh temporary file (mkstemp under $TMPDIR, else /tmp) that the harness
  * removes after the call.  Header-only: each harness is one translation unit plus its driver
  * (libFuzzer's, or replay.c in every build). */

@@ -1,4 +1,4 @@
-/* Writes the fuzz harnesses' seed corpora (tests/fuzz/corpus/<name>/, docs/reliability-fuzz.md):
+/* Writes the fuzz harnesses' seed corpora (tests/fuzz/corpus/<name>/, docs/reliability.md):
  * small valid and near-valid files, the binary ones written by valley itself (checkpoints,
  * .safetensors, a sweep resume file).  Deterministic: re-running it leaves the corpora
  * byte-identical.  Run by tests/fuzz/make_corpus.sh (build the target replay_make_corpus first):
