@@ -146,7 +146,9 @@ int cli_cancel_ctx(void *ctx);
 void cli_print_error(const char *cmd, const valley_error_t *err);
 /* "SIGINT", "SIGTERM", "SIGHUP". */
 const char *cli_signal_name(int sig);
-/* The exit status of a run cancelled by a signal: 128 + the signal (130 when none was caught). */
+/* The exit status of a run cancelled by a signal that printed its own line saying what it kept
+ * (a --checkpoint or --state run): 128 + the signal (130 when none was caught).  Other commands
+ * return CLI_EXIT_FAIL and main prints "interrupted by ...; no output written". */
 int cli_cancel_status(void);
 /* The sweep points' callback (a long point stops at once; its record is not written). */
 #define cli_sweep_cancel_cb cli_cancel_cb

@@ -886,7 +886,7 @@ static int steady_state(int argc, char **argv, const cli_mpi_t *mpi) {
       else if (own)
         fprintf(mpi->err, "valley %s: MPI rank %d: ensemble: %s\n", a.cmd, mpi->rank, err.message);
 #endif
-      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
+      return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL && a.checkpoint != NULL ? cli_cancel_status() : CLI_EXIT_FAIL;
     }
   }
   if (!root) {

@@ -243,7 +243,7 @@ static int fp2d(int argc, char **argv, const cli_mpi_t *mpi) {
       else if (own)
         fprintf(mpi->err, "valley %s: MPI rank %d: --sde: %s\n", CMD, mpi->rank, err.message);
 #endif
-      return st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
+      return st == VALLEY_ECANCEL && a.checkpoint != NULL ? cli_cancel_status() : CLI_EXIT_FAIL;
     }
   }
   if (!root) return CLI_EXIT_OK;

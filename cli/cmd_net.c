@@ -541,7 +541,7 @@ static int cmd_train(int argc, char **argv) {
               cmd, cli_signal_name(cli_interrupted()), err.message);
     else
       cli_print_error(cmd, &err);
-    rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
+    rc = st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL && a.state != NULL ? cli_cancel_status() : CLI_EXIT_FAIL;
   } else if (a.json) {
     valley_json_t j;
     valley_json_begin(&j, stdout);
@@ -996,7 +996,7 @@ static int probe(int argc, char **argv, const cli_mpi_t *mpi) {
   if (st != VALLEY_OK) {
     cli_print_error(cmd, &err);
     rc = st == VALLEY_ENOMEM || st == VALLEY_EIO || st == VALLEY_ENUMERIC ? CLI_EXIT_FAIL
-         : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_USAGE;
+         : st == VALLEY_ECANCEL ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
     goto done;
   }
   size_t i0 = grid_index(grid, n_grid, 0.0);

@@ -726,7 +726,7 @@ static int theorem1(int argc, char **argv, const cli_mpi_t *mpi) {
     valley_land_free(&L);
     free(buf);
     cli_print_error(CMD, &err);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL && a.checkpoint != NULL ? cli_cancel_status() : CLI_EXIT_FAIL;
   }
   if (a.json)
     print_json(&a, &L, &rep);

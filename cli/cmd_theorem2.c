@@ -537,7 +537,7 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
       cli_print_error(CMD, &err);
     else if (own)
       fprintf(mpi->err, "valley %s: MPI rank %d: %s\n", CMD, mpi->rank, err.message);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL && a.checkpoint != NULL ? cli_cancel_status() : CLI_EXIT_FAIL;
   }
   if (mpi->rank != 0) {
     free(rep);
@@ -551,7 +551,7 @@ static int theorem2(int argc, char **argv, const cli_mpi_t *mpi) {
     free(rep);
     if (a.trajectory != NULL) valley_outfile_abort(&out);
     cli_print_error(CMD, &err);
-    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL ? cli_cancel_status() : CLI_EXIT_FAIL;
+    return st == VALLEY_EINVAL ? CLI_EXIT_USAGE : st == VALLEY_ECANCEL && a.checkpoint != NULL ? cli_cancel_status() : CLI_EXIT_FAIL;
   }
 #endif
   if (a.trajectory != NULL) {
