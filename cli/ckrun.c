@@ -68,3 +68,17 @@ valley_status_t cli_ck_run(const cli_ck_t *c, valley_error_t *err) {
   valley_runck_close(ck, 0);
   return st;
 }
+
+unsigned char *cli_ck_put(unsigned char *q, const void *src, size_t n) {
+  memcpy(q, src, n);
+  return q + n;
+}
+
+const unsigned char *cli_ck_add_counts(uint64_t *dst, const unsigned char *q, size_t n) {
+  for (size_t i = 0; i < n; i++, q += sizeof(uint64_t)) {
+    uint64_t v;
+    memcpy(&v, q, sizeof v);
+    dst[i] += v;
+  }
+  return q;
+}

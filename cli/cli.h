@@ -117,6 +117,10 @@ typedef struct {
   void *progress_arg;
 } cli_ck_t;
 valley_status_t cli_ck_run(const cli_ck_t *c, valley_error_t *err);
+/* Records are the units' raw numbers one array after another: n bytes of src at q, and the next
+ * place; n counts (uint64_t) at q added into dst, and the next place. */
+unsigned char *cli_ck_put(unsigned char *q, const void *src, size_t n);
+const unsigned char *cli_ck_add_counts(uint64_t *dst, const unsigned char *q, size_t n);
 
 /* A parameter-grid sweep for a command (cli/sweep.c, docs/sweeps.md).  `opts` are parsed; each
  * grid parameter NAME sets option --NAME.  configure(arg, cmd) checks and derives the settings

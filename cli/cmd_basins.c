@@ -603,11 +603,10 @@ static valley_status_t steady_ck_block(void *arg, size_t first, size_t count, vo
   if (part == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", count);
   valley_status_t st = valley_langevin1d_run_basin(t->b, &c, part, err);
   if (st == VALLEY_OK) {
-    unsigned char *q = record;
-    memcpy(q, part->theta, count * sizeof(double)), q += count * sizeof(double);
-    memcpy(q, part->hist, t->bins * sizeof(uint64_t)), q += t->bins * sizeof(uint64_t);
-    memcpy(q, part->path_hist, t->bins * sizeof(uint64_t)), q += t->bins * sizeof(uint64_t);
-    memcpy(q, &part->path_samples, sizeof(uint64_t));
+    unsigned char *q = cli_ck_put(record, part->theta, count * sizeof(double));
+    q = cli_ck_put(q, part->hist, t->bins * sizeof(uint64_t));
+    q = cli_ck_put(q, part->path_hist, t->bins * sizeof(uint64_t));
+    cli_ck_put(q, &part->path_samples, sizeof(uint64_t));
   }
   valley_langevin1d_result_free(part);
   return st;
@@ -618,20 +617,9 @@ static void steady_ck_merge(void *arg, size_t first, size_t count, const void *r
   valley_langevin1d_result_t *res = t->res[first / t->particles];
   const unsigned char *q = record;
   memcpy(res->theta + first % t->particles, q, count * sizeof(double));
-  q += count * sizeof(double);
-  for (size_t i = 0; i < t->bins; i++, q += sizeof(uint64_t)) {
-    uint64_t v;
-    memcpy(&v, q, sizeof v);
-    res->hist[i] += v;
-  }
-  for (size_t i = 0; i < t->bins; i++, q += sizeof(uint64_t)) {
-    uint64_t v;
-    memcpy(&v, q, sizeof v);
-    res->path_hist[i] += v;
-  }
-  uint64_t v;
-  memcpy(&v, q, sizeof v);
-  res->path_samples += v;
+  q = cli_ck_add_counts(res->hist, q + count * sizeof(double), t->bins);
+  q = cli_ck_add_counts(res->path_hist, q, t->bins);
+  cli_ck_add_counts(&res->path_samples, q, 1);
 }
 
 static valley_status_t run_ensembles_ck(const args_t *a, const valley_basin1d_t *b,

@@ -79,12 +79,11 @@ static valley_status_t fp2d_ck_block(void *arg, size_t first, size_t count, void
   if (part == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "ensemble of %zu", count);
   valley_status_t st = valley_langevin2d_run(t->p, &c, part, err);
   if (st == VALLEY_OK) {
-    unsigned char *q = record;
-    memcpy(q, part->x, count * sizeof(double)), q += count * sizeof(double);
-    memcpy(q, part->y, count * sizeof(double)), q += count * sizeof(double);
-    memcpy(q, part->hist, t->cells * sizeof(uint64_t)), q += t->cells * sizeof(uint64_t);
-    memcpy(q, part->path_hist, t->cells * sizeof(uint64_t)), q += t->cells * sizeof(uint64_t);
-    memcpy(q, &part->path_samples, sizeof(uint64_t));
+    unsigned char *q = cli_ck_put(record, part->x, count * sizeof(double));
+    q = cli_ck_put(q, part->y, count * sizeof(double));
+    q = cli_ck_put(q, part->hist, t->cells * sizeof(uint64_t));
+    q = cli_ck_put(q, part->path_hist, t->cells * sizeof(uint64_t));
+    cli_ck_put(q, &part->path_samples, sizeof(uint64_t));
   }
   valley_langevin2d_result_free(part);
   return st;
@@ -95,19 +94,9 @@ static void fp2d_ck_merge(void *arg, size_t first, size_t count, const void *rec
   const unsigned char *q = record;
   memcpy(t->res->x + first, q, count * sizeof(double)), q += count * sizeof(double);
   memcpy(t->res->y + first, q, count * sizeof(double)), q += count * sizeof(double);
-  for (size_t i = 0; i < t->cells; i++, q += sizeof(uint64_t)) {
-    uint64_t v;
-    memcpy(&v, q, sizeof v);
-    t->res->hist[i] += v;
-  }
-  for (size_t i = 0; i < t->cells; i++, q += sizeof(uint64_t)) {
-    uint64_t v;
-    memcpy(&v, q, sizeof v);
-    t->res->path_hist[i] += v;
-  }
-  uint64_t v;
-  memcpy(&v, q, sizeof v);
-  t->res->path_samples += v;
+  q = cli_ck_add_counts(t->res->hist, q, t->cells);
+  q = cli_ck_add_counts(t->res->path_hist, q, t->cells);
+  cli_ck_add_counts(&t->res->path_samples, q, 1);
 }
 
 static valley_status_t sde_checkpointed(const args_t *a, const cli_opt_t *opts, size_t nopts,

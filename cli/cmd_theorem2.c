@@ -404,10 +404,8 @@ static valley_status_t thm2_ck_block(void *arg, size_t first, size_t count, void
 static void thm2_ck_merge(void *arg, size_t first, size_t count, const void *record) {
   thm2_ck_t *t = arg;
   const unsigned char *r = record;
-  uint64_t h[VALLEY_SGD1D_HIST];
   memcpy(t->full->chain + first, r, count * sizeof(valley_sgd1d_chain_t));
-  memcpy(h, r + count * sizeof(valley_sgd1d_chain_t), sizeof h);
-  for (size_t i = 0; i < VALLEY_SGD1D_HIST; i++) t->full->hist[i] += h[i];
+  cli_ck_add_counts(t->full->hist, r + count * sizeof(valley_sgd1d_chain_t), VALLEY_SGD1D_HIST);
 }
 
 static valley_status_t run_checkpointed(const args_t *a, const cli_opt_t *opts, size_t nopts,

@@ -67,21 +67,14 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# A small Fashion-MNIST look-alike (valid IDX files, 600 training and 200 test images of
-# noise): loads in milliseconds, where the real one takes seconds.  Without python3, the real
+# A small Fashion-MNIST look-alike (tests/make_fake_fmnist.py: valid IDX files, 600 training and
+# 200 test images): loads in milliseconds, where the real one takes seconds.  Without python3, the real
 # data set where it is installed, else the net/experiment cases are skipped.
 data=${work}_data
 mkdir -p "$data"
 have_data=0
-if command -v python3 > /dev/null 2>&1 && python3 - "$data" <<'PY'
-import gzip, os, random, struct, sys
-rng = random.Random(1)
-for split, n in (("train", 600), ("t10k", 200)):
-    with gzip.open(os.path.join(sys.argv[1], split + "-images-idx3-ubyte.gz"), "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(rng.randrange(256) for _ in range(n * 784)))
-    with gzip.open(os.path.join(sys.argv[1], split + "-labels-idx1-ubyte.gz"), "wb") as f:
-        f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
-PY
+if command -v python3 > /dev/null 2>&1 &&
+  python3 "$(dirname "$0")/make_fake_fmnist.py" "$data" 600 200 --gzip
 then
   have_data=1
 elif [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then

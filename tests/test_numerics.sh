@@ -36,23 +36,8 @@ trouble() {
   ok "$name: exit $want, '$pat'"
 }
 
-# a tiny Fashion-MNIST-shaped IDX data set (as tests/test_repro.sh's)
-"$py" - "$tmp/idx" <<'PY'
-import os, struct, sys
-d = sys.argv[1]; os.makedirs(d)
-x = 12345
-def rnd():
-    global x
-    x = (1103515245 * x + 12345) % 2**31
-    return x >> 16
-for prefix, n in (("train", 400), ("t10k", 100)):
-    labels = bytes(i % 10 for i in range(n))
-    img = bytearray()
-    for i in range(n):
-        img += bytes(min(255, (rnd() % 64) + (160 if (p // 28) % 10 == labels[i] else 0)) for p in range(784))
-    open(f"{d}/{prefix}-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(img))
-    open(f"{d}/{prefix}-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + labels)
-PY
+# a tiny Fashion-MNIST-shaped IDX data set (tests/make_fake_fmnist.py)
+"$py" "$(dirname "$0")/make_fake_fmnist.py" "$tmp/idx"
 data=$tmp/idx
 
 # (a) exp(-2 v / T): the steady state's basin integral underflows at a tiny T

@@ -143,7 +143,8 @@ for k in ("valley", "build_type", "compiler", "c_flags", "gsl_header", "gsl_runt
 assert b["gsl_header"].count(".") >= 1 and b["compiler"] and b["c_flags"], b
 PY
 
-# The fixtures: a profile CSV (as tests/test_cli.sh's) and a tiny Fashion-MNIST-shaped IDX set.
+# The fixtures: a profile CSV (as tests/test_cli.sh's) and a tiny Fashion-MNIST-shaped IDX set
+# (tests/make_fake_fmnist.py).
 "$py" - "$tmp/prof.csv" "$tmp/idx" <<'PY'
 import os, struct, sys
 def v(x):
@@ -152,21 +153,8 @@ def v(x):
 ls = [(i - 300) / 100 for i in range(601)]
 open(sys.argv[1], "w").write("l,train_loss,test_loss\n" + "\n".join(
     "%r,%r,%r" % (l, v(l), v(l - 0.3) + 0.1) for l in ls) + "\n")
-d = sys.argv[2]; os.makedirs(d)
-x = 12345
-def rnd():
-    global x
-    x = (1103515245 * x + 12345) % 2**31
-    return x >> 16
-for prefix, n in (("train", 400), ("t10k", 100)):
-    labels = bytes(i % 10 for i in range(n))
-    img = bytearray()
-    for i in range(n):
-        c = labels[i]
-        img += bytes(min(255, (rnd() % 64) + (160 if (p // 28) % 10 == c else 0)) for p in range(784))
-    open(f"{d}/{prefix}-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(img))
-    open(f"{d}/{prefix}-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + labels)
 PY
+"$py" "$(dirname "$0")/make_fake_fmnist.py" "$tmp/idx"
 data=$tmp/idx
 
 matrix theorem2 1 1 theorem2 --chains 8 --steps 20000 --burn-in 100 --seed @S --json \
