@@ -37,7 +37,7 @@ def main(argv):
                  (prefix + "-labels-idx1-ubyte", struct.pack(">II", 0x801, n) + labels))
         for name, data in files:
             if zipped:
-                with gzip.open(os.path.join(d, name + ".gz"), "wb", mtime=0) as f:
+                with gzip.GzipFile(os.path.join(d, name + ".gz"), "wb", mtime=0) as f:
                     f.write(data)
             else:
                 with open(os.path.join(d, name), "wb") as f:
