@@ -17,15 +17,6 @@ valley_status_t cli_ck_run(const cli_ck_t *c, valley_error_t *err) {
   size_t gps = (seglen + per - 1) / per, ng = nseg * gps;
   valley_runck_t *ck = NULL;
   valley_status_t st = valley_runck_open(c->path, c->fingerprint, ng, &ck, err);
-  if (st == VALLEY_OK) { /* what a SIGKILL in the middle of an atomic save left */
-    size_t n = strlen(c->path) + 6;
-    char *part = malloc(n);
-    if (part != NULL) {
-      snprintf(part, n, "%s.part", c->path);
-      valley_runck_remove_stale(part);
-      free(part);
-    }
-  }
   if (st != VALLEY_OK) return st;
   size_t resumed = valley_runck_done(ck);
   if (resumed > 0)

@@ -430,6 +430,7 @@ static valley_status_t run_checkpointed(const args_t *a, const cli_opt_t *opts, 
     valley_sgd1d_result_free(t.full);
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "cannot allocate %zu chains", a->cfg.chains);
   }
+  valley_runck_remove_stale(part); /* what a SIGKILL in the middle of saving FILE.part left */
   cli_ck_t c = {CMD, a->checkpoint, fp, "chains", a->cfg.chains, 64, 1024, 1, thm2_record_size,
                 thm2_ck_block, thm2_ck_merge, &t, a->cfg.progress, a->cfg.progress_arg};
   st = cli_ck_run(&c, err);

@@ -23,11 +23,6 @@
 
 /* ---- files ---------------------------------------------------------------------------------- */
 
-valley_status_t valley_netio_write_atomic(const char *path, const unsigned char *data, size_t n,
-                                          valley_error_t *err) {
-  return valley_outfile_write_all(path, data, n, err);
-}
-
 valley_status_t valley_netio_read_all(const char *path, unsigned char **data, size_t *n,
                                       valley_error_t *err) {
   *data = NULL;
@@ -124,7 +119,7 @@ valley_status_t valley_checkpoint_save(const char *path, const valley_mlp_t *net
     free(b.p);
     return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory writing '%s'", path);
   }
-  valley_status_t st = valley_netio_write_atomic(path, b.p, b.n, err);
+  valley_status_t st = valley_outfile_write_all(path, b.p, b.n, err);
   free(b.p);
   return st;
 }

@@ -95,11 +95,6 @@ static inline uint32_t crc32_of(const unsigned char *p, size_t n) {
   return (uint32_t)crc;
 }
 
-/* data[0..n-1] to path: mkstemp beside it, write, fflush, fsync, close, rename, then fsync the
- * directory (best effort).  Any failure removes the temporary file and leaves path as it was. */
-valley_status_t valley_netio_write_atomic(const char *path, const unsigned char *data, size_t n,
-                                          valley_error_t *err);
-
 /* The whole file into a malloc'ed buffer (*data, *n); EIO naming the file. */
 valley_status_t valley_netio_read_all(const char *path, unsigned char **data, size_t *n,
                                       valley_error_t *err);

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "valley/outfile.h"
 #include "valley/runck.h"
-#include "netio_internal.h"
+#include "netio_internal.h" /* crc32_of */
 
 #define RUNCK_VERSION 1
 #define RUNCK_MAX_FINGERPRINT (1u << 20)
@@ -51,21 +51,6 @@ static char *header_text(const char *fingerprint, size_t nblocks, size_t *n) {
   h[(size_t)k + fl + 1] = '\0';
   *n = (size_t)k + fl + 1;
   return h;
-}
-
-static uint32_t record_crc(uint64_t block, uint64_t len, const void *data) {
-  uLong c = crc32(0L, Z_NULL, 0);
-  c = crc32(c, (const Bytef *)&block, sizeof block);
-  c = crc32(c, (const Bytef *)&len, sizeof len);
-  /* zlib takes uInt lengths: feed large records in pieces */
-  const unsigned char *p = data;
-  for (uint64_t left = len; left > 0;) {
-    uInt piece = left > (1u << 30) ? (1u << 30) : (uInt)left;
-    c = crc32(c, p, piece);
-    p += piece;
-    left -= piece;
-  }
-  return (uint32_t)c;
 }
 
 static int write_all(int fd, const void *buf, size_t n) {
@@ -186,7 +171,8 @@ static valley_status_t read_records(valley_runck_t *ck, const unsigned char *img
     const unsigned char *data = img + p;
     p += (size_t)len;
     take(img, size, &p, &crc, sizeof crc);
-    if (crc != record_crc(block, len, data)) break; /* torn or damaged: cut here */
+    /* the CRC covers block, length and bytes, which lie together in the file */
+    if (crc != crc32_of(img + pos, sizeof block + sizeof len + (size_t)len)) break; /* torn or damaged: cut here */
     if (block >= ck->nblocks)
       return VALLEY_ERROR(err, VALLEY_EINVAL, "%s: block %" PRIu64 " of a run of %zu blocks",
                           ck->path, block, ck->nblocks);
@@ -283,8 +269,7 @@ valley_status_t valley_runck_put(valley_runck_t *ck, size_t block, const void *d
   if (copy == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "%s: out of memory", ck->path);
   memcpy(copy, data, len);
   uint64_t b = block, l = len;
-  uint32_t crc = record_crc(b, l, data);
-  size_t n = sizeof b + sizeof l + len + sizeof crc;
+  size_t n = sizeof b + sizeof l + len + sizeof(uint32_t);
   unsigned char *rec = malloc(n);
   if (rec == NULL) {
     free(copy);
@@ -293,6 +278,7 @@ valley_status_t valley_runck_put(valley_runck_t *ck, size_t block, const void *d
   memcpy(rec, &b, sizeof b);
   memcpy(rec + sizeof b, &l, sizeof l);
   memcpy(rec + sizeof b + sizeof l, data, len);
+  uint32_t crc = crc32_of(rec, sizeof b + sizeof l + len);
   memcpy(rec + sizeof b + sizeof l + len, &crc, sizeof crc);
   int bad = lseek(ck->fd, ck->end, SEEK_SET) < 0 || write_all(ck->fd, rec, n) != 0 ||
             fsync(ck->fd) != 0;
@@ -328,8 +314,7 @@ valley_status_t valley_runck_save_state(const char *path, const char *fingerprin
   char *h = header_text(fingerprint, 1, &hn);
   if (h == NULL) return VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory");
   uint64_t b = 0, l = len;
-  uint32_t crc = record_crc(b, l, data);
-  size_t n = hn + sizeof b + sizeof l + len + sizeof crc;
+  size_t n = hn + sizeof b + sizeof l + len + sizeof(uint32_t);
   unsigned char *img = malloc(n);
   if (img == NULL) {
     free(h);
@@ -339,9 +324,10 @@ valley_status_t valley_runck_save_state(const char *path, const char *fingerprin
   memcpy(img + hn, &b, sizeof b);
   memcpy(img + hn + sizeof b, &l, sizeof l);
   memcpy(img + hn + sizeof b + sizeof l, data, len);
+  uint32_t crc = crc32_of(img + hn, sizeof b + sizeof l + len);
   memcpy(img + n - sizeof crc, &crc, sizeof crc);
   free(h);
-  valley_status_t st = valley_netio_write_atomic(path, img, n, err);
+  valley_status_t st = valley_outfile_write_all(path, img, n, err);
   free(img);
   return st;
 }

@@ -7,6 +7,7 @@
 
 #include "valley/checkpoint.h"
 #include "netio_internal.h"
+#include "valley/outfile.h"
 
 #define ST_MAX_HEADER (100u << 20) /* 100 MiB, as the safetensors reference implementation */
 #define ST_MAX_TENSORS (6 * VALLEY_MLP_MAX_LAYERS)
@@ -129,7 +130,7 @@ valley_status_t valley_safetensors_save(const char *path, const valley_mlp_t *ne
   if (h.oom || b.oom)
     st = VALLEY_ERROR(err, VALLEY_ENOMEM, "out of memory writing '%s'", path);
   else
-    st = valley_netio_write_atomic(path, b.p, b.n, err);
+    st = valley_outfile_write_all(path, b.p, b.n, err);
   free(h.p);
   free(b.p);
   return st;
